@@ -18,6 +18,7 @@ _EXPORTS = {
                  "long_bars", "WitnessBarcodes"),
     "mapper": ("pca_lens", "cover_intervals", "variance_normalise", "single_linkage_gap",
                "mapper_graph", "to_networkx"),
+    "nerve": ("nerve_betti",),
     "klein": ("primary_circle_coordinates", "primary_circle_fraction", "klein_coordinates"),
     "patches": ("natural_patches",),
     "pipeline": ("load_points", "prepare_points"),
