@@ -40,31 +40,21 @@ def _finite(x):
 
 
 def _read_manifest(run_dir):
-    import json
+    """The run's manifest (strict, :func:`cnntopo.rundir.read_manifest`), or None if absent."""
+    from ..rundir import is_run_dir, read_manifest
 
-    path = Path(run_dir) / "manifest.json"
-    if not path.is_file():
-        return None
-    try:
-        return json.loads(path.read_text())
-    except ValueError as exc:
-        raise ValueError(f"{path} is not a valid run manifest: {exc}") from None
+    return read_manifest(run_dir) if is_run_dir(run_dir) else None
 
 
 def _run_complete(run_dir, checkpoints):
     """True when `run_dir` already holds every checkpoint asked for (no training needed)."""
+    from ..rundir import run_checkpoints
+
     manifest = _read_manifest(run_dir)
-    if not manifest:
+    if manifest is None:
         return False
-    have = {}
-    for entry in manifest.get("checkpoints") or []:
-        if isinstance(entry, dict) and "iteration" in entry:
-            have[int(entry["iteration"])] = entry.get("file") or entry.get("path")
-    for it in checkpoints:
-        rel = have.get(int(it))
-        if rel is None or not (Path(run_dir) / rel).is_file():
-            return False
-    return True
+    have = run_checkpoints(run_dir, manifest)
+    return all(int(it) in have and have[int(it)].is_file() for it in checkpoints)
 
 
 def _train_config(src, data_dir):
@@ -82,7 +72,7 @@ def _check_same_run(config, run_dir, data_dir):
     from dataclasses import asdict
 
     manifest = _read_manifest(run_dir)
-    if not manifest or not isinstance(manifest.get("config"), dict):
+    if manifest is None:
         return
     want = asdict(_train_config(config["source"], data_dir))
     have = manifest["config"]
@@ -156,7 +146,7 @@ def check_inputs(config, out_dir, *, data_dir=None, weights=None):
                     f"`cnntopo download cifar10 --data-dir {data_dir}`.")
     elif src["kind"] == "run":
         run_dir = Path(src["path"])
-        if not (run_dir / "manifest.json").is_file() and not (run_dir / "checkpoints").is_dir():
+        if _read_manifest(run_dir) is None:
             raise FileNotFoundError(f"source.path {str(run_dir)!r} is not a run directory "
                                     f"(no manifest.json); train one with `cnntopo train`.")
         out["run_dir"] = run_dir
@@ -193,10 +183,10 @@ class _Source:
         """The checkpoint actually read: `iteration`, or the last one of a run directory."""
         if iteration is not None or self.plan["run_dir"] is None:
             return iteration
-        its = [e.get("iteration") for e in (_read_manifest(self.plan["run_dir"]) or {})
-               .get("checkpoints") or [] if isinstance(e, dict)]
-        its = [int(i) for i in its if isinstance(i, int)]
-        return max(its) if its else None
+        from ..rundir import run_checkpoints
+
+        its = list(run_checkpoints(self.plan["run_dir"]))
+        return its[-1] if its else None
 
     def filters(self, spec, iteration=None):
         """(filters (n, h*w), description) of an analysis or grid row."""
@@ -425,7 +415,9 @@ def _accuracies(manifest):
 def _train(src, run_dir, data_dir, progress):
     from ..train import train
 
-    resume = (Path(run_dir) / "manifest.json").is_file()
+    from ..rundir import is_run_dir
+
+    resume = is_run_dir(run_dir)
     return train(_train_config(src, data_dir), run_dir, resume=resume, progress=progress)
 
 
