@@ -333,6 +333,8 @@ def _keras3_layers(store, layers, prefix, inner, tensors, path):
         group = store[vars_path]
         keys = sorted(group, key=int)  # h5py lists "10" before "2"
         arrays = [group[k] for k in keys]
+        if not arrays:
+            continue
         if cls == "SeparableConv2D" and len(arrays) >= 2:
             named = [(f"{full}/depthwise_kernel", arrays[0]), (f"{full}/pointwise_kernel",
                                                                arrays[1])]
@@ -371,7 +373,7 @@ def _read_keras_h5(path):
     try:
         h5 = h5py.File(path, "r")
     except Exception as exc:
-        raise _unreadable(path, "HDF5 file", exc) from None
+        raise _unreadable(path, "Keras HDF5 file", exc) from None
     try:
         with h5:
             version = h5.attrs.get("keras_version", b"")
