@@ -204,12 +204,13 @@ def _read_onnx(path):
         if wkey in tensors:
             raise ValueError(f"{path}: two Conv nodes share the weight {wname!r}; shared "
                              "weights are not read.")
-        weight = numpy_helper.to_array(consts[wname])
+        # a copy: to_array may return a read-only view of the protobuf's bytes
+        weight = np.array(numpy_helper.to_array(consts[wname]))
         if weight.ndim != 4:  # Conv1d / Conv3d: not spatial filters of images
             continue
         tensors[wkey] = weight
         if has_bias:
-            tensors[bkey] = numpy_helper.to_array(consts[node.input[2]])
+            tensors[bkey] = np.array(numpy_helper.to_array(consts[node.input[2]]))
     if not tensors:
         raise ValueError(f"{path} is an ONNX model without 2-D Conv nodes.")
     return tensors, None, ("ONNX, weights of the Conv nodes in graph order, "
