@@ -36,7 +36,8 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["Artifact", "RegistryFile", "Fetched", "DownloadError", "ARTIFACTS", "cache_dir",
+__all__ = ["Artifact", "RegistryFile", "Fetched", "DownloadError", "ARTIFACTS", "MODELS",
+           "artifact_name", "cache_dir",
            "file_checksums", "verify", "download_url", "registry_files", "fetch", "cached",
            "describe_file", "DEFAULT_INDEX", "SIMPLE_JSON"]
 
@@ -227,6 +228,48 @@ ARTIFACTS = {a.name: a for a in [
         size=170498071, licence="CIFAR-10 (Krizhevsky 2009)",
         provenance="The CIFAR-10 python batches, from the dataset's home page."),
 ]}
+
+
+# What `cnntopo download NAME [--format F]` and the experiment configs name: model -> format
+# -> artifact. The first format listed is the default.
+MODELS = {
+    "vgg16": {"torchvision": "vgg16", "keras": "vgg16-keras"},
+    "vgg19": {"torchvision": "vgg19", "keras": "vgg19-keras"},
+    "mobilenet_v2": {"torchvision": "mobilenet_v2"},
+    "squeezenet": {"keras": "squeezenet-keras"},
+    "inceptionv3": {"keras": "inceptionv3-keras"},
+    "efficientnet-lite0": {"torchvision": "efficientnet-lite0"},
+}
+
+
+def artifact_name(name, format=None):
+    """The artifact of model `name` (a key of :data:`MODELS`) in `format`, or an artifact name.
+
+    Parameters
+    ----------
+    name : str
+        A model (``"vgg19"``) or an artifact (``"vgg19-keras"``).
+    format : str or None
+        For a model: ``"torchvision"`` or ``"keras"``; None takes its first format.
+
+    Returns
+    -------
+    str
+        A key of :data:`ARTIFACTS`.
+    """
+    if name in MODELS:
+        formats = MODELS[name]
+        fmt = format or next(iter(formats))
+        if fmt not in formats:
+            raise ValueError(f"The 'format' parameter for {name} must be one of "
+                             f"{list(formats)}; got {format!r}.")
+        return formats[fmt]
+    if name in ARTIFACTS and format is None:
+        return name
+    raise ValueError(f"The 'name' parameter must be a model ({', '.join(MODELS)}) or an "
+                     f"artifact ({', '.join(ARTIFACTS)})"
+                     + ("" if format is None else " (an artifact takes no format)")
+                     + f"; got {name!r}.")
 
 
 # ----------------------------------------------------------------------------- checksums

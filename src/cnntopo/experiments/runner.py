@@ -91,16 +91,18 @@ def _cifar_missing(data_dir):
     return [name for name in _CIFAR_FILES if not (folder / name).is_file()]
 
 
+_WEIGHT_SUFFIXES = (".pth", ".pt", ".safetensors", ".h5", ".hdf5", ".keras", ".onnx")
+
+
 def _vgg_weights(name, weights):
-    """The weights file of VGG `name`: a file, or the one ``<name>*.pth`` in a folder."""
+    """The weights file of VGG `name`: a file, or the one weights file naming it in a folder."""
     how = (f"pass the ImageNet weights of {name} with --weights PATH (weights=... in Python); "
-           f"get them with `cnntopo download {name} --dest DIR`")
-    if weights is None:
-        raise FileNotFoundError(f"{name} needs its pretrained weights: {how}.")
+           f"get them with `cnntopo download {name} --dest DIR` (torchvision .pth) or "
+           f"`cnntopo download {name} --format keras --dest DIR`")
     path = Path(weights)
     if path.is_dir():
         found = sorted(p for p in path.iterdir()
-                       if p.name.startswith(name) and p.suffix in (".pth", ".pt", ".safetensors"))
+                       if name in p.name and p.suffix.lower() in _WEIGHT_SUFFIXES)
         if len(found) != 1:
             raise FileNotFoundError(f"{path} holds {len(found)} {name} weight files "
                                     f"({', '.join(p.name for p in found) or 'none'}); {how}.")
@@ -110,23 +112,59 @@ def _vgg_weights(name, weights):
     return path
 
 
-def check_inputs(config, out_dir, *, data_dir=None, weights=None):
-    """Check that everything `config` needs exists, before any work; create nothing.
+def _fetch_vgg(src, progress):
+    """Get the configured ImageNet VGG file (cache, official URL, registry); (path, Fetched)."""
+    from ..downloads import DownloadError, artifact_name, fetch
+
+    wanted = artifact_name(src["name"], src["format"])
+    try:
+        got = fetch(wanted, progress=progress)
+    except DownloadError as exc:
+        raise FileNotFoundError(
+            f"{src['name']} needs its ImageNet weights, which could not be fetched ({exc}). "
+            f"Pass a copy with --weights PATH (torchvision .pth, Keras .h5 or ONNX).") from None
+    return got.path, got
+
+
+def _weights_record(path, fetched):
+    """What the report says about the weights: file, checksums, provenance, where from."""
+    from ..downloads import describe_file
+
+    record = describe_file(path, artifact=None if fetched is None else fetched.artifact)
+    if fetched is None:
+        record["obtained_from"] = "--weights (given by the user)"
+    elif fetched.source == "cache":
+        record["obtained_from"] = f"the download cache {path.parent} (checksums verified)"
+    else:
+        record["obtained_from"] = fetched.source
+    return record
+
+
+def check_inputs(config, out_dir, *, data_dir=None, weights=None, progress=True):
+    """Check that everything `config` needs exists, before any work; create nothing in `out_dir`.
+
+    Pretrained VGG weights that are not given are fetched into the download cache
+    (:func:`cnntopo.downloads.fetch`: the cache, the official URL, then the package registry)
+    and checked to be a VGG of the configured depth.
 
     Returns
     -------
     dict
-        ``{"run_dir", "train": bool, "weights": Path or None}``: where the networks live and
-        whether they still have to be trained.
+        ``{"run_dir", "train": bool, "weights": Path or None, "weights_file": dict or None}``:
+        where the networks live, whether they still have to be trained, and for pretrained
+        weights what :func:`cnntopo.downloads.describe_file` says of the file plus
+        ``obtained_from``.
 
     Raises
     ------
     FileNotFoundError
         With the command or flag that provides what is missing.
+    ValueError
+        If the weights are not a VGG of the configured depth.
     """
     config = validate_config(config)
     src = config["source"]
-    out = {"run_dir": None, "train": False, "weights": None}
+    out = {"run_dir": None, "train": False, "weights": None, "weights_file": None}
     if src["kind"] == "train":
         run_dir = Path(out_dir) / "run"
         out["run_dir"] = run_dir
@@ -151,12 +189,22 @@ def check_inputs(config, out_dir, *, data_dir=None, weights=None):
                                     f"(no manifest.json); train one with `cnntopo train`.")
         out["run_dir"] = run_dir
     elif src["kind"] == "vgg":
+        from ..pretrained import load_vgg_weights
+
         given = weights if weights is not None else src["weights"]
-        out["weights"] = _vgg_weights(src["name"], given)
+        if given is not None:
+            path, fetched = _vgg_weights(src["name"], given), None
+        else:
+            path, fetched = _fetch_vgg(src, progress)
+        load_vgg_weights(path, src["name"], features_only=True)  # the right network?
+        out["weights"] = path
+        out["weights_file"] = _weights_record(path, fetched)
     elif src["kind"] == "efficientnet-lite0":
         from ..pretrained import efficientnet_lite0_path
 
         out["weights"] = Path(efficientnet_lite0_path())
+        out["weights_file"] = _weights_record(out["weights"], None)
+        out["weights_file"]["obtained_from"] = "installed package"
     return out
 
 
@@ -435,7 +483,9 @@ def run_experiment(config, out_dir, *, data_dir=None, weights=None, progress=Tru
     data_dir : path-like, optional
         CIFAR-10 python batches (or IDX MNIST files); MNIST defaults to the bundled copy.
     weights : path-like, optional
-        VGG weights file (or a folder holding one); overrides ``source.weights``.
+        VGG weights file of any format cnntopo reads (or a folder holding one); overrides
+        ``source.weights``. Without either, the ImageNet file of ``source.format`` is fetched
+        (cache, official URL, package registry).
     progress : bool
         Show progress bars (stderr).
 
@@ -443,7 +493,8 @@ def run_experiment(config, out_dir, *, data_dir=None, weights=None, progress=Tru
     -------
     dict
         The summary also written to ``out_dir/summary.json``: ``name, title, paper, scale,
-        config, source`` (kind, run directory, weights, test accuracies per checkpoint),
+        config, source`` (kind, run directory, weights, ``weights_file``: file name, MD5,
+        SHA-256, provenance and where it came from; test accuracies per checkpoint),
         ``analyses`` (per analysis: ``tag``, point counts ``n_filters`` -> ``n_points``
         (normalised) -> ``n_filtered``, ``long_bars`` per dimension, ``barcodes``
         (covering radius, landmarks), ``primary_circle_fraction``, ``mapper`` (nodes, links,
@@ -463,7 +514,7 @@ def run_experiment(config, out_dir, *, data_dir=None, weights=None, progress=Tru
     if out_dir.exists() and not out_dir.is_dir():
         raise ValueError(f"The 'out_dir' parameter of run_experiment must be a folder; "
                          f"{str(out_dir)!r} is a file.")
-    plan = check_inputs(config, out_dir, data_dir=data_dir, weights=weights)
+    plan = check_inputs(config, out_dir, data_dir=data_dir, weights=weights, progress=progress)
     out_dir.mkdir(parents=True, exist_ok=True)
     src = config["source"]
     manifest = None
@@ -491,6 +542,7 @@ def run_experiment(config, out_dir, *, data_dir=None, weights=None, progress=Tru
         "source": {"kind": src["kind"],
                    "run_dir": None if plan["run_dir"] is None else str(plan["run_dir"]),
                    "weights": None if plan["weights"] is None else str(plan["weights"]),
+                   "weights_file": plan["weights_file"],
                    "trained_now": bool(plan["train"]),
                    "test_accuracy": _accuracies(manifest)},
         "analyses": analyses, "grid": grid,
