@@ -449,3 +449,14 @@ def test_format_argument(tmp_path):
         read_weights(path, format="torch")
     with pytest.raises(FileNotFoundError, match=r"nope\.onnx does not exist"):
         read_weights(tmp_path / "nope.onnx")
+
+
+def test_bfloat16_safetensors_once_onnx_is_imported(tmp_path):
+    """onnx imports ml_dtypes, after which NumPy reads bfloat16 as a non-numeric dtype."""
+    import ml_dtypes  # noqa: F401 (what `import onnx` does)
+    from safetensors.torch import save_file
+
+    w = torch.randn(2, 3, 3, 3, generator=torch.Generator().manual_seed(0)).to(torch.bfloat16)
+    save_file({"c.weight": w}, str(tmp_path / "bf.safetensors"))
+    f, _, _ = filters_from_source(tmp_path / "bf.safetensors", 1)
+    np.testing.assert_array_equal(f, w.double().reshape(6, 9).numpy())

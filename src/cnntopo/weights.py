@@ -140,7 +140,10 @@ def _read_safetensors(path):
     # safetensors does not keep insertion order (keys come back sorted by name), so the
     # layers are put in natural order: features.2 before features.10, as in a Sequential.
     sd = _safetensors_load(path)
-    sd = {k: sd[k] for k in sorted(sd, key=_natural_key)}
+    # Once ml_dtypes is imported (onnx does), NumPy reads bfloat16 / float8 as its own
+    # extension dtypes, which are not numeric to NumPy: widen them to float32.
+    sd = {k: sd[k].astype(np.float32) if isinstance(sd[k], np.ndarray)
+          and sd[k].dtype.kind not in "biufc" else sd[k] for k in sorted(sd, key=_natural_key)}
     if not sd:
         raise ValueError(f"{path} holds no tensors.")
     return sd, None, "safetensors, tensors as stored, in natural key order"
