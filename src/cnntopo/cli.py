@@ -237,7 +237,7 @@ def cmd_download(args) -> int:
     wanted = artifact_name(args.what, args.format)
     got = fetch(wanted, dest=args.dest, progress=not args.quiet)
     if got.artifact.name != wanted:
-        print(f"note: {wanted} could not be had; using {got.artifact.name}: "
+        print(f"note: using {got.artifact.name}, the fallback of {wanted}: "
               f"{got.artifact.provenance}", file=sys.stderr)
     print(f"ready: {got.path} ({got.artifact.name}, from {got.source})")
     return 0

@@ -7,6 +7,9 @@ gives ``d * c`` points in R^(h*w). Each slice is flattened row-major, so coordin
 
 Rows are ordered by network, then output map, then input map: for an ensemble weight of shape
 ``(n_networks, d, c, h, w)`` row ``(net * d + out) * c + in`` is ``weight[net, out, in]``.
+
+Files are read only through :mod:`cnntopo.weights` (PyTorch, safetensors, ONNX, Keras), which
+presents each as a PyTorch-layout state dict, and run directories through :mod:`cnntopo.rundir`.
 """
 
 from __future__ import annotations

