@@ -412,3 +412,23 @@ def test_efficientnet_filter_counts():
     source = _Source(config["source"], plan)
     counts = [len(source.filters(a)[0]) for a in config["analyses"]]
     assert counts == [32 + 96 + 144 + 240 + 480 + 480 + 1152, 1152]
+
+
+def test_fig14_with_a_torchvision_file_given_by_weights(tmp_path):
+    """--weights with a torchvision .pth still works: same layer numbers, named features.<i>."""
+    import torch
+
+    from cnntopo.pretrained import vgg_state_dict_shapes
+
+    g = torch.Generator().manual_seed(0)
+    sd = {k: torch.randn(s, generator=g, dtype=torch.float32).half()
+          for k, s in vgg_state_dict_shapes("vgg16", features_only=True).items()}
+    torch.save(sd, tmp_path / "vgg16-features.pth")
+    summary = run_experiment(load_config("fig14", "smoke"), tmp_path / "out",
+                             weights=tmp_path / "vgg16-features.pth", progress=False)
+    assert summary["analyses"][0]["layer_names"] == ["features.2.weight"]
+    assert summary["analyses"][0]["dim"] == 9
+    w = summary["source"]["weights_file"]
+    assert (w["file"], w["artifact"], w["obtained_from"]) == (
+        "vgg16-features.pth", None, "--weights (given by the user)")
+    assert "given by the user" in (tmp_path / "out" / "index.html").read_text()
