@@ -104,6 +104,21 @@ def test_onnx_exported_from_pytorch_keeps_state_dict_names(tmp_path):
     np.testing.assert_array_equal(sd["features.0.weight"], wt)
 
 
+def test_onnx_weight_through_constant_and_identity_nodes(tmp_path):
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    w = _arange(2, 1, 3, 3)
+    graph = helper.make_graph(
+        [helper.make_node("Constant", [], ["k"], value=numpy_helper.from_array(w, "k")),
+         helper.make_node("Identity", ["k"], ["k2"]),
+         helper.make_node("Conv", ["x", "k2"], ["y"], name="c", kernel_shape=[3, 3])], "t",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 5, 5])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2, 3, 3])])
+    onnx.save(helper.make_model(graph), str(tmp_path / "t.onnx"))
+    np.testing.assert_array_equal(load_state_dict(tmp_path / "t.onnx")["c.weight"], w)
+
+
 def test_onnx_weight_computed_in_the_graph_is_refused(tmp_path):
     import onnx
     from onnx import TensorProto, helper
@@ -341,6 +356,32 @@ def test_dot_keras_archive(tmp_path):
     other = tmp_path / "net.bin"
     other.write_bytes(path.read_bytes())
     assert detect_format(other) == "keras"
+
+
+def test_dot_keras_archive_of_keras_2_13(tmp_path):
+    """Keras 2.13 filed the layers under _layer_checkpoint_dependencies/ instead of layers/."""
+    path = tmp_path / "net.keras"
+    write_dot_keras(path)
+    with zipfile.ZipFile(path) as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    datasets = []
+    with h5py.File(io.BytesIO(members["model.weights.h5"]), "r") as old:
+        old.visititems(lambda name, obj: datasets.append((name, obj[()]))
+                       if isinstance(obj, h5py.Dataset) else None)
+        groups = []
+        old.visit(groups.append)
+    buf = io.BytesIO()
+    with h5py.File(buf, "w") as new:
+        # at every level, as saving_lib's H5Entry looks them up (str.replace of all)
+        for name in set(groups) - {d for d, _ in datasets}:  # empty vars groups too
+            new.require_group(name.replace("layers", "_layer_checkpoint_dependencies"))
+        for name, value in datasets:
+            new[name.replace("layers", "_layer_checkpoint_dependencies")] = value
+    members["model.weights.h5"] = buf.getvalue()
+    with zipfile.ZipFile(tmp_path / "old.keras", "w") as zf:
+        for n, data in members.items():
+            zf.writestr(n, data)
+    assert list(read_weights(tmp_path / "old.keras").tensors) == list(read_weights(path).tensors)
 
 
 def test_keras3_weights_h5_without_config(tmp_path):

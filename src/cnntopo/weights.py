@@ -170,11 +170,13 @@ def _safetensors_load(path):
 def _onnx_constants(graph):
     """name -> TensorProto of the graph's initializers and Constant nodes."""
     found = {t.name: t for t in graph.initializer}
-    for node in graph.node:
+    for node in graph.node:  # graph order: an Identity of a constant is a constant too
         if node.op_type == "Constant" and node.output:
             for attr in node.attribute:
                 if attr.name == "value" and attr.HasField("t"):
                     found[node.output[0]] = attr.t
+        elif node.op_type == "Identity" and node.input and node.input[0] in found:
+            found[node.output[0]] = found[node.input[0]]
     return found
 
 
@@ -332,6 +334,9 @@ def _keras3_layers(store, layers, prefix, inner, tensors, path):
                            tensors, path)
             continue
         vars_path = f"{where}/vars"
+        if vars_path not in store and "_layer_checkpoint_dependencies" in store:
+            # archives written by Keras 2.13 (saving_lib's H5Entry reads them the same way)
+            vars_path = vars_path.replace("layers", "_layer_checkpoint_dependencies")
         if vars_path not in store:
             continue  # a layer without weights (InputLayer, pooling, ...)
         group = store[vars_path]
