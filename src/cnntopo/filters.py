@@ -7,13 +7,14 @@ gives ``d * c`` points in R^(h*w). Each slice is flattened row-major, so coordin
 
 Rows are ordered by network, then output map, then input map: for an ensemble weight of shape
 ``(n_networks, d, c, h, w)`` row ``(net * d + out) * c + in`` is ``weight[net, out, in]``.
+
+Files are read only through :mod:`cnntopo.weights` (PyTorch, safetensors, ONNX, Keras), which
+presents each as a PyTorch-layout state dict, and run directories through :mod:`cnntopo.rundir`.
 """
 
 from __future__ import annotations
 
-import json
 import numbers
-import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -23,8 +24,6 @@ __all__ = ["spatial_filters", "filter_meta", "conv_layers", "load_state_dict",
            "filters_from_source", "describe_layers", "ENSEMBLE_FORMAT"]
 
 ENSEMBLE_FORMAT = "cnntopo-ensemble/1"
-_CHECKPOINT_NAME = "iter_{:07d}.pt"
-_CHECKPOINT_RE = re.compile(r"iter_(\d+)\.pt$")
 # Listing every layer of a deep network (EfficientNet has 81) in an error would bury it.
 _MAX_LISTED = 20
 
@@ -200,113 +199,25 @@ def conv_layers(state_dict, *, kernel_size=None):
     return out
 
 
-def _unwrap(obj, where):
-    """(state dict, iteration or None) from whatever a checkpoint file held."""
-    iteration = None
-    if isinstance(obj, Mapping):
-        if isinstance(obj.get("iteration"), numbers.Integral):
-            iteration = int(obj["iteration"])
-        for key in ("model", "state_dict"):
-            if isinstance(obj.get(key), Mapping):
-                obj = obj[key]
-                break
-    if not isinstance(obj, Mapping):
-        raise ValueError(f"{where} does not hold a state dict (a mapping of names to tensors); "
-                         f"it holds a {type(obj).__name__}.")
-    sd = {k: v for k, v in obj.items() if isinstance(k, str) and hasattr(v, "shape")}
-    if not sd:
-        raise ValueError(f"{where} holds no tensors (keys: {list(obj)[:_MAX_LISTED]}).")
-    return sd, iteration
-
-
-def _torch_load(path):
-    import torch  # local: only .pt / .pth files need it
-
-    try:
-        try:
-            # mmap reads lazily: a 528 MB VGG file costs only the tensors actually used.
-            obj = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-        except RuntimeError as exc:
-            if "mmap" not in str(exc):
-                raise
-            obj = torch.load(path, map_location="cpu", weights_only=True)  # legacy format
-    except Exception as exc:  # pickle, zip and EOF errors all mean: not a readable checkpoint
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        raise ValueError(f"{path} is not a readable PyTorch checkpoint (corrupt, truncated or "
-                         f"not saved with torch.save): {type(exc).__name__}: {first}") from None
-    return obj
-
-
-def _natural_key(name):
-    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
-
-
-def _safetensors_load(path):
-    # safetensors does not keep insertion order (keys come back sorted by name), so the
-    # layers are put in natural order: features.2 before features.10, as in a Sequential.
-    sd = _safetensors_read(path)
-    return {k: sd[k] for k in sorted(sd, key=_natural_key)}
-
-
-def _safetensors_read(path):
-    try:
-        from safetensors.numpy import load_file
-
-        return load_file(str(path))
-    except Exception as exc:
-        if "bf16" not in str(exc).lower() and "bfloat16" not in str(exc).lower():
-            raise ValueError(f"{path} is not a readable safetensors file: "
-                             f"{type(exc).__name__}: {exc}") from None
-    try:  # NumPy has no bfloat16; torch reads it
-        from safetensors.torch import load_file
-
-        return load_file(str(path))
-    except Exception as exc:
-        raise ValueError(f"{path} is not a readable safetensors file: "
-                         f"{type(exc).__name__}: {exc}") from None
-
-
-def _run_checkpoints(run_dir):
-    """Sorted {iteration: path} of a trainer run directory (manifest first, files as fallback)."""
-    found = {}
-    manifest = run_dir / "manifest.json"
-    if manifest.is_file():
-        try:
-            entries = json.loads(manifest.read_text()).get("checkpoints", [])
-        except (ValueError, AttributeError) as exc:
-            raise ValueError(f"{manifest} is not a valid run manifest: {exc}") from None
-        for entry in entries or []:
-            it, rel = None, None
-            if isinstance(entry, Mapping):
-                it = entry.get("iteration")
-                rel = entry.get("path") or entry.get("file") or entry.get("checkpoint")
-            elif isinstance(entry, str):
-                rel = entry
-            if it is None and rel is not None and (m := _CHECKPOINT_RE.search(str(rel))):
-                it = int(m.group(1))
-            if it is None:
-                continue
-            rel = rel or f"checkpoints/{_CHECKPOINT_NAME.format(int(it))}"
-            p = Path(rel)
-            found[int(it)] = p if p.is_absolute() else run_dir / p
-    if not found:
-        for p in (run_dir / "checkpoints").glob("iter_*.pt"):
-            if m := _CHECKPOINT_RE.search(p.name):
-                found[int(m.group(1))] = p
-    return dict(sorted(found.items()))
-
-
 def _load(source, iteration=None):
-    """(state dict, iteration or None, description of the source)."""
+    """(state dict, iteration or None, description of the source, format details or None)."""
     if isinstance(source, Mapping):
+        from .weights import _unwrap
+
         sd, it = _unwrap(source, "the state dict")
-        return sd, it if iteration is None else iteration, "the state dict"
+        return sd, it if iteration is None else iteration, "the state dict", None
+    from .weights import read_weights
+
     path = Path(source)
     if path.is_dir():
-        checkpoints = _run_checkpoints(path)
+        from .rundir import is_run_dir, run_checkpoints
+
+        if not is_run_dir(path):
+            raise ValueError(f"{path} is a directory but not a run directory: it has no "
+                             f"manifest.json (train one with `cnntopo train`).")
+        checkpoints = run_checkpoints(path)
         if not checkpoints:
-            raise ValueError(f"{path} is a directory but not a run directory: no manifest.json "
-                             f"listing checkpoints and no checkpoints/iter_*.pt files.")
+            raise ValueError(f"{path / 'manifest.json'} lists no checkpoints yet.")
         if iteration is None:
             iteration = next(reversed(checkpoints))
         elif iteration not in checkpoints:
@@ -315,19 +226,14 @@ def _load(source, iteration=None):
         ckpt = checkpoints[iteration]
         if not ckpt.is_file():
             raise FileNotFoundError(f"{ckpt} is listed in {path / 'manifest.json'} but missing.")
-        sd, it = _unwrap(_torch_load(ckpt), str(ckpt))
-        return sd, iteration if it is None else it, str(ckpt)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} does not exist.")
-    if path.suffix.lower() == ".safetensors":
-        sd, it = _unwrap(_safetensors_load(path), str(path))
-    else:
-        sd, it = _unwrap(_torch_load(path), str(path))
-    if iteration is not None and it != iteration:
-        held = "no iteration" if it is None else f"iteration {it}"
+        w = read_weights(ckpt, format="torch")
+        return w.tensors, iteration if w.iteration is None else w.iteration, str(ckpt), None
+    w = read_weights(path)
+    if iteration is not None and w.iteration != iteration:
+        held = "no iteration" if w.iteration is None else f"iteration {w.iteration}"
         raise ValueError(f"The 'iteration' parameter selects a checkpoint of a run directory; "
                          f"{path} is a single file holding {held}, not {iteration}.")
-    return sd, it, str(path)
+    return w.tensors, w.iteration, str(path), w.details
 
 
 def load_state_dict(path, *, iteration=None):
@@ -336,20 +242,18 @@ def load_state_dict(path, *, iteration=None):
     Parameters
     ----------
     path : path-like
-        One of: a ``.pt`` / ``.pth`` file (``torch.load(weights_only=True)``) holding a state
-        dict or a dict with a ``"model"`` or ``"state_dict"`` entry (a cnntopo ensemble
-        checkpoint, format ``"cnntopo-ensemble/1"``, is the ``"model"`` case); a
-        ``.safetensors`` file; or a run directory ``RUN_DIR/manifest.json`` +
-        ``RUN_DIR/checkpoints/iter_0000100.pt``. A safetensors file does not keep the order
-        its tensors were saved in; its keys are put in natural order (``features.2`` before
-        ``features.10``), which is forward order for ``nn.Sequential`` models.
+        A weights file of any format :func:`cnntopo.weights.read_weights` reads (``.pt`` /
+        ``.pth`` state dicts or checkpoints, ``.safetensors``, ``.onnx``, Keras ``.h5`` and
+        ``.keras``), presented as a PyTorch-layout state dict (conv weights ``(out, in /
+        groups, kh, kw)`` in forward order); or a run directory ``RUN_DIR/manifest.json`` +
+        ``RUN_DIR/checkpoints/iter_0000100.pt`` (:mod:`cnntopo.rundir`).
     iteration : int or None
         Checkpoint of a run directory; None takes the last.
 
     Returns
     -------
     state_dict : dict of str to torch.Tensor or ndarray
-        Only the tensor entries, in file order.
+        Only the tensor entries, in forward order.
 
     Raises
     ------
@@ -366,13 +270,8 @@ def _describe(name, value):
     return f"{name} {tuple(int(s) for s in value.shape)}"
 
 
-def _n_filters(shape):
-    shape = tuple(int(s) for s in shape)
-    return int(np.prod(shape[:-2]))
-
-
 def describe_layers(source, *, kernel_size=None, iteration=None):
-    """One line per conv layer of `source`: 1-based number, name, shape, filter count.
+    """The ``cnntopo filters --list`` lines: a header, then one line per conv layer.
 
     Parameters
     ----------
@@ -384,15 +283,13 @@ def describe_layers(source, *, kernel_size=None, iteration=None):
     Returns
     -------
     lines : list of str
+        See :func:`cnntopo.weights.layer_listing`: 1-based number, name, shape
+        ``(out, in, kh, kw)``, filter count.
     """
-    sd, _, where = _load(source, iteration)
-    layers = conv_layers(sd, kernel_size=kernel_size)
-    lines = [f"{where}: {len(layers)} conv layers"]
-    for i, (name, value) in enumerate(layers, start=1):
-        shape = tuple(int(s) for s in value.shape)
-        lines.append(f"{i:4d}  {name}  {shape}  {_n_filters(shape)} spatial filters of "
-                     f"{shape[-2]}x{shape[-1]}")
-    return lines
+    from .weights import layer_listing
+
+    sd, _, where, details = _load(source, iteration)
+    return layer_listing(where, conv_layers(sd, kernel_size=kernel_size), details=details)
 
 
 def filters_from_source(source, layer, *, iteration=None, channel=None, kernel_size=None):
@@ -430,7 +327,7 @@ def filters_from_source(source, layer, *, iteration=None, channel=None, kernel_s
     if not isinstance(layer, numbers.Integral) or isinstance(layer, bool) or layer < 1:
         raise ValueError(f"The 'layer' parameter of filters_from_source must be an int >= 1 "
                          f"(layers are 1-based); got {layer!r}.")
-    sd, it, where = _load(source, iteration)
+    sd, it, where, _ = _load(source, iteration)
     layers = conv_layers(sd, kernel_size=kernel_size)
     if layer > len(layers):
         ks = _kernel_size(kernel_size)

