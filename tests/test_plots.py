@@ -16,8 +16,11 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from cnntopo.graph_html import mapper_html, write_mapper_html
-from cnntopo.plots import (choose_thumbnail_nodes, mean_filters, node_positions,
-                           plot_barcodes, plot_evolution_grid, plot_mapper, save_figure)
+from cnntopo.layout import (MapperLayout, choose_thumbnail_nodes, mapper_layout, mean_filters,
+                            node_positions)
+from cnntopo.node_colours import node_colours, node_colours_from_values
+from cnntopo.plots import (plot_barcodes, plot_evolution_grid, plot_klein_density, plot_mapper,
+                           save_figure)
 
 
 # --------------------------------------------------------------------------- helpers
