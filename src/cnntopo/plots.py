@@ -560,7 +560,7 @@ def plot_klein_density(counts, theta_edges, phi_edges, *, fig=None, title=None,
                   ["0 edge", "\u03c0/2 dark line", "\u03c0 edge (negated)",
                    "3\u03c0/2 bright line", "2\u03c0 edge"], fontsize=8)
     ax.set_xlabel("\u03b8: orientation of the edge")
-    ax.set_ylabel("\u03c6")
+    ax.set_ylabel("\u03c6", rotation=0, labelpad=8, fontsize=12)
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.09), frameon=False, fontsize=8)
     cb = fig.colorbar(im, ax=ax, shrink=0.5, pad=0.02)
     cb.set_label("filters per cell (square-root scale)")
