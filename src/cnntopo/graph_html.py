@@ -345,7 +345,8 @@ def mapper_html(graph, points, *, shape=(3, 3), title="Mapper graph", positions=
     t = html.escape(str(title))
     return "\n".join([
         "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
-        f"<title>{t}</title>", f"<style>{_STYLE}</style>", "</head>", "<body>",
+        # no favicon request: the page opened on its own makes no failed fetch
+        '<link rel="icon" href="data:,">', f"<title>{t}</title>", f"<style>{_STYLE}</style>", "</head>", "<body>",
         f"<h1>{t}</h1>", '<div id="wrap">', "".join(svg), legend, "</div>",
         '<div id="tooltip"></div>',
         f'<script type="application/json" id="mapper-data">{_json_for_script(data)}</script>',

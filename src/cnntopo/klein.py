@@ -257,9 +257,8 @@ def angular_coverage(angles, bins=COVERAGE_BINS):
     n = a.size
     if n == 0:
         return float("nan")
-    width = 2 * np.pi / bins
-    index = np.floor(np.mod(a + width / 2, 2 * np.pi) / width).astype(np.int64) % bins
-    counts = np.bincount(index, minlength=bins)
+    # shifting by half a bin centres the bins on the multiples of 2 pi / bins
+    counts, _ = np.histogram(np.mod(a + np.pi / bins, 2 * np.pi), bins=bins, range=(0, 2 * np.pi))
     share = counts[counts > 0] / n
     entropy = float(-(share * np.log(share)).sum()) + (share.size - 1) / (2 * n)
     return float(min(1.0, entropy / math.log(bins)))
@@ -420,9 +419,6 @@ def klein_histogram(theta, phi, bins=(18, 36)):
     if t.size and (not np.all((t >= 0) & (t < np.pi)) or not np.all((p >= 0) & (p < 2 * np.pi))):
         raise ValueError(f"The 'theta' and 'phi' parameters of {fn} must lie in [0, pi) and "
                          f"[0, 2 pi) (as klein_coordinates gives them).")
-    theta_edges = np.linspace(0, np.pi, bins[0] + 1)
-    phi_edges = np.linspace(0, 2 * np.pi, bins[1] + 1)
-    i = np.minimum((t / np.pi * bins[0]).astype(np.int64), bins[0] - 1)
-    j = np.minimum((p / (2 * np.pi) * bins[1]).astype(np.int64), bins[1] - 1)
-    counts = np.bincount(i * bins[1] + j, minlength=bins[0] * bins[1])
-    return counts.reshape(bins).astype(np.int64), theta_edges, phi_edges
+    counts, theta_edges, phi_edges = np.histogram2d(
+        t, p, bins=[int(bins[0]), int(bins[1])], range=[[0, np.pi], [0, 2 * np.pi]])
+    return counts.astype(np.int64), theta_edges, phi_edges
