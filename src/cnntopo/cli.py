@@ -102,6 +102,8 @@ def _load_meta(points_path, n_input, why):
 
 def _mapper_colours(args, graph, prep):
     """The NodeColours --color-by asks for, in graph order."""
+    import re
+
     import numpy as np
 
     from .node_colours import COLOR_BY, node_colours, node_colours_from_values
@@ -134,7 +136,8 @@ def _mapper_colours(args, graph, prep):
             or not np.all(np.isfinite(values)):
         raise CLIError(f"--color-by file {by!r} must hold one finite number per row of POINTS "
                        f"(shape ({prep.n_input},)); got dtype {values.dtype}, shape {values.shape}")
-    return node_colours_from_values(graph, values[prep.rows], label=f"{path.stem} (mean)", key=path.stem)
+    key = re.sub(r"[^A-Za-z0-9_-]", "_", path.stem)  # the page uses it in ids and attributes
+    return node_colours_from_values(graph, values[prep.rows], label=f"{path.stem} (mean)", key=key)
 
 
 def cmd_mapper(args) -> int:
