@@ -32,12 +32,21 @@ def test_barcodes_json_contract(circle_npy, tmp_path, capsys):
     res = json.loads(out.read_text())
     assert res["n_input"] == 600
     assert res["n_constant"] == 1 and res["n_points"] == 599
-    assert res["n_filtered"] == round(0.5 * 599) or res["n_filtered"] == int(0.5 * 599)
+    assert res["n_filtered"] == 300   # p * n = 299.5, rounded half up
     assert len(res["diagrams"]) == 2
     # exactly one infinite H0 bar, written as null
     assert sum(d is None for _, d in res["diagrams"][0]) == 1
     assert res["long_bars"][1] == 1  # the primary circle
     assert 5 not in res["landmark_rows"]
+    # landmark_rows are rows of POINTS.npy, landmark_points rows of the filtered cloud
+    from cnntopo.pipeline import prepare_points
+    from cnntopo.pointcloud import normalise
+
+    prep = prepare_points(np.load(circle_npy), k=20, p=0.5)
+    assert res["landmark_rows"] == prep.rows[res["landmark_points"]].tolist()
+    np.testing.assert_allclose(normalise(np.load(circle_npy)[res["landmark_rows"]])[0],
+                               prep.points[res["landmark_points"]])
+    assert res["input_file"] == "points.npy"
 
 
 def test_barcodes_fewer_points_than_landmarks(circle_npy, tmp_path, capsys):
@@ -115,8 +124,121 @@ def test_bad_point_files(tmp_path, capsys):
     np.save(flat, np.arange(9.0))
     text = tmp_path / "text.npy"
     text.write_text("not an array")
-    for path, needle in [(nan, "NaN"), (flat, "2-D"), (text, "not a NumPy"), (tmp_path / "missing.npy", "does not exist")]:
+    empty = tmp_path / "empty.npy"
+    np.save(empty, np.zeros((0, 9)))
+    folder = tmp_path / "folder.npy"
+    folder.mkdir()
+    for path, needle in [(nan, "NaN"), (flat, "2-D"), (text, "not a NumPy"),
+                         (tmp_path / "missing.npy", "does not exist"),
+                         (folder, f"POINTS {str(folder)!r} is a directory; expected a .npy file"),
+                         (empty, f"POINTS file {str(empty)!r} holds an empty array (shape (0, 9)); "
+                                 f"expected an (n, d) array with at least one point")]:
         assert main(["barcodes", str(path), "--json", str(out)]) == 2
         err = capsys.readouterr().err
         assert needle in err, err
+        assert "The 'the array" not in err and len(err.strip().splitlines()) == 1
         assert not out.exists()
+
+
+# ---------------------------------------------------------------------------- colouring, layout
+
+def _page_data(path):
+    import re
+
+    text = path.read_text()
+    return json.loads(re.search(r'<script type="application/json" id="mapper-data">(.*?)</script>',
+                                text, re.S).group(1).replace("\\u003c", "<"))
+
+
+def _filtered_graph(g):
+    """The JSON graph with members turned back into rows of the filtered cloud."""
+    rows = np.asarray(g["graph"]["point_rows"])
+    return {"nodes": [dict(n, members=np.searchsorted(rows, n["members"]).tolist()) for n in g["nodes"]],
+            "links": g["links"]}
+
+
+def test_mapper_png_and_html_use_one_layout_from_the_seed(circle_npy, tmp_path):
+    from cnntopo.layout import node_positions
+    from cnntopo.pipeline import prepare_points
+
+    prep = prepare_points(np.load(circle_npy), k=20, p=0.5)
+    pages = {}
+    for seed in (0, 1):
+        out, html, png = (tmp_path / f"g{seed}.{ext}" for ext in ("json", "html", "png"))
+        assert main(["mapper", str(circle_npy), "--k", "20", "--p", "0.5", "--resolution", "8",
+                     "--gain", "3", "--seed", str(seed), "--json", str(out), "--html", str(html),
+                     "--png", str(png)]) == 0
+        g = json.loads(out.read_text())
+        data = _page_data(html)
+        want = node_positions(_filtered_graph(g), prep.points, seed=seed)
+        for n in data["nodes"]:
+            assert (n["x"], n["y"]) == pytest.approx(want[n["id"]], abs=1e-5)
+        # the page's members are rows of POINTS.npy, as in the JSON
+        assert [n["members"] for n in data["nodes"]] == [n["members"] for n in g["nodes"]]
+        pages[seed] = {n["id"]: (n["x"], n["y"]) for n in data["nodes"]}
+    assert pages[0] != pages[1]
+
+
+def test_mapper_color_by_network_file_and_theta(circle_npy, tmp_path, capsys):
+    n = 600
+    meta = {"network": np.arange(n) % 4, "iteration": np.full(n, 500), "out_map": np.arange(n)}
+    np.savez(tmp_path / "points.meta.npz", **meta)
+    values = np.linspace(0.0, 1.0, n)
+    np.save(tmp_path / "score.npy", values)
+    out, html = tmp_path / "g.json", tmp_path / "g.html"
+    for by, want_of in [("network", lambda m: meta["network"][m].mean()),
+                        ("iteration", lambda m: 500.0),
+                        (str(tmp_path / "score.npy"), lambda m: values[m].mean())]:
+        assert main(["mapper", str(circle_npy), "--k", "20", "--p", "0.5", "--resolution", "8",
+                     "--gain", "3", "--color-by", by, "--json", str(out), "--html", str(html)]) == 0
+        data = _page_data(html)
+        key = data["colourings"][0]["key"]
+        assert [c["key"] for c in data["colourings"]] == [key, "size"]
+        for node in data["nodes"]:   # members are input rows: the value is their mean
+            assert node["values"][key] == pytest.approx(want_of(np.asarray(node["members"])), abs=1e-6)
+    assert data["colourings"][0] == {"key": "score", "label": "score (mean)"}
+    png = tmp_path / "theta.png"
+    assert main(["mapper", str(circle_npy), "--resolution", "8", "--gain", "3",
+                 "--color-by", "theta", "--json", str(out), "--png", str(png)]) == 0
+    assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize("by, needle", [
+    ("network", "--color-by network needs the filters' metadata other.meta.npz beside other.npy "
+                "(`cnntopo filters` writes it)"),
+    ("colour", "--color-by must be one of size, theta, klein-distance, network, iteration or a .npy "
+               "file of one value per input row; got 'colour'"),
+    ("MISSING.npy", "--color-by file 'MISSING.npy' does not exist"),
+    ("SHORT.npy", "must hold one finite number per row of POINTS (shape (600,)); got dtype float64, "
+                  "shape (5,)"),
+])
+def test_mapper_color_by_errors(circle_npy, tmp_path, capsys, by, needle):
+    other = tmp_path / "other.npy"
+    other.write_bytes(circle_npy.read_bytes())
+    np.save(tmp_path / "SHORT.npy", np.zeros(5))
+    by = str(tmp_path / by) if by.endswith(".npy") else by
+    needle = needle.replace("'MISSING.npy'", repr(by))
+    out = tmp_path / "g.json"
+    assert main(["mapper", str(other), "--resolution", "5", "--gain", "2", "--color-by", by,
+                 "--json", str(out), "--png", str(tmp_path / "g.png")]) == 2
+    err = capsys.readouterr().err
+    assert needle in err and len(err.strip().splitlines()) == 1, err
+    assert not out.exists()
+
+
+def test_mapper_json_carries_the_nerve_betti_numbers(circle_npy, tmp_path, capsys):
+    import gudhi
+
+    out = tmp_path / "g.json"
+    assert main(["mapper", str(circle_npy), "--k", "20", "--p", "0.5", "--resolution", "5",
+                 "--gain", "3", "--json", str(out)]) == 0
+    g = json.loads(out.read_text())
+    st = gudhi.SimplexTree()   # an independent clique complex
+    for node in g["nodes"]:
+        st.insert([node["id"]])
+    for link in g["links"]:
+        st.insert([link["source"], link["target"]])
+    st.expansion(2)
+    st.compute_persistence(persistence_dim_max=True)
+    assert g["graph"]["nerve_betti"] == (st.betti_numbers() + [0, 0])[:2] == [1, 1]
+    assert "nerve Betti numbers [1, 1]" in capsys.readouterr().out

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 
 import numpy as np
 import pytest
@@ -268,7 +269,27 @@ def test_fig14_smoke_on_the_onnx_conv_base_reports_its_provenance(tmp_path):
 
 _ANALYSIS_KEYS = {"tag", "layer", "iteration", "channel", "network", "k", "p", "n_filters",
                   "n_points", "n_constant", "n_filtered", "dim", "primary_circle_fraction",
+                  "primary_circle_coverage", "klein_fraction", "off_model_fraction", "klein",
                   "mapper", "barcodes", "long_bars", "files"}
+
+
+def _half_up(p, n):
+    """p * n rounded half up, as density_filter rounds (Python's round() sends halves to even)."""
+    return math.floor(p * n + 0.5)
+
+
+def _gudhi_betti(graph):
+    """Betti numbers [b0, b1] of the clique complex of a node-link graph, by GUDHI."""
+    import gudhi
+
+    st = gudhi.SimplexTree()
+    for node in graph["nodes"]:
+        st.insert([node["id"]])
+    for link in graph["links"]:
+        st.insert([link["source"], link["target"]])
+    st.expansion(2)
+    st.compute_persistence(persistence_dim_max=True)
+    return (list(st.betti_numbers()) + [0, 0])[:2]
 
 
 @pytest.fixture(scope="module")
@@ -291,21 +312,41 @@ def test_patches_smoke_run_writes_summary_and_files(patches_run):
     assert a["n_filters"] == n and a["n_points"] == n - a["n_constant"]
     points = np.load(out / a["files"]["points"])
     assert points.shape == (a["n_filtered"], 9)
-    assert a["n_filtered"] == round(config["analyses"][0]["p"] * a["n_points"])
+    assert a["n_filtered"] == _half_up(config["analyses"][0]["p"], a["n_points"])
     np.testing.assert_allclose(np.linalg.norm(points, axis=1), 1.0)
-    assert isinstance(a["long_bars"], list) and len(a["long_bars"]) == 2
     assert a["long_bars"] == a["barcodes"]["long_bars"]
-    assert all(isinstance(c, int) and c >= 0 for c in a["long_bars"])
-    assert a["long_bars"][0] >= 1  # H0 always has its never-dying bar
     assert a["long_bars"] == [1, 1]  # the primary circle: one component, one loop
-    for key in ("mapper_png", "barcodes_png", "graph_html", "mapper_json", "barcodes_json"):
+    for key in ("mapper_png", "mapper_theta_png", "barcodes_png", "klein_png", "graph_html",
+                "mapper_json", "barcodes_json", "filters"):
         assert (out / a["files"][key]).is_file()
     graph = json.loads((out / a["files"]["mapper_json"]).read_text())
     assert a["mapper"]["nodes"] == len(graph["nodes"]) and a["mapper"]["links"] == len(graph["links"])
-    # cycle rank of a graph: links - nodes + components
-    assert a["mapper"]["cycles"] == a["mapper"]["links"] - a["mapper"]["nodes"] + a["mapper"]["components"]
+    # the nerve's Betti numbers against an independent clique complex (GUDHI)
+    assert a["mapper"]["nerve_betti"] == graph["graph"]["nerve_betti"] == _gudhi_betti(graph)
+    assert "cycles" not in a["mapper"]
     bars = json.loads((out / a["files"]["barcodes_json"]).read_text())
     assert bars["long_bars"] == a["long_bars"] and len(bars["diagrams"]) == 2
+    # members and landmark_rows are rows of filters_<tag>.npy; point_rows / landmark_points
+    # tie them to points_<tag>.npy
+    from cnntopo.pointcloud import normalise
+
+    filters = np.load(out / a["files"]["filters"])
+    assert filters.shape == (n, 9) and bars["input_file"] == a["files"]["filters"]
+    np.testing.assert_allclose(normalise(filters[bars["landmark_rows"]])[0],
+                               points[bars["landmark_points"]])
+    rows = np.asarray(graph["graph"]["point_rows"])
+    np.testing.assert_allclose(normalise(filters[rows])[0], points)
+    for node in graph["nodes"]:
+        assert set(node["members"]) <= set(rows.tolist())
+    # the Klein readings in the summary are those of the analysed points
+    from cnntopo.klein import klein_readings
+
+    assert {k: a[k] for k in ("primary_circle_fraction", "primary_circle_coverage",
+                              "klein_fraction", "off_model_fraction")} == \
+        {k: v for k, v in klein_readings(points).to_dict().items()
+         if k in ("primary_circle_fraction", "primary_circle_coverage", "klein_fraction",
+                  "off_model_fraction")}
+    assert a["klein"]["n_points"] == a["n_filtered"] and a["klein"]["radius"] == 0.5
     assert (out / "index.html").is_file()
 
 
@@ -315,14 +356,20 @@ def test_patches_smoke_finds_the_primary_circle(patches_run):
     (a,) = summary["analyses"]
     assert a["primary_circle_fraction"] > 0.7
     assert a["primary_circle_fraction"] > a["primary_circle_fraction_before_filtering"]
+    assert a["klein_fraction"] > 0.9 and a["off_model_fraction"] < 0.1
+    assert a["primary_circle_coverage"] > 0.8   # edges at every orientation
 
 
 def test_report_shows_every_figure_and_the_inline_graph(patches_run):
     out, _, summary = patches_run
     page = (out / "index.html").read_text()
     (a,) = summary["analyses"]
-    for key in ("mapper_png", "barcodes_png"):
+    for key in ("mapper_png", "mapper_theta_png", "barcodes_png", "klein_png"):
         assert f'<img src="{a["files"][key]}"' in page
+    # the Klein square right beside the barcodes
+    assert page.index(a["files"]["klein_png"]) > page.index(a["files"]["barcodes_png"]) > \
+        page.index(f'<h3 id="{a["tag"]}">')
+    assert "nerve Betti (b0, b1)" in page and "cycles" not in page
     assert f'<iframe id="graph-frame" src="{a["files"]["graph_html"]}"' in page
     assert "https://" not in page and "<script" not in page  # static, nothing fetched
     assert f"<td>{a['n_filtered']:,}</td>" in page
@@ -361,7 +408,9 @@ def test_mnist_smoke_grid(mnist_run):
     assert [[c["n_filters"] for c in row] for row in g["cells"]] == \
         [[s["nets"] * X] * 2, [s["nets"] * Y * X] * 2]
     assert [[c["iteration"] for c in row] for row in g["cells"]] == [[10, 20], [10, 20]]
-    assert all(c["n_filtered"] == round(0.5 * c["n_points"]) for c in g["cells"][1])
+    assert all(c["n_filtered"] == _half_up(0.5, c["n_points"]) for c in g["cells"][1])
+    for c in (c for row in g["cells"] for c in row):   # readings of the cell's own cloud
+        assert c["klein"]["n_points"] == c["n_filtered"] and len(c["nerve_betti"]) == 2
     # layer 1 at iteration 20 is the analysed cloud (no density filter in the grid row)
     assert g["cells"][0][1]["n_points"] == summary["analyses"][0]["n_points"]
 

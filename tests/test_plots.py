@@ -16,8 +16,11 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from cnntopo.graph_html import mapper_html, write_mapper_html
-from cnntopo.plots import (choose_thumbnail_nodes, mean_filters, node_positions,
-                           plot_barcodes, plot_evolution_grid, plot_mapper, save_figure)
+from cnntopo.layout import (MapperLayout, choose_thumbnail_nodes, mapper_layout, mean_filters,
+                            node_positions)
+from cnntopo.node_colours import node_colours, node_colours_from_values
+from cnntopo.plots import (plot_barcodes, plot_evolution_grid, plot_klein_density, plot_mapper,
+                           save_figure)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -450,3 +453,188 @@ def test_html_script_shows_tooltip_with_mean_filter(circle):
     vb = [float(v) for v in out["viewBox"].split()]
     assert vb[2] == pytest.approx(2.3 * 1.15)  # zoomed out about the centre
     assert vb[0] + vb[2] / 2 == pytest.approx(0.0)
+
+
+# --------------------------------------------------------------------------- layout, colours
+
+def test_mapper_layout_is_the_positions_and_thumbnails_of_one_seed(circle):
+    g, x = circle
+    lay = mapper_layout(g, x, seed=3, n_thumbnails=8)
+    assert lay.positions == node_positions(g, x, seed=3)
+    assert lay.thumbnail_node_ids == choose_thumbnail_nodes(g, lay.positions, 8)
+    np.testing.assert_array_equal(lay.thumbnails,
+                                  mean_filters(g, x, lay.thumbnail_node_ids, radius=1))
+    assert mapper_layout(g, x, seed=4).positions != lay.positions
+    # the figure draws it as given: same positions, same thumbnails
+    d = plot_mapper(g, x, layout=lay, seed=99, n_thumbnails=2).mapper_drawing
+    assert d.positions is lay.positions and d.thumbnail_node_ids == lay.thumbnail_node_ids
+    with pytest.raises(ValueError, match=r"'layout' parameter of plot_mapper must place every "
+                                         r"node"):
+        plot_mapper(g, x, layout=MapperLayout({}, [], np.empty((0, 3, 3))))
+
+
+def test_node_colours_are_means_and_circular_means_of_members():
+    from scipy.stats import circmean
+
+    g = graph_of([[0, 1], [1, 2, 3], [4]])
+    v = np.array([0.1, 2 * np.pi - 0.1, 1.0, 2.0, 5.0])
+    plain = node_colours_from_values(g, v, label="v")
+    np.testing.assert_allclose(plain.values, [np.pi, (2 * np.pi + 2.9) / 3, 5.0])
+    assert (plain.vmin, plain.vmax, plain.cmap, plain.circular) == \
+        (pytest.approx((2 * np.pi + 2.9) / 3), 5.0, "viridis", False)
+    circ = node_colours_from_values(g, v, label="angle", circular=True)
+    want = [circmean(v[m]) for m in ([0, 1], [1, 2, 3], [4])]
+    np.testing.assert_allclose(circ.values, want, atol=1e-12)
+    assert abs(np.angle(np.exp(1j * circ.values[0]))) < 1e-12   # 0.1 and -0.1 give 0, not pi
+    assert np.all((circ.values >= 0) & (circ.values < 2 * np.pi))
+    assert (circ.vmin, circ.vmax, circ.cmap) == (0.0, 2 * np.pi, "twilight")
+    size = node_colours(g)
+    np.testing.assert_array_equal(size.values, [2, 3, 1])
+    assert (size.label, size.cmap, size.integer) == ("points per node", "jet", True)
+    with pytest.raises(ValueError, match=r"one value per point \(3 given\), but node 1 has member 3"):
+        node_colours_from_values(g, v[:3], label="v")
+    with pytest.raises(ValueError, match=r"'by' parameter of node_colours must be one of size, "
+                                         r"theta, klein-distance, network, iteration"):
+        node_colours(g, "colour")
+    with pytest.raises(ValueError, match=r"by='network'.* needs the 'meta' parameter"):
+        node_colours(g, "network")
+
+
+def test_named_colourings_theta_distance_network(circle):
+    from cnntopo.klein import klein_coordinates
+    from scipy.stats import circmean
+
+    g, x = circle
+    members = [np.asarray(n["members"]) for n in g["nodes"]]
+    theta = node_colours(g, "theta", points=x)
+    t = np.mod(np.arctan2(x @ (np.array([[1.0, 1, 1], [0, 0, 0], [-1, -1, -1]]).ravel()),
+                          x @ (np.array([[1.0, 0, -1]] * 3).ravel())), 2 * np.pi)
+    np.testing.assert_allclose(theta.values, [circmean(t[m]) for m in members], atol=1e-9)
+    # angle-bin graph: node b gathers angles near b * 2 pi / 30
+    centre = np.arange(30) * 2 * np.pi / 30
+    assert np.all(np.abs(np.angle(np.exp(1j * (theta.values - centre)))) < 0.1)
+    dist = node_colours(g, "klein-distance", points=x)
+    np.testing.assert_allclose(dist.values, [klein_coordinates(x)[2][m].mean() for m in members])
+    net = node_colours(g, "network", meta={"network": np.arange(len(x)) % 3})
+    np.testing.assert_allclose(net.values, [np.mean(m % 3) for m in members])
+    assert net.integer and net.label == "network index (mean)"
+
+
+def test_mapper_png_coloured_by_theta_has_a_named_cyclic_colour_bar(circle):
+    g, x = circle
+    colours = node_colours(g, "theta", points=x)
+    fig = plot_mapper(g, x, colours=colours)
+    d = fig.mapper_drawing
+    fig.draw_without_rendering()
+    by_id = dict(zip([n["id"] for n in g["nodes"]], colours.values))
+    drawn = np.array([by_id[i] for i in d.drawn_node_ids])
+    want = colormaps["twilight"](drawn / (2 * np.pi))
+    np.testing.assert_allclose(d.nodes.get_facecolors(), want, atol=1e-6)
+    bar = [ax for ax in fig.axes if ax.get_ylabel() == colours.label]
+    assert len(bar) == 1
+    assert [t.get_text() for t in bar[0].get_yticklabels()] == ["0", "π/2", "π", "3π/2", "2π"]
+    with pytest.raises(ValueError, match=r"'colours' parameter of plot_mapper must hold one "
+                                         r"value per node \(30\); got 2"):
+        plot_mapper(g, x, colours=node_colours(graph_of([[0], [1]])))
+
+
+def test_evolution_grid_draws_the_layouts_it_is_given(circle):
+    g, x = circle
+    lay = mapper_layout(g, x, seed=5, n_thumbnails=3)
+    fig = plot_evolution_grid([[(g, x, lay), (g, x)]], row_labels=["r"], col_labels=["a", "b"],
+                              n_thumbnails=3)
+    given, computed = fig.mapper_drawings[0]
+    assert given.positions is lay.positions and given.thumbnail_node_ids == lay.thumbnail_node_ids
+    assert computed.positions == node_positions(g, x, seed=0)
+
+
+# --------------------------------------------------------------------------- Klein square
+
+def test_klein_density_draws_the_counts_the_gluing_and_the_circle():
+    from matplotlib.lines import Line2D
+
+    counts = np.arange(18 * 36).reshape(18, 36) % 7
+    te, pe = np.linspace(0, np.pi, 19), np.linspace(0, 2 * np.pi, 37)
+    fig = plot_klein_density(counts, te, pe, n_total=1000, radius=0.5, title="t")
+    ax = fig.axes[0]
+    (im,) = ax.images
+    np.testing.assert_array_equal(np.asarray(im.get_array()), counts.T)   # phi up, theta right
+    assert im.get_extent() == [0.0, np.pi, 0.0, 2 * np.pi]
+    dashed = sorted(line.get_ydata()[0] for line in ax.lines
+                    if isinstance(line, Line2D) and line.get_linestyle() == "--")
+    np.testing.assert_allclose(dashed, [0, np.pi, 2 * np.pi])   # the primary circle
+    arrows = [a.xy for a in ax.texts if hasattr(a, "arrow_patch") and a.arrow_patch]
+    # two heads on the bottom and on the top edge (direct), one on each side (flipped):
+    # at glued points, (0, 3 pi / 4) pointing up and (pi, pi / 4) pointing down
+    assert len(arrows) == 6
+    side = sorted((round(x, 6), round(y, 6)) for x, y in arrows if x in (0.0, np.pi))
+    assert side == [(0.0, round(3 * np.pi / 4 + 0.06, 6)), (round(np.pi, 6), round(np.pi / 4 - 0.06, 6))]
+    assert "of 1,000 filters lie within 0.5 of the model" in ax.get_title()
+    with pytest.raises(ValueError, match=r"'theta_edges' and 'phi_edges' parameters of "
+                                         r"plot_klein_density must have one more entry"):
+        plot_klein_density(counts, te[:-1], pe)
+
+
+# --------------------------------------------------------------------------- HTML colourings
+
+def test_html_offers_every_colouring_and_maps_rows(circle):
+    g, x = circle
+    offered = [node_colours(g, "theta", points=x), node_colours(g)]
+    rows = np.arange(len(x)) * 2 + 7
+    page = mapper_html(g, x, colours=offered, rows=rows)
+    p = parse(page)
+    data = json.loads([s for a, s in p.scripts if a.get("type") == "application/json"][0])
+    assert [c["key"] for c in data["colourings"]] == ["theta", "size"]
+    assert [a["value"] for t, a in p.tags if t == "option"] == ["theta", "size"]
+    scales = [a for t, a in p.tags if t == "div" and "scale" in a.get("class", "").split()]
+    assert [(a["data-key"], "shown" in a["class"]) for a in scales] == [("theta", True),
+                                                                        ("size", False)]
+    tw, jet = colormaps["twilight"], colormaps["jet"]
+    hexes = lambda cm, v: "#" + "".join(f"{int(round(255 * c)):02x}" for c in cm(v)[:3])  # noqa: E731
+    for node, th, size in zip(data["nodes"], offered[0].values, offered[1].scaled()):
+        assert node["color"] == node["colors"]["theta"] == hexes(tw, th / (2 * np.pi))
+        assert node["colors"]["size"] == hexes(jet, size)
+        assert node["values"]["theta"] == pytest.approx(th, abs=1e-6)
+    circles = {a["data-id"]: a["fill"] for t, a in p.tags if t == "circle"}
+    assert circles == {str(n["id"]): n["colors"]["theta"] for n in data["nodes"]}
+    assert [n["members"] for n in data["nodes"]] == [list(rows[m["members"]]) for m in g["nodes"]]
+    with pytest.raises(ValueError, match=r"'rows' parameter of mapper_html must be an int array "
+                                         r"with one input row per point, shape \(300,\)"):
+        mapper_html(g, x, rows=rows[:5])
+
+
+_DOM_SELECT = r"""
+var circles = [];
+DATA_NODES.forEach(function (n) { var c = new El("c"); c.classList.add("node");
+  c.setAttribute("data-id", String(n.id)); circles.push(c); });
+var scales = DATA_KEYS.map(function (k) { var s = new El("s"); s.classList.add("scale");
+  s.setAttribute("data-key", k); return s; });
+els.graph.querySelectorAll = function () { return circles; };
+document.querySelectorAll = function () { return scales; };
+els["colour-by"] = new El("colour-by");
+"""
+
+_DOM_SWITCH = r"""
+var sel = els["colour-by"];
+sel.value = "size"; sel.handlers.change();
+console.log(JSON.stringify({fills: circles.map(function (c) { return c.getAttribute("fill"); }),
+  shown: scales.map(function (s) { return s.classList.contains("shown"); })}));
+"""
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs node to run the page script")
+def test_html_selector_recolours_the_nodes(circle):
+    g, x = circle
+    page = mapper_html(g, x, colours=[node_colours(g, "theta", points=x), node_colours(g)])
+    p = parse(page)
+    data = [s for a, s in p.scripts if a.get("type") == "application/json"][0]
+    script = [s for a, s in p.scripts if "type" not in a][0]
+    nodes = json.loads(data)["nodes"]
+    js = (f"var DATA = {json.dumps(data)};\n" + _DOM_STUB
+          + f"var DATA_NODES = {json.dumps([{'id': n['id']} for n in nodes])};"
+          + "var DATA_KEYS = ['theta', 'size'];" + _DOM_SELECT + script + _DOM_SWITCH)
+    run = subprocess.run(["node", "-e", js], capture_output=True, text=True, timeout=30)
+    assert run.returncode == 0, run.stderr
+    out = json.loads(run.stdout)
+    assert out["fills"] == [n["colors"]["size"] for n in nodes]
+    assert out["shown"] == [False, True]

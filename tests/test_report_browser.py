@@ -46,16 +46,26 @@ def _build_report(out):
     """A report from synthetic data drawn with the real plot, graph page and report code."""
     from cnntopo._io import atomic_write_json
     from cnntopo.graph_html import write_mapper_html
+    from cnntopo.klein import klein_histogram, klein_readings
+    from cnntopo.layout import mapper_layout
     from cnntopo.mapper import mapper_graph
-    from cnntopo.plots import plot_barcodes, plot_evolution_grid, plot_mapper, save_figure
+    from cnntopo.nerve import nerve_betti
+    from cnntopo.node_colours import node_colourings
+    from cnntopo.plots import (plot_barcodes, plot_evolution_grid, plot_klein_density, plot_mapper,
+                               save_figure)
     from cnntopo.report import write_report
 
     points = _circle_points()
     graph = mapper_graph(points, resolution=10, gain=3)
-    fig = plot_mapper(graph, points, title="synthetic primary circle")
+    lay = mapper_layout(graph, points)
+    readings = klein_readings(points)
+    colourings = node_colourings(graph, points=points, readings=readings)
+    fig = plot_mapper(graph, points, layout=lay, title="synthetic primary circle")
     save_figure(fig, out / "mapper_circle.png", dpi=60)
     write_mapper_html(out / "graph_circle.html", graph, points, title="synthetic primary circle",
-                      positions=fig.mapper_drawing.positions)
+                      positions=lay, colours=colourings)
+    save_figure(plot_klein_density(*klein_histogram(readings.theta, readings.phi),
+                                   n_total=readings.n_points), out / "klein_circle.png", dpi=60)
     atomic_write_json(out / "mapper_circle.json", graph)
     diagrams = [np.array([[0.0, 0.05], [0.0, 0.1], [0.0, np.inf]]), np.array([[0.2, 0.9]])]
     save_figure(plot_barcodes(diagrams, long_counts=[1, 1]), out / "barcodes_circle.png", dpi=60)
@@ -70,14 +80,17 @@ def _build_report(out):
         "analyses": [{
             "tag": "circle", "layer": 1, "iteration": 100, "k": 20, "p": 0.3,
             "n_filters": 300, "n_points": 300, "n_filtered": len(points), "long_bars": [1, 1],
-            "barcodes": {"covering_radius": 0.3}, "primary_circle_fraction": 0.97,
-            "mapper": {"nodes": len(graph["nodes"]), "links": len(graph["links"]), "cycles": 1,
-                       "components": 1},
+            "barcodes": {"covering_radius": 0.3}, **{k: v for k, v in readings.to_dict().items()
+                                                     if k.endswith("fraction")
+                                                     or k.endswith("coverage")},
+            "mapper": {"nodes": len(graph["nodes"]), "links": len(graph["links"]),
+                       "nerve_betti": nerve_betti(graph)},
             "files": {"mapper_png": "mapper_circle.png", "barcodes_png": "barcodes_circle.png",
-                      "graph_html": "graph_circle.html", "mapper_json": "mapper_circle.json"}}],
+                      "klein_png": "klein_circle.png", "graph_html": "graph_circle.html",
+                      "mapper_json": "mapper_circle.json"}}],
         "grid": {"iterations": [100, 200], "rows": ["layer 1"], "file": "grid.png",
                  "cells": [[{"iteration": 100, "n_filtered": 240, "nodes": 20, "links": 20,
-                             "cycles": 1}]]},
+                             "nerve_betti": [1, 1]}]]},
         "seconds": 1.0,
     }
     write_report(out, summary)
@@ -154,7 +167,7 @@ def test_report_loads_without_errors_and_every_image_loads(browser, served_repor
     assert _severe(browser) == []
     images = _images(browser)
     assert sorted(src for src, _, _ in images) == ["barcodes_circle.png", "grid.png",
-                                                   "mapper_circle.png"]
+                                                   "klein_circle.png", "mapper_circle.png"]
     assert all(complete and width > 0 for _, complete, width in images), images
     assert browser.title == "Synthetic report <check escaping>"
 
@@ -205,3 +218,27 @@ def test_hovering_a_node_of_the_inline_graph_shows_its_size(browser, served_repo
         assert _severe(browser) == []
     finally:
         browser.switch_to.default_content()
+
+
+def test_the_colour_selector_recolours_the_graph(browser, served_report):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    base, _, graph = served_report
+    _load(browser, f"{base}/graph_circle.html")
+    nodes = browser.find_elements(By.CSS_SELECTOR, "circle.node[data-id]")
+    before = {n.get_attribute("data-id"): n.get_attribute("fill") for n in nodes}
+    select = Select(browser.find_element(By.ID, "colour-by"))
+    assert [o.get_attribute("value") for o in select.options] == ["size", "theta",
+                                                                   "klein-distance"]
+    shown = browser.find_elements(By.CSS_SELECTOR, ".scale.shown")
+    assert [s.get_attribute("data-key") for s in shown] == ["size"]
+    select.select_by_value("theta")
+    after = {n.get_attribute("data-id"): n.get_attribute("fill") for n in nodes}
+    data = browser.execute_script(
+        "return JSON.parse(document.getElementById('mapper-data').textContent);")
+    assert after == {str(n["id"]): n["colors"]["theta"] for n in data["nodes"]} != before
+    shown = browser.find_elements(By.CSS_SELECTOR, ".scale.shown")
+    assert [s.get_attribute("data-key") for s in shown] == ["theta"]
+    assert shown[0].is_displayed() and "primary circle" in shown[0].text
+    assert _severe(browser) == []

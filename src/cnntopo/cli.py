@@ -7,7 +7,6 @@ atomically, and every input error is one line on stderr with a non-zero exit and
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from pathlib import Path
@@ -37,10 +36,6 @@ def _filter_shape(d: int, shape: str | None) -> tuple[int, int]:
     return r, r
 
 
-def _diagrams_json(diagrams):
-    return [[[float(b), None if math.isinf(d) else float(d)] for b, d in dgm] for dgm in diagrams]
-
-
 def _check_outputs(*paths):
     for p in paths:
         if p is not None and Path(p).is_dir():
@@ -53,6 +48,7 @@ def cmd_barcodes(args) -> int:
     from ._io import atomic_write_json
     from .homology import lazy_witness_barcodes, long_bars
     from .pipeline import load_points, prepare_points
+    from .records import barcodes_record
 
     _check_outputs(args.json, args.png)
     prep = prepare_points(load_points(args.points), k=args.k, p=args.p)
@@ -60,20 +56,10 @@ def cmd_barcodes(args) -> int:
                                  coeff=args.coeff, seed=args.seed, max_filtration=args.max_filtration,
                                  num_divisions=args.divisions)
     longs = [int(long_bars(d, scale=bars.scale)) for d in bars.diagrams]
-    out = {
-        "n_input": prep.n_input, "n_constant": prep.n_constant,
-        "n_points": prep.n_points, "n_filtered": prep.n_filtered,
-        "k": args.k, "p": args.p,
-        "landmarks_requested": args.landmarks, "n_landmarks": int(len(bars.landmarks)),
-        "all_points_are_landmarks": bool(bars.all_points_are_landmarks),
-        "nu": args.nu, "maxdim": args.maxdim, "coeff": args.coeff, "seed": args.seed,
-        "covering_radius": float(bars.covering_radius),
-        "scale": float(bars.scale),
-        "long_bars_rule": "never dies, or length >= 0.2 x scale",
-        "long_bars": longs,
-        "landmark_rows": prep.rows[bars.landmarks].tolist(),
-        "diagrams": _diagrams_json(bars.diagrams),
-    }
+    # the significance result goes here (significance=...) once it exists
+    out = barcodes_record(prep, bars, k=args.k, p=args.p, landmarks=args.landmarks,
+                          maxdim=args.maxdim, seed=args.seed, long_bars=longs,
+                          input_file=Path(args.points).name)
     if bars.all_points_are_landmarks:
         print(f"note: only {prep.n_filtered} points are left, not more than the {args.landmarks} "
               f"landmarks asked for: every point is a landmark", file=sys.stderr)
@@ -90,12 +76,78 @@ def cmd_barcodes(args) -> int:
     return 0
 
 
+def _meta_path(points_path):
+    """Where `cnntopo filters` put the metadata of POINTS.npy: POINTS.meta.npz beside it."""
+    return Path(points_path).with_suffix(".meta.npz")
+
+
+def _load_meta(points_path, n_input, why):
+    import numpy as np
+
+    path = _meta_path(points_path)
+    if not path.is_file():
+        raise CLIError(f"{why} needs the filters' metadata {path.name} beside {Path(points_path).name} "
+                       f"(`cnntopo filters` writes it); {str(path)!r} does not exist")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            meta = {k: np.asarray(z[k]) for k in z.files}
+    except Exception as exc:  # np.load raises several types for a damaged archive
+        raise CLIError(f"{str(path)!r} is not a NumPy .npz archive ({type(exc).__name__}: {exc})") from None
+    bad = [k for k, v in meta.items() if v.shape != (n_input,)]
+    if bad:
+        raise CLIError(f"{path.name} must hold one value per row of {Path(points_path).name} "
+                       f"({n_input}); {bad[0]!r} has shape {meta[bad[0]].shape}")
+    return meta
+
+
+def _mapper_colours(args, graph, prep):
+    """The NodeColours --color-by asks for, in graph order."""
+    import re
+
+    import numpy as np
+
+    from .node_colours import COLOR_BY, node_colours, node_colours_from_values
+
+    by = args.color_by
+    if by in COLOR_BY:
+        if by in ("theta", "klein-distance") and prep.points.shape[1] != 9:
+            raise CLIError(f"--color-by {by} needs 3x3 filters (9 coordinates); the points have "
+                           f"{prep.points.shape[1]}")
+        meta = None
+        if by in ("network", "iteration"):
+            full = _load_meta(args.points, prep.n_input, f"--color-by {by}")
+            if by not in full:
+                raise CLIError(f"--color-by {by}: {_meta_path(args.points).name} has no {by!r} array "
+                               f"(it has {', '.join(sorted(full)) or 'none'})")
+            meta = {by: full[by][prep.rows]}
+        return node_colours(graph, by, points=prep.points, meta=meta)
+    path = Path(by)
+    if path.suffix != ".npy":
+        raise CLIError(f"--color-by must be one of {', '.join(COLOR_BY)} or a .npy file of one value "
+                       f"per input row; got {by!r}")
+    if path.is_dir() or not path.exists():
+        raise CLIError(f"--color-by file {by!r} " + ("is a directory" if path.is_dir() else "does not exist")
+                       + "; expected a .npy file of one value per input row")
+    try:
+        values = np.load(path, allow_pickle=False)
+    except Exception as exc:
+        raise CLIError(f"--color-by file {by!r} is not a NumPy .npy array file ({type(exc).__name__})") from None
+    if values.ndim != 1 or values.shape[0] != prep.n_input or values.dtype.kind not in "biuf" \
+            or not np.all(np.isfinite(values)):
+        raise CLIError(f"--color-by file {by!r} must hold one finite number per row of POINTS "
+                       f"(shape ({prep.n_input},)); got dtype {values.dtype}, shape {values.shape}")
+    key = re.sub(r"[^A-Za-z0-9_-]", "_", path.stem)  # the page uses it in ids and attributes
+    return node_colours_from_values(graph, values[prep.rows], label=f"{path.stem} (mean)", key=key)
+
+
 def cmd_mapper(args) -> int:
     import numpy as np
 
     from ._io import atomic_write_json
+    from .layout import mapper_layout
     from .mapper import mapper_graph
     from .pipeline import load_points, prepare_points
+    from .records import mapper_record
 
     _check_outputs(args.json, args.png, args.html)
     prep = prepare_points(load_points(args.points), k=args.k, p=args.p)
@@ -110,19 +162,22 @@ def cmd_mapper(args) -> int:
     shape = _filter_shape(prep.points.shape[1], args.shape)
     graph = mapper_graph(prep.points, lens=lens, resolution=args.resolution, gain=args.gain,
                          vne=None if args.vne == "none" else args.vne, n_bins=args.bins)
+    colours = _mapper_colours(args, graph, prep) if (args.png or args.html) else None
     # members refer to rows of POINTS.npy (the contract), not to the filtered cloud
-    out = dict(graph)
-    out["graph"] = dict(graph.get("graph", {}), n_input=prep.n_input, n_points=prep.n_points,
-                        n_filtered=prep.n_filtered, k=args.k, p=args.p)
-    out["nodes"] = [dict(n, members=prep.rows[np.asarray(n["members"], dtype=int)].tolist()) for n in graph["nodes"]]
+    out = mapper_record(prep, graph, k=args.k, p=args.p, input_file=Path(args.points).name)
     fig = html = None
+    if args.png or args.html:
+        # one layout, from --seed, for both pictures
+        lay = mapper_layout(graph, prep.points, shape=shape, seed=args.seed)
     if args.png:
         from .plots import plot_mapper
-        fig = plot_mapper(graph, prep.points, shape=shape, seed=args.seed,
+        fig = plot_mapper(graph, prep.points, shape=shape, layout=lay, colours=colours,
                           title=f"Mapper({args.resolution}, {args.gain:g}), n={prep.n_filtered}")
     if args.html:
         from .graph_html import mapper_html
-        html = mapper_html(graph, prep.points, shape=shape,
+        offered = [colours] + ([] if colours.key == "size" else [_size_colours(graph)])
+        html = mapper_html(graph, prep.points, shape=shape, positions=lay, colours=offered,
+                           rows=prep.rows,
                            title=f"Mapper({args.resolution}, {args.gain:g}) of {Path(args.points).name}")
     atomic_write_json(args.json, out)
     if fig is not None:
@@ -131,8 +186,15 @@ def cmd_mapper(args) -> int:
     if html is not None:
         from ._io import atomic_write_text
         atomic_write_text(args.html, html)
-    print(f"{prep.n_filtered} points -> {len(out['nodes'])} nodes, {len(out['links'])} links -> {args.json}")
+    print(f"{prep.n_filtered} points -> {len(out['nodes'])} nodes, {len(out['links'])} links, "
+          f"nerve Betti numbers {out['graph']['nerve_betti']} -> {args.json}")
     return 0
+
+
+def _size_colours(graph):
+    from .node_colours import node_colours
+
+    return node_colours(graph, "size")
 
 
 def cmd_filters(args) -> int:
@@ -325,7 +387,12 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--bins", type=int, default=10, help="histogram bins of the gap rule (default 10)")
     m.add_argument("--lens", metavar="LENS.npy", help="your own lens, one row per input point")
     m.add_argument("--shape", help="filter shape HxW for thumbnails (default: square root of d)")
-    m.add_argument("--seed", type=int, default=0, help="layout seed of the pictures")
+    m.add_argument("--seed", type=int, default=0, help="layout seed of the pictures (PNG and HTML)")
+    m.add_argument("--color-by", default="size", metavar="WHAT",
+                   help="node colour of the pictures: size (default), theta (angle on the primary "
+                        "circle), klein-distance, network, iteration (these two read POINTS.meta.npz, "
+                        "written by `cnntopo filters`) or FILE.npy (one value per row of POINTS); "
+                        "a node shows the mean over its points, the circular mean for theta")
     m.add_argument("--json", required=True, metavar="OUT.json")
     m.add_argument("--png", metavar="OUT.png")
     m.add_argument("--html", metavar="OUT.html")

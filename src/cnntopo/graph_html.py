@@ -12,7 +12,7 @@ import json
 import numpy as np
 
 from ._io import atomic_write_text
-from .plots import _checked_graph, node_positions
+from .layout import MapperLayout, _checked_graph, node_positions
 
 __all__ = ["mapper_html", "write_mapper_html"]
 
@@ -29,6 +29,9 @@ line.link { stroke: #777; stroke-linecap: round; }
 circle.node { stroke: #222; cursor: pointer; }
 circle.node.hover { stroke: #000; stroke-width: 2.5; }
 #legend { font-size: .85em; }
+#legend select { font-size: 1em; margin-bottom: .4em; }
+.scale { display: none; }
+.scale.shown { display: block; }
 #tooltip { position: fixed; display: none; pointer-events: none; background: #fff;
            border: 1px solid #888; border-radius: 4px; padding: 6px 8px; font-size: .85em;
            box-shadow: 0 2px 6px rgba(0,0,0,.25); z-index: 10; }
@@ -46,6 +49,28 @@ _SCRIPT = r"""
   var svg = document.getElementById("graph");
   var tip = document.getElementById("tooltip");
   var h = data.shape[0], w = data.shape[1];
+  var labels = {};
+  data.colourings.forEach(function (c) { labels[c.key] = c.label; });
+  var current = data.colourings[0].key;
+
+  // Colour the nodes by another value: each node carries its colour per colouring.
+  function colourBy(key) {
+    current = key;
+    var circles = svg.querySelectorAll ? svg.querySelectorAll("circle.node") : [];
+    Array.prototype.forEach.call(circles, function (c) {
+      var n = byId[c.getAttribute("data-id")];
+      if (n) { c.setAttribute("fill", n.colors[key]); }
+    });
+    var scales = document.querySelectorAll ? document.querySelectorAll(".scale") : [];
+    Array.prototype.forEach.call(scales, function (s) {
+      if (s.getAttribute("data-key") === key) { s.classList.add("shown"); }
+      else { s.classList.remove("shown"); }
+    });
+  }
+  var select = document.getElementById("colour-by");
+  if (select) {
+    select.addEventListener("change", function () { colourBy(select.value); });
+  }
 
   function esc(s) {
     return String(s).replace(/[&<>"]/g, function (c) {
@@ -76,7 +101,11 @@ _SCRIPT = r"""
     var n = byId[t.getAttribute("data-id")];
     if (!n) { return; }
     t.classList.add("hover");
-    tip.innerHTML = "<b>node " + esc(n.id) + "</b><br>" + n.size + " points" +
+    var value = "";
+    if (current !== "size" && n.values && current in n.values) {
+      value = "<br>" + esc(labels[current]) + ": " + Number(n.values[current]).toPrecision(3);
+    }
+    tip.innerHTML = "<b>node " + esc(n.id) + "</b><br>" + n.size + " points" + value +
                     "<br>mean filter (" + h + "&times;" + w + "):" + filterSvg(n.mean);
     tip.style.display = "block";
     place(evt);
@@ -142,26 +171,73 @@ def _json_for_script(obj):
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
+def _legend_scale(colours, colormap, shown):
+    """The colour bar of one colouring: label, gradient, end values."""
+    stops = "".join(f'<stop offset="{t:.2f}" stop-color="{_hex(colormap(t))}"></stop>'
+                    for t in np.linspace(0, 1, 11))
+    if colours.circular:
+        lo, hi = "0", "2\u03c0"
+    elif colours.integer:
+        lo, hi = f"{colours.vmin:.0f}", f"{colours.vmax:.0f}"
+    else:
+        lo, hi = f"{colours.vmin:.3g}", f"{colours.vmax:.3g}"
+    key = html.escape(colours.key)
+    return (f'<div class="scale{" shown" if shown else ""}" data-key="{key}">'
+            f'<div>{html.escape(colours.label)}</div>'
+            '<svg width="150" height="34" xmlns="http://www.w3.org/2000/svg">'
+            f'<defs><linearGradient id="grad-{key}">{stops}</linearGradient></defs>'
+            f'<rect x="5" y="2" width="140" height="12" fill="url(#grad-{key})" stroke="#444" '
+            'stroke-width="0.5"></rect>'
+            f'<text x="5" y="28" font-size="11">{lo}</text>'
+            f'<text x="145" y="28" font-size="11" text-anchor="end">{hi}</text></svg></div>')
+
+
+def _colourings(graph, colours, cmap, fn):
+    from .node_colours import NodeColours, node_colours
+
+    if colours is None:
+        return [node_colours(graph, "size", cmap=cmap)]
+    if isinstance(colours, NodeColours):
+        colours = [colours]
+    colours = list(colours)
+    keys = [c.key for c in colours if isinstance(c, NodeColours)]
+    if len(keys) != len(colours) or not colours:
+        raise TypeError(f"The 'colours' parameter of {fn} must be a NodeColours or a non-empty "
+                        f"list of them (cnntopo.node_colours.node_colours).")
+    if len(set(keys)) != len(keys):
+        raise ValueError(f"The 'colours' parameter of {fn} must have distinct keys; got {keys}.")
+    for c in colours:
+        if len(c.values) != len(graph["nodes"]):
+            raise ValueError(f"The 'colours' parameter of {fn} must hold one value per node "
+                             f"({len(graph['nodes'])}); {c.key!r} has {len(c.values)}.")
+    return colours
+
+
 def mapper_html(graph, points, *, shape=(3, 3), title="Mapper graph", positions=None, seed=0,
-                cmap="jet"):
+                cmap="jet", colours=None, rows=None):
     """Render a Mapper graph as one self-contained interactive HTML page.
 
-    The page holds an inline SVG of the graph (the layout of :func:`cnntopo.plots.plot_mapper`
-    unless `positions` is given), nodes coloured by size (blue = smallest, red = largest)
-    with a legend, and a small script: hovering a node shows a tooltip with its id, its
-    size and its mean filter drawn as an ``h x w`` grey grid; the mouse wheel zooms, a drag
-    pans, a double click resets the view. No external files or network access.
+    The page holds an inline SVG of the graph, its nodes coloured by the first of
+    `colours` (default: size, blue = smallest, red = largest) with a colour bar that names
+    the value; with several colourings a selector switches between them. A small script:
+    hovering a node shows a tooltip with its id, its size, its value and its mean filter
+    drawn as an ``h x w`` grey grid; the mouse wheel zooms, a drag pans, a double click
+    resets the view. No external files or network access.
 
     Selectors, for browser tests and for scripting the page:
 
     - ``svg#graph``: the graph; ``circle.node[data-id="<id>"]``: one per node, with
       ``data-size``; ``line.link``: one per link;
+    - ``select#colour-by`` (only with several colourings), one ``option`` per colouring;
+      ``.scale[data-key="<key>"]``: the colour bar of each, the shown one with class
+      ``shown``;
     - ``#tooltip``: the tooltip (``display: block`` while a node is hovered), holding an
       ``svg.filter`` with ``h*w`` ``rect`` cells;
     - ``script#mapper-data`` (``type="application/json"``): the data, ``{"title", "shape",
-      "viewBox", "nodes": [{"id", "size", "members", "mean", "x", "y", "color"}], "links":
-      [[source_id, target_id], ...]}``; ``mean`` is the row-major mean filter of the
-      node's members.
+      "viewBox", "colourings": [{"key", "label"}], "nodes": [{"id", "size", "members",
+      "mean", "x", "y", "color", "colors": {key: colour}, "values": {key: value}}],
+      "links": [[source_id, target_id], ...]}``; ``mean`` is the row-major mean filter of
+      the node's members, ``members`` as in the Mapper JSON (see `rows`).
 
     Parameters
     ----------
@@ -174,14 +250,20 @@ def mapper_html(graph, points, *, shape=(3, 3), title="Mapper graph", positions=
         ``(h, w)`` of a filter.
     title : str
         Page title and heading.
-    positions : dict, optional
-        ``{node_id: (x, y)}``, e.g. ``fig.mapper_drawing.positions`` of a figure drawn by
-        :func:`cnntopo.plots.plot_mapper`; rescaled into the unit disc. Default: computed
-        with :func:`cnntopo.plots.node_positions` and `seed`.
+    positions : MapperLayout or dict, optional
+        The layout to draw: a :class:`cnntopo.layout.MapperLayout` (the one the figure drew,
+        so the two pictures match) or ``{node_id: (x, y)}``, rescaled into the unit disc.
+        Default: :func:`cnntopo.layout.node_positions` with `seed`.
     seed : int
         Seed of the layout when `positions` is not given.
     cmap : str
-        Matplotlib colour map of node size.
+        Colour map of node size when `colours` is None.
+    colours : NodeColours or list of NodeColours, optional
+        The colourings offered (:func:`cnntopo.node_colours.node_colours`), the first shown.
+    rows : array-like of int, shape (n,), optional
+        The input row of each point (:attr:`cnntopo.pipeline.PreparedPoints.rows`): the
+        page's ``members`` are then rows of the input, as in the Mapper JSON, rather than
+        indices into `points`.
 
     Returns
     -------
@@ -190,14 +272,21 @@ def mapper_html(graph, points, *, shape=(3, 3), title="Mapper graph", positions=
     """
     from matplotlib import colormaps
 
-    from .plots import _size_norm
-
     fn = "mapper_html"
     points, (h, w), ids, members, sizes, edges = _checked_graph(graph, points, shape, fn)
+    if isinstance(positions, MapperLayout):
+        positions = positions.positions
     pos = node_positions(graph, points, seed=seed,
                          layout="spring" if positions is None else positions)
-    norm = _size_norm(sizes)
-    colormap = colormaps[cmap]
+    colourings = _colourings(graph, colours, cmap, fn)
+    if rows is not None:
+        rows = np.asarray(rows)
+        if rows.shape != (len(points),) or rows.dtype.kind not in "iu":
+            raise ValueError(f"The 'rows' parameter of {fn} must be an int array with one input "
+                             f"row per point, shape ({len(points)},); got {rows.dtype}, "
+                             f"shape {rows.shape}.")
+    colormaps_ = [colormaps[c.cmap] for c in colourings]
+    hexes = [[_hex(cm(t)) for t in c.scaled()] for c, cm in zip(colourings, colormaps_)]
     n = len(ids)
     radius = float(np.clip(0.6 / np.sqrt(max(n, 1)), 0.006, 0.05))
     rel = np.sqrt(sizes / sizes.max()) if n else sizes
@@ -205,16 +294,21 @@ def mapper_html(graph, points, *, shape=(3, 3), title="Mapper graph", positions=
     nodes = []
     for i, node_id in enumerate(ids):
         x, y = pos[node_id]
+        m = members[i] if rows is None else rows[members[i]]
         nodes.append({
             "id": _plain(node_id),
             "size": int(sizes[i]),
-            "members": [int(m) for m in members[i]],
+            "members": [int(v) for v in m],
             "mean": [round(float(v), 5) for v in points[members[i]].mean(axis=0)],
             "x": round(x, 5), "y": round(y, 5),
-            "color": _hex(colormap(norm(sizes[i]))),
+            "color": hexes[0][i],
+            "colors": {c.key: hx[i] for c, hx in zip(colourings, hexes)},
+            "values": {c.key: round(float(c.values[i]), 6) for c in colourings},
         })
     view_box = [-_VIEW, -_VIEW, 2 * _VIEW, 2 * _VIEW]
-    data = {"title": str(title), "shape": [h, w], "viewBox": view_box, "nodes": nodes,
+    data = {"title": str(title), "shape": [h, w], "viewBox": view_box,
+            "colourings": [{"key": c.key, "label": c.label} for c in colourings],
+            "nodes": nodes,
             "links": [[_plain(ids[a]), _plain(ids[b])] for a, b in edges]}
 
     stroke = 0.004 if n < 200 else 0.002
@@ -228,7 +322,7 @@ def mapper_html(graph, points, *, shape=(3, 3), title="Mapper graph", positions=
         svg.append(f'<line class="link" x1="{xa:.5f}" y1="{-ya:.5f}" x2="{xb:.5f}" '
                    f'y2="{-yb:.5f}"></line>')
     svg.append(f'</g><g class="nodes" stroke-width="{stroke / 2:.4f}">')
-    for i in np.argsort(sizes, kind="stable"):  # large (red) nodes on top, as in the figure
+    for i in np.argsort(sizes, kind="stable"):  # large nodes on top, as in the figure
         node = nodes[i]
         r = radius * (0.55 + 0.45 * rel[i])
         svg.append(f'<circle class="node" data-id="{html.escape(str(node["id"]))}" '
@@ -236,24 +330,23 @@ def mapper_html(graph, points, *, shape=(3, 3), title="Mapper graph", positions=
                    f'r="{r:.5f}" fill="{node["color"]}"></circle>')
     svg.append("</g></svg>")
 
-    stops = "".join(f'<stop offset="{t:.2f}" stop-color="{_hex(colormap(t))}"></stop>'
-                    for t in np.linspace(0, 1, 11))
-    lo, hi = int(sizes.min()) if n else 0, int(sizes.max()) if n else 0
+    select = ""
+    if len(colourings) > 1:
+        options = "".join(f'<option value="{html.escape(c.key)}">{html.escape(c.key)}</option>'
+                          for c in colourings)
+        select = (f'<label>colour by <select id="colour-by">{options}</select></label>')
+    scales = "".join(_legend_scale(c, cm, i == 0)
+                     for i, (c, cm) in enumerate(zip(colourings, colormaps_)))
     legend = (
-        '<div id="legend"><div>points per node</div>'
-        '<svg width="150" height="34" xmlns="http://www.w3.org/2000/svg">'
-        f'<defs><linearGradient id="sizegrad">{stops}</linearGradient></defs>'
-        '<rect x="5" y="2" width="140" height="12" fill="url(#sizegrad)" stroke="#444" '
-        'stroke-width="0.5"></rect>'
-        f'<text x="5" y="28" font-size="11">{lo}</text>'
-        f'<text x="145" y="28" font-size="11" text-anchor="end">{hi}</text></svg>'
+        f'<div id="legend">{select}{scales}'
         f'<div>{n} nodes, {len(edges)} links</div>'
         '<p class="hint">Hover a node for its mean filter.<br>Wheel: zoom; drag: pan;'
         '<br>double click: reset.</p></div>')
     t = html.escape(str(title))
     return "\n".join([
         "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
-        f"<title>{t}</title>", f"<style>{_STYLE}</style>", "</head>", "<body>",
+        # no favicon request: the page opened on its own makes no failed fetch
+        '<link rel="icon" href="data:,">', f"<title>{t}</title>", f"<style>{_STYLE}</style>", "</head>", "<body>",
         f"<h1>{t}</h1>", '<div id="wrap">', "".join(svg), legend, "</div>",
         '<div id="tooltip"></div>',
         f'<script type="application/json" id="mapper-data">{_json_for_script(data)}</script>',

@@ -14,14 +14,23 @@ Euclidean-normalised polynomials.
 
 from __future__ import annotations
 
+import math
 import numbers
+from dataclasses import dataclass
 
 import numpy as np
 
 from .pointcloud import validate_points
 
 __all__ = ["dct_basis", "primary_circle_coordinates", "primary_circle_fraction",
-           "klein_coordinates"]
+           "klein_coordinates", "angular_coverage", "klein_readings", "KleinReadings",
+           "klein_histogram", "READING_RADIUS", "COVERAGE_BINS"]
+
+#: The one radius of every reading: a filter is "near" the primary circle or the Klein
+#: bottle when its Euclidean distance to it is at most this (a 29 degree cone on S^7).
+READING_RADIUS = 0.5
+#: Orientation bins of :func:`angular_coverage` (22.5 degrees each).
+COVERAGE_BINS = 16
 
 _DCT_RAW = np.array([
     [1, 0, -1, 1, 0, -1, 1, 0, -1],
@@ -121,14 +130,18 @@ def primary_circle_fraction(points, radius=0.5):
     -------
     fraction : float
     """
+    _check_radius(radius, "primary_circle_fraction")
+    _, distance = primary_circle_coordinates(points)
+    return float(np.mean(distance <= radius))
+
+
+def _check_radius(radius, fn):
     if isinstance(radius, (bool, np.bool_)) or not isinstance(radius, numbers.Real) \
             or not 0 < radius <= 2:
         raise ValueError(
-            f"The 'radius' parameter of primary_circle_fraction must be a float in (0, 2]; "
-            f"got {radius!r}."
+            f"The 'radius' parameter of {fn} must be a float in (0, 2]; got {radius!r}."
         )
-    _, distance = primary_circle_coordinates(points)
-    return float(np.mean(distance <= radius))
+    return float(radius)
 
 
 def _klein_frames(theta):
@@ -194,3 +207,218 @@ def klein_coordinates(points, *, n_theta=720, block=4096):
     lin_t, quad_t = _klein_frames(theta)
     model = np.cos(phi)[:, None] * lin_t + np.sin(phi)[:, None] * quad_t
     return theta, phi, np.linalg.norm(x - model, axis=1)
+
+
+# --------------------------------------------------------------------------- readings
+
+def angular_coverage(angles, bins=COVERAGE_BINS):
+    """How evenly angles spread round the full circle: 1 uniform, 0 all in one bin.
+
+    The estimator is the normalised entropy of the angle histogram, with the Miller-Madow
+    bias correction::
+
+        coverage = min(1, (H + (m - 1) / (2 n)) / log(bins)),   H = -sum p_j log p_j,
+
+    over `bins` equal bins *centred* on the multiples of ``2 pi / bins`` (so axis-aligned
+    edges, t = 0, pi/2, ..., sit in the middle of a bin, not on a boundary), ``p_j`` the
+    share of the `n` angles in bin j and ``m`` the number of non-empty bins. Unlike
+    ``1 - R`` (R the mean resultant length), it does not call two opposite orientations
+    "uniform": angles at t and t + pi are distinct filters (an edge and its negative) and
+    give about 0.25 with 16 bins, four axis-aligned orientations about 0.5, a von Mises
+    spread of concentration 2 (a 40 degree spread) about 0.8.
+
+    Small samples: the plain entropy of a uniform sample is biased low by about
+    ``(bins - 1) / (2 n)``; the correction removes most of it, not all. Uniform angles give
+    a mean coverage of 0.65 at n = 5, 0.82 at n = 10, 0.93 at n = 20, 0.99 at n = 50 and
+    above 0.995 from n = 100 (16 bins; 5% quantiles 0.45, 0.68, 0.84, 0.95, 0.98): read
+    a coverage from fewer than about 3 x `bins` angles as a lower bound. All angles in one
+    bin give exactly 0 at any n, one angle alone gives 0, no angles give NaN.
+
+    Parameters
+    ----------
+    angles : array_like, shape (n,)
+        Angles in radians (any real values; taken modulo 2 pi).
+    bins : int, default 16
+        Number of orientation bins, >= 2.
+
+    Returns
+    -------
+    coverage : float
+        In [0, 1], NaN when `angles` is empty.
+    """
+    if isinstance(bins, bool) or not isinstance(bins, numbers.Integral) or bins < 2:
+        raise ValueError(f"The 'bins' parameter of angular_coverage must be an int >= 2; "
+                         f"got {bins!r}.")
+    a = np.asarray(angles, dtype=np.float64)
+    if a.ndim != 1 or not np.all(np.isfinite(a)):
+        raise ValueError(f"The 'angles' parameter of angular_coverage must be a 1-D array of "
+                         f"finite angles; got shape {a.shape}"
+                         + ("" if a.ndim != 1 else " with NaN or inf") + ".")
+    n = a.size
+    if n == 0:
+        return float("nan")
+    # shifting by half a bin centres the bins on the multiples of 2 pi / bins
+    counts, _ = np.histogram(np.mod(a + np.pi / bins, 2 * np.pi), bins=bins, range=(0, 2 * np.pi))
+    share = counts[counts > 0] / n
+    entropy = float(-(share * np.log(share)).sum()) + (share.size - 1) / (2 * n)
+    return float(min(1.0, entropy / math.log(bins)))
+
+
+@dataclass(frozen=True)
+class KleinReadings:
+    """Where a cloud of normalised 3x3 filters lies relative to the Klein-bottle model.
+
+    Attributes
+    ----------
+    radius : float
+        The radius of every "near" below (Euclidean, on the unit sphere).
+    theta, phi : ndarray of float64, shape (n,)
+        Klein-bottle coordinates, theta in [0, pi), phi in [0, 2 pi)
+        (:func:`klein_coordinates`).
+    klein_distance : ndarray of float64, shape (n,)
+        Distance of each filter to the Klein-bottle model.
+    circle_angle : ndarray of float64, shape (n,)
+        Angle t in [0, 2 pi) of the nearest point of the primary circle
+        (:func:`primary_circle_coordinates`).
+    circle_distance : ndarray of float64, shape (n,)
+        Distance of each filter to the primary circle.
+    n_points, n_near_circle, n_near_klein : int
+        Filters in all, within `radius` of the circle, within `radius` of the Klein bottle.
+    primary_circle_fraction : float
+        ``n_near_circle / n_points``.
+    primary_circle_coverage : float
+        :func:`angular_coverage` of the circle angles of the filters near the circle;
+        NaN when none is near.
+    klein_fraction : float
+        ``n_near_klein / n_points``.
+    off_model_fraction : float
+        Filters farther than `radius` from the Klein bottle, ``1 - klein_fraction``.
+    coverage_bins : int
+        Orientation bins of the coverage.
+    """
+
+    radius: float
+    theta: np.ndarray
+    phi: np.ndarray
+    klein_distance: np.ndarray
+    circle_angle: np.ndarray
+    circle_distance: np.ndarray
+    n_points: int
+    n_near_circle: int
+    n_near_klein: int
+    primary_circle_fraction: float
+    primary_circle_coverage: float
+    klein_fraction: float
+    off_model_fraction: float
+    coverage_bins: int
+
+    def to_dict(self):
+        """The scalar readings as a JSON-ready dict (NaN as None); the arrays are left out.
+
+        Keys: ``radius``, ``n_points``, ``n_near_circle``, ``n_near_klein``,
+        ``primary_circle_fraction``, ``primary_circle_coverage``, ``klein_fraction``,
+        ``off_model_fraction``, ``coverage_bins``.
+        """
+        def plain(v):
+            return None if isinstance(v, float) and not math.isfinite(v) else v
+
+        keys = ("radius", "n_points", "n_near_circle", "n_near_klein",
+                "primary_circle_fraction", "primary_circle_coverage", "klein_fraction",
+                "off_model_fraction", "coverage_bins")
+        return {k: plain(getattr(self, k)) for k in keys}
+
+
+def _check_normalised(x, fn, tol=1e-6):
+    norms = np.linalg.norm(x, axis=1)
+    means = x.mean(axis=1)
+    bad = np.flatnonzero((np.abs(norms - 1) > tol) | (np.abs(means) > tol))
+    if bad.size:
+        i = int(bad[0])
+        raise ValueError(
+            f"The 'points' parameter of {fn} must hold normalised filters (zero mean, unit "
+            f"Euclidean norm; see cnntopo.pointcloud.normalise); {bad.size} rows are not, "
+            f"the first is row {i} with norm {norms[i]:.4g} and mean {means[i]:.3g}.")
+
+
+def klein_readings(points, radius=READING_RADIUS, *, bins=COVERAGE_BINS, n_theta=720):
+    """Distances to, and fractions near, the primary circle and the Klein bottle.
+
+    A filter is near the primary circle (or the Klein bottle) when its Euclidean distance
+    to it is at most `radius`. For reference, points uniform on S^7 (no structure) give a
+    primary-circle fraction of ``(1 - (1 - radius**2 / 2)**2)**3`` (1.3% at 0.5) and a
+    Klein fraction of 10.1% at 0.5 (Monte Carlo, 400,000 points; checked against a
+    brute-force nearest model point in tests/test_klein.py).
+
+    Parameters
+    ----------
+    points : array_like, shape (n, 9)
+        Normalised 3x3 filters (zero mean, unit Euclidean norm, as
+        :func:`cnntopo.pointcloud.normalise` or :func:`cnntopo.pipeline.prepare_points`
+        give them), flattened row-major.
+    radius : float, default 0.5
+        In (0, 2].
+    bins : int, default 16
+        Orientation bins of the coverage (:func:`angular_coverage`).
+    n_theta : int, default 720
+        Grid of :func:`klein_coordinates`.
+
+    Returns
+    -------
+    KleinReadings
+    """
+    fn = "klein_readings"
+    radius = _check_radius(radius, fn)
+    x = _check_nine(points)
+    _check_normalised(x, fn)
+    angle, circle_distance = primary_circle_coordinates(x)
+    theta, phi, klein_distance = klein_coordinates(x, n_theta=n_theta)
+    near_circle = circle_distance <= radius
+    near_klein = klein_distance <= radius
+    n = x.shape[0]
+    return KleinReadings(
+        radius=radius, theta=theta, phi=phi, klein_distance=klein_distance,
+        circle_angle=angle, circle_distance=circle_distance, n_points=int(n),
+        n_near_circle=int(near_circle.sum()), n_near_klein=int(near_klein.sum()),
+        primary_circle_fraction=float(near_circle.mean()),
+        primary_circle_coverage=angular_coverage(angle[near_circle], bins),
+        klein_fraction=float(near_klein.mean()),
+        off_model_fraction=float(1.0 - near_klein.mean()),
+        coverage_bins=int(bins))
+
+
+def klein_histogram(theta, phi, bins=(18, 36)):
+    """Counts of (theta, phi) on the Klein bottle's fundamental square [0, pi) x [0, 2 pi).
+
+    Parameters
+    ----------
+    theta, phi : array_like, shape (n,)
+        Klein coordinates as :func:`klein_coordinates` gives them.
+    bins : (int, int), default (18, 36)
+        Cells along theta and phi (10 degrees each by default).
+
+    Returns
+    -------
+    counts : ndarray of int64, shape (bins[0], bins[1])
+        ``counts[i, j]``: points with theta in cell i and phi in cell j.
+    theta_edges : ndarray, shape (bins[0] + 1,)
+        From 0 to pi.
+    phi_edges : ndarray, shape (bins[1] + 1,)
+        From 0 to 2 pi.
+    """
+    fn = "klein_histogram"
+    if (not isinstance(bins, (tuple, list)) or len(bins) != 2
+            or not all(isinstance(b, numbers.Integral) and not isinstance(b, bool) and b >= 1
+                       for b in bins)):
+        raise ValueError(f"The 'bins' parameter of {fn} must be a pair of ints >= 1; "
+                         f"got {bins!r}.")
+    t = np.asarray(theta, dtype=np.float64)
+    p = np.asarray(phi, dtype=np.float64)
+    if t.ndim != 1 or p.shape != t.shape:
+        raise ValueError(f"The 'theta' and 'phi' parameters of {fn} must be 1-D arrays of one "
+                         f"length; got shapes {t.shape} and {p.shape}.")
+    if t.size and (not np.all((t >= 0) & (t < np.pi)) or not np.all((p >= 0) & (p < 2 * np.pi))):
+        raise ValueError(f"The 'theta' and 'phi' parameters of {fn} must lie in [0, pi) and "
+                         f"[0, 2 pi) (as klein_coordinates gives them).")
+    counts, theta_edges, phi_edges = np.histogram2d(
+        t, p, bins=[int(bins[0]), int(bins[1])], range=[[0, np.pi], [0, 2 * np.pi]])
+    return counts.astype(np.int64), theta_edges, phi_edges

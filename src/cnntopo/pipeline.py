@@ -53,6 +53,8 @@ def load_points(path) -> np.ndarray:
         If the file is not a NumPy array file or the array is not a finite 2-D numeric array.
     """
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"POINTS {str(path)!r} is a directory; expected a .npy file of one point a row")
     if not path.is_file():
         raise ValueError(f"POINTS file {str(path)!r} does not exist")
     try:
@@ -64,7 +66,13 @@ def load_points(path) -> np.ndarray:
     if isinstance(arr, np.lib.npyio.NpzFile):
         arr.close()
         raise ValueError(f"POINTS file {str(path)!r} is an .npz archive; expected one (n, d) array in a .npy file")
-    return validate_points(arr, name=f"the array in {path.name}")
+    if arr.size == 0:
+        raise ValueError(f"POINTS file {str(path)!r} holds an empty array (shape {arr.shape}); "
+                         f"expected an (n, d) array with at least one point")
+    try:
+        return validate_points(arr)
+    except ValueError as exc:  # "POINTS file 'x.npy': The 'points' array must be 2-D ..."
+        raise ValueError(f"POINTS file {str(path)!r}: {exc}") from None
 
 
 def prepare_points(points, *, k=None, p=None) -> PreparedPoints:

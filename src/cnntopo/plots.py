@@ -11,9 +11,11 @@ Inputs are the plain data of the compute modules:
 - points: an ``(n, h*w)`` array of normalised spatial filters, row ``i`` reshaped
   row-major to ``shape = (h, w)``.
 
-Node colour is the number of points of the node, blue (smallest) to red (largest), as in
-the paper; beside the graph the mean filters of a spread of nodes are drawn as grey
-thumbnails, each joined to its node by a thin line.
+Node colour is, by default, the number of points of the node, blue (smallest) to red
+(largest), as in the paper, or any per-node value (:mod:`cnntopo.node_colours`); beside
+the graph the mean filters of a spread of nodes are drawn as grey thumbnails, each joined
+to its node by a thin line. Where the nodes and thumbnails go is computed in
+:mod:`cnntopo.layout`; this module only draws.
 """
 
 from __future__ import annotations
@@ -24,79 +26,14 @@ from pathlib import Path
 import numpy as np
 
 from ._io import atomic_open
+from .layout import _checked_graph
 
-__all__ = ["plot_barcodes", "plot_mapper", "plot_evolution_grid", "save_figure",
-           "node_positions", "mean_filters", "choose_thumbnail_nodes", "MapperDrawing"]
+__all__ = ["plot_barcodes", "plot_mapper", "plot_evolution_grid", "plot_klein_density",
+           "save_figure", "MapperDrawing"]
 
 _BAR_COLOR = "#1f3f8f"
 _LONG_BAR_COLOR = "#d62728"
 _SAVE_FORMATS = ("png", "pdf", "svg")
-
-
-# --------------------------------------------------------------------------- inputs
-
-def _check_shape(shape, fn):
-    if (not isinstance(shape, (tuple, list)) or len(shape) != 2
-            or not all(isinstance(s, (int, np.integer)) and s >= 1 for s in shape)):
-        raise ValueError(f"The 'shape' parameter of {fn} must be a pair of positive ints "
-                         f"(rows, columns) of a filter; got {shape!r}.")
-    return int(shape[0]), int(shape[1])
-
-
-def _check_points(points, shape, fn):
-    h, w = _check_shape(shape, fn)
-    points = np.asarray(points, dtype=float)
-    if points.ndim != 2 or points.shape[1] != h * w:
-        raise ValueError(f"The 'points' parameter of {fn} must be an (n, {h * w}) array "
-                         f"for shape={(h, w)}; got an array of shape {points.shape}.")
-    return points, (h, w)
-
-
-def _graph_parts(graph, fn):
-    """Node ids, members, sizes and (i, j) edge index pairs of a node-link dict."""
-    if not isinstance(graph, dict) or "nodes" not in graph:
-        raise TypeError(f"The 'graph' parameter of {fn} must be a node-link dict with "
-                        f"'nodes' and 'links'; got {type(graph).__name__}.")
-    nodes = graph["nodes"]
-    links = graph.get("links", graph.get("edges", []))
-    ids = [node["id"] for node in nodes]
-    index = {node_id: i for i, node_id in enumerate(ids)}
-    if len(index) != len(ids):
-        raise ValueError(f"The 'graph' parameter of {fn} must have unique node ids; "
-                         f"got {len(ids) - len(index)} repeated.")
-    members = []
-    for node in nodes:
-        m = np.asarray(node.get("members", []), dtype=np.intp).ravel()
-        if m.size == 0:
-            raise ValueError(f"The 'graph' parameter of {fn} must have nodes with at least "
-                             f"one member; node {node['id']!r} has none.")
-        members.append(m)
-    sizes = np.array([int(node.get("size", len(m))) for node, m in zip(nodes, members)])
-    edges = []
-    for link in links:
-        try:
-            edges.append((index[link["source"]], index[link["target"]]))
-        except KeyError as err:
-            raise ValueError(f"The 'graph' parameter of {fn} has a link to an unknown node "
-                             f"{err.args[0]!r}.") from None
-    edges = np.array(edges, dtype=np.intp).reshape(-1, 2)
-    return ids, members, sizes, edges
-
-
-def _check_members(members, n_points, fn):
-    for m in members:
-        if m.min() < 0 or m.max() >= n_points:
-            raise ValueError(f"The 'graph' parameter of {fn} has members outside "
-                             f"[0, {n_points - 1}] (the rows of 'points'); got "
-                             f"{int(m.min())}..{int(m.max())}.")
-
-
-def _checked_graph(graph, points, shape, fn):
-    """Validated points (n, h*w), (h, w) and the graph's ids, members, sizes and edges."""
-    points, hw = _check_points(points, shape, fn)
-    ids, members, sizes, edges = _graph_parts(graph, fn)
-    _check_members(members, len(points), fn)
-    return points, hw, ids, members, sizes, edges
 
 
 # --------------------------------------------------------------------------- barcodes
@@ -214,235 +151,6 @@ def plot_barcodes(diagrams, *, fig=None, title=None, max_bars=None, long_counts=
 
 # --------------------------------------------------------------------------- Mapper
 
-def mean_filters(graph, points, node_ids=None, *, shape=(3, 3), radius=0):
-    """Mean filter of the points of Mapper nodes, reshaped to images.
-
-    Parameters
-    ----------
-    graph : dict
-        Node-link Mapper graph; nodes carry ``"members"``.
-    points : array-like of shape (n, h*w)
-        The point cloud the members index into.
-    node_ids : sequence, optional
-        Nodes to average (default: all, in graph order).
-    shape : (int, int)
-        ``(h, w)``: a row of ``points`` is reshaped row-major to it.
-    radius : int
-        0: the members of the node alone; 1: the union of the members of the node and of
-        its neighbours ("the mean of adjacent points"); r: nodes within r links. Every
-        point counts once.
-
-    Returns
-    -------
-    ndarray of shape (len(node_ids), h, w)
-    """
-    fn = "mean_filters"
-    points, (h, w), ids, members, _, edges = _checked_graph(graph, points, shape, fn)
-    if not isinstance(radius, (int, np.integer)) or radius < 0:
-        raise ValueError(f"The 'radius' parameter of {fn} must be an int >= 0; got {radius!r}.")
-    index = {node_id: i for i, node_id in enumerate(ids)}
-    if node_ids is None:
-        node_ids = ids
-    chosen = []
-    for node_id in node_ids:
-        if node_id not in index:
-            raise ValueError(f"The 'node_ids' parameter of {fn} must name nodes of the "
-                             f"graph; got {node_id!r}.")
-        chosen.append(index[node_id])
-    neighbours = [[] for _ in ids]
-    for a, b in edges:
-        neighbours[a].append(b)
-        neighbours[b].append(a)
-    out = np.empty((len(chosen), h, w))
-    for k, i in enumerate(chosen):
-        reached, frontier = {i}, {i}
-        for _ in range(radius):
-            frontier = {j for f in frontier for j in neighbours[f]} - reached
-            reached |= frontier
-        rows = np.unique(np.concatenate([members[j] for j in sorted(reached)]))
-        out[k] = points[rows].mean(axis=0).reshape(h, w)
-    return out
-
-
-def _fruchterman_reingold(pos, edges, *, iterations=60, temperature=0.1, gravity=0.05):
-    """Dense, vectorised Fruchterman-Reingold refinement of a start layout.
-
-    networkx switches to a per-node Python loop above 500 nodes (seconds for a Mapper(30, 3)
-    graph); this stays in NumPy, in row blocks to bound memory.
-    """
-    n = len(pos)
-    if n < 2:
-        return pos
-    pos = pos.copy()
-    k = 1.0 / np.sqrt(n)
-    adj_i, adj_j = edges[:, 0], edges[:, 1]
-    dt = temperature / (iterations + 1)
-    block = max(1, 4_000_000 // n)
-    for _ in range(iterations):
-        # float32 and separate x / y planes: the n x n repulsion is the whole cost.
-        x, y = pos[:, 0].astype(np.float32), pos[:, 1].astype(np.float32)
-        disp = np.empty_like(pos)
-        for s in range(0, n, block):
-            dx = x[s:s + block, None] - x[None, :]
-            dy = y[s:s + block, None] - y[None, :]
-            f = dx * dx
-            f += dy * dy
-            np.maximum(f, np.float32(1e-6), out=f)
-            np.divide(np.float32(k * k), f, out=f)
-            disp[s:s + block, 0] = np.einsum("ij,ij->i", dx, f)
-            disp[s:s + block, 1] = np.einsum("ij,ij->i", dy, f)
-        if len(edges):
-            d = pos[adj_i] - pos[adj_j]
-            dist = np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-3)
-            pull = d * dist / k
-            np.add.at(disp, adj_i, -pull)
-            np.add.at(disp, adj_j, pull)
-        # A weak pull to the centre keeps separate components from drifting apart.
-        disp -= gravity * n * k * (pos - pos.mean(axis=0))
-        length = np.maximum(np.linalg.norm(disp, axis=1, keepdims=True), 1e-9)
-        pos += disp / length * np.minimum(length, temperature)
-        temperature -= dt
-    return pos
-
-
-def node_positions(graph, points=None, *, seed=0, layout="spring"):
-    """Deterministic 2-D positions of the nodes of a Mapper graph, inside the unit disc.
-
-    Parameters
-    ----------
-    graph : dict
-        Node-link Mapper graph.
-    points : array-like of shape (n, d), optional
-        When given, the layout starts from the first two principal components of the nodes'
-        mean points, so a circle of filters is drawn as a circle; otherwise from a seeded
-        random layout.
-    seed : int
-        Seed for the random start and the tie-breaking jitter.
-    layout : {"spring", "pca", "kamada_kawai"} or dict
-        "spring": PCA start refined by a force-directed layout (default); "pca": the PCA
-        start alone; "kamada_kawai": networkx's Kamada-Kawai (slow above ~500 nodes); a dict
-        ``{node_id: (x, y)}`` is taken as given and only rescaled.
-
-    Returns
-    -------
-    dict
-        ``{node_id: (x, y)}``, centred at 0 with the farthest node at distance 1.
-    """
-    fn = "node_positions"
-    ids, members, _, edges = _graph_parts(graph, fn)
-    n = len(ids)
-    rng = np.random.default_rng(seed)
-    if isinstance(layout, dict):
-        missing = [i for i in ids if i not in layout]
-        if missing:
-            raise ValueError(f"The 'layout' parameter of {fn} must give a position for "
-                             f"every node; {len(missing)} missing, e.g. {missing[0]!r}.")
-        pos = np.array([layout[i] for i in ids], dtype=float).reshape(n, 2)
-        return _normalise_positions(pos, ids)
-    if layout not in ("spring", "pca", "kamada_kawai"):
-        raise ValueError(f"The 'layout' parameter of {fn} must be 'spring', 'pca', "
-                         f"'kamada_kawai' or a dict of positions; got {layout!r}.")
-    if n == 0:
-        return {}
-    if points is not None:
-        points = np.asarray(points, dtype=float)
-        _check_members(members, len(points), fn)
-        means = np.stack([points[m].mean(axis=0) for m in members])
-        centred = means - means.mean(axis=0)
-        if n >= 2 and np.abs(centred).max() > 0:
-            _, _, vt = np.linalg.svd(centred, full_matrices=False)
-            pos = centred @ vt[:2].T
-            if pos.shape[1] < 2:
-                pos = np.column_stack([pos, np.zeros(n)])
-            # SVD signs are arbitrary; fix them so the figure does not flip between runs.
-            for c in range(2):
-                j = np.argmax(np.abs(vt[c]))
-                if vt[c, j] < 0:
-                    pos[:, c] *= -1
-        else:
-            pos = np.zeros((n, 2))
-    else:
-        pos = rng.uniform(-1, 1, size=(n, 2))
-    scale = np.abs(pos).max()
-    pos = pos / scale if scale > 0 else pos
-    # Nodes with equal means would sit on top of each other and get no repulsive direction.
-    pos = pos + rng.normal(scale=1e-3, size=pos.shape)
-    if layout == "spring":
-        pos = _fruchterman_reingold(pos, edges)
-    elif layout == "kamada_kawai":
-        import networkx as nx
-
-        g = nx.Graph()
-        g.add_nodes_from(range(n))
-        g.add_edges_from(map(tuple, edges))
-        got = nx.kamada_kawai_layout(g, pos={i: pos[i] for i in range(n)})
-        pos = np.array([got[i] for i in range(n)])
-    return _normalise_positions(pos, ids)
-
-
-def _normalise_positions(pos, ids):
-    pos = pos - pos.mean(axis=0) if len(pos) else pos
-    r = np.linalg.norm(pos, axis=1).max() if len(pos) else 0.0
-    if r > 0:
-        pos = pos / r
-    return {node_id: (float(x), float(y)) for node_id, (x, y) in zip(ids, pos)}
-
-
-def choose_thumbnail_nodes(graph, positions, n_thumbnails=12, *, min_size_quantile=0.5):
-    """Pick up to `n_thumbnails` nodes spread around the layout, for mean-filter thumbnails.
-
-    Candidates are the nodes whose size is at least the `min_size_quantile` quantile of the
-    sizes, so a thumbnail averages a reasonable number of points. The plane around the
-    layout's centre is cut into `n_thumbnails` equal angular sectors (the first centred
-    straight up) and each sector gives its outermost candidate, so the thumbnails ring the
-    graph and their lines do not cross it. Sectors left empty are made up by farthest-point
-    sampling among the remaining candidates.
-
-    Parameters
-    ----------
-    graph : dict
-        Node-link Mapper graph.
-    positions : dict
-        ``{node_id: (x, y)}``, e.g. from :func:`node_positions`.
-    n_thumbnails : int
-        How many nodes to pick at most.
-    min_size_quantile : float
-        Size quantile below which a node is not a candidate.
-
-    Returns
-    -------
-    list
-        Node ids, sector picks first (counter-clockwise from the top), then the fill-ins.
-    """
-    ids, _, sizes, _ = _graph_parts(graph, "choose_thumbnail_nodes")
-    if n_thumbnails <= 0 or not ids:
-        return []
-    cand = np.flatnonzero(sizes >= np.quantile(sizes, min_size_quantile))
-    xy = np.array([positions[ids[i]] for i in cand], dtype=float).reshape(-1, 2)
-    centre = np.array([positions[i] for i in ids], dtype=float).mean(axis=0)
-    rel = xy - centre
-    r = np.round(np.hypot(rel[:, 0], rel[:, 1]), 9)
-    width = 2 * np.pi / n_thumbnails
-    sector = np.floor(((np.arctan2(rel[:, 1], rel[:, 0]) - np.pi / 2 + width / 2)
-                       % (2 * np.pi)) / width).astype(int) % n_thumbnails
-    picked = []
-    for q in range(n_thumbnails):
-        inside = np.flatnonzero(sector == q)
-        if len(inside):
-            # outermost; ties: the larger node, then graph order
-            best = np.lexsort((inside, -sizes[cand[inside]], -r[inside]))[0]
-            picked.append(int(inside[best]))
-    if len(picked) < min(n_thumbnails, len(cand)):
-        dmin = np.min([np.hypot(*(xy - xy[p]).T) for p in picked], axis=0)
-        while len(picked) < min(n_thumbnails, len(cand)):
-            nxt = int(np.argmax(dmin))
-            if dmin[nxt] <= 1e-9:
-                break  # the rest sit on top of nodes already picked
-            picked.append(nxt)
-            dmin = np.minimum(dmin, np.hypot(*(xy - xy[nxt]).T))
-    return [ids[cand[i]] for i in picked]
-
-
 def _ring_slots(angles, radius):
     """Evenly spaced slots on a ring, in the angular order of the nodes, rotated to fit."""
     n = len(angles)
@@ -470,9 +178,13 @@ class MapperDrawing:
     thumbnail_node_ids : list
         Nodes that got a thumbnail.
     thumbnails : ndarray of shape (n_thumbnails, h, w)
-        The mean filters shown (see :func:`mean_filters`, ``radius=thumbnail_radius``).
+        The mean filters shown (see :func:`cnntopo.layout.mean_filters`).
     norm : matplotlib.colors.Normalize
-        Size -> colour normalisation.
+        Node value -> colour normalisation.
+    colours : cnntopo.node_colours.NodeColours
+        The node values drawn (in graph order) and their label.
+    layout : cnntopo.layout.MapperLayout
+        The layout drawn.
     """
 
     positions: dict
@@ -482,27 +194,50 @@ class MapperDrawing:
     thumbnails: np.ndarray
     norm: object = None
     thumbnail_axes_extents: list = field(default_factory=list)
+    colours: object = None
+    layout: object = None
 
 
-def _size_norm(sizes):
-    from matplotlib.colors import Normalize
+def _resolve_layout(graph, points, layout, *, shape, seed, n_thumbnails, thumbnail_radius):
+    """`layout` as given when it is a MapperLayout, else computed by cnntopo.layout."""
+    from .layout import MapperLayout, mapper_layout
 
-    lo = float(sizes.min()) if len(sizes) else 0.0
-    hi = float(sizes.max()) if len(sizes) else 1.0
-    return Normalize(vmin=lo, vmax=hi if hi > lo else lo + 1.0)
+    if isinstance(layout, MapperLayout):
+        return layout
+    return mapper_layout(graph, points, shape=shape, seed=seed,
+                         layout="spring" if layout is None else layout,
+                         n_thumbnails=n_thumbnails, thumbnail_radius=thumbnail_radius)
 
 
-def _draw_mapper(ax, graph, points, *, shape, n_thumbnails, seed, layout, cmap,
-                 thumbnail_radius, compact=False):
+def _resolve_colours(graph, colours, cmap, fn):
+    from .node_colours import NodeColours, node_colours
+
+    if colours is None:
+        return node_colours(graph, "size", cmap=cmap)
+    if not isinstance(colours, NodeColours):
+        raise TypeError(f"The 'colours' parameter of {fn} must be a NodeColours "
+                        f"(cnntopo.node_colours.node_colours) or None; "
+                        f"got {type(colours).__name__}.")
+    if len(colours.values) != len(graph["nodes"]):
+        raise ValueError(f"The 'colours' parameter of {fn} must hold one value per node "
+                         f"({len(graph['nodes'])}); got {len(colours.values)}.")
+    return colours
+
+
+def _draw_mapper(ax, graph, points, *, shape, lay, colours, compact=False):
     from matplotlib.collections import LineCollection
+    from matplotlib.colors import Normalize
 
     fn = "plot_mapper"
     points, (h, w), ids, members, sizes, edges = _checked_graph(graph, points, shape, fn)
-    positions = node_positions(graph, points, seed=seed,
-                               layout="spring" if layout is None else layout)
+    positions = lay.positions
+    missing = [i for i in ids if i not in positions]
+    if missing:
+        raise ValueError(f"The 'layout' parameter of {fn} must place every node of the graph; "
+                         f"{len(missing)} missing, e.g. {missing[0]!r}.")
     n = len(ids)
-    xy = np.array([positions[i] for i in ids]).reshape(n, 2)
-    norm = _size_norm(sizes)
+    xy = np.array([positions[i] for i in ids], dtype=float).reshape(n, 2)
+    norm = Normalize(vmin=colours.vmin, vmax=colours.vmax)
 
     if len(edges):
         lw = 0.9 if n < 200 else 0.5
@@ -511,14 +246,13 @@ def _draw_mapper(ax, graph, points, *, shape, n_thumbnails, seed, layout, cmap,
     # a thousand nodes still read as a graph, not a blob.
     base = float(np.clip(900.0 / np.sqrt(max(n, 1)), 6.0, 160.0)) * (0.6 if compact else 1.0)
     rel = np.sqrt(sizes / sizes.max()) if n else sizes
-    order = np.argsort(sizes, kind="stable")  # large (red) nodes on top
+    order = np.argsort(sizes, kind="stable")  # large nodes on top
     nodes = ax.scatter(xy[order, 0], xy[order, 1], s=base * (0.35 + 0.65 * rel[order]),
-                       c=sizes[order], cmap=cmap, norm=norm, edgecolors="0.15",
-                       linewidths=0.3 if n > 200 else 0.5, zorder=2)
+                       c=np.asarray(colours.values, dtype=float)[order], cmap=colours.cmap,
+                       norm=norm, edgecolors="0.15", linewidths=0.3 if n > 200 else 0.5,
+                       zorder=2)
 
-    thumb_ids = choose_thumbnail_nodes(graph, positions, n_thumbnails)
-    thumbs = (mean_filters(graph, points, thumb_ids, shape=shape, radius=thumbnail_radius)
-              if thumb_ids else np.empty((0, h, w)))
+    thumb_ids, thumbs = list(lay.thumbnail_node_ids), np.asarray(lay.thumbnails)
     k = len(thumb_ids)
     ring = 1.32
     extents = []
@@ -546,7 +280,7 @@ def _draw_mapper(ax, graph, points, *, shape, n_thumbnails, seed, layout, cmap,
     ax.set_axis_off()
     return MapperDrawing(positions=positions, drawn_node_ids=[ids[i] for i in order],
                          nodes=nodes, thumbnail_node_ids=thumb_ids, thumbnails=thumbs,
-                         norm=norm, thumbnail_axes_extents=extents)
+                         norm=norm, thumbnail_axes_extents=extents, colours=colours, layout=lay)
 
 
 def _frame(ext):
@@ -557,9 +291,32 @@ def _frame(ext):
                      linewidth=0.5, zorder=3.5)
 
 
+_PI_TICKS = ([0, np.pi / 2, np.pi, 3 * np.pi / 2, 2 * np.pi],
+             ["0", "\u03c0/2", "\u03c0", "3\u03c0/2", "2\u03c0"])
+
+
+def _colour_bar(fig, mappable, ax, colours):
+    from matplotlib.ticker import MaxNLocator
+
+    cb = fig.colorbar(mappable, ax=ax, shrink=0.6, pad=0.02)
+    cb.set_label(colours.label)
+    if colours.circular:
+        cb.set_ticks(_PI_TICKS[0], labels=_PI_TICKS[1])
+    elif colours.integer:
+        cb.locator = MaxNLocator(integer=True)
+        cb.update_ticks()
+    return cb
+
+
 def plot_mapper(graph, points, *, shape=(3, 3), n_thumbnails=12, seed=0, ax=None, fig=None,
-                title=None, layout=None, cmap="jet", thumbnail_radius=1, colorbar=True):
-    """Draw a Mapper graph coloured by node size, with mean-filter thumbnails around it.
+                title=None, layout=None, cmap="jet", thumbnail_radius=1, colorbar=True,
+                colours=None):
+    """Draw a Mapper graph with coloured nodes and mean-filter thumbnails around it.
+
+    The positions and thumbnails come from a :class:`cnntopo.layout.MapperLayout`: pass
+    the one you computed (:func:`cnntopo.layout.mapper_layout`) so that the figure and the
+    HTML view (:func:`cnntopo.graph_html.mapper_html`) show the same layout; otherwise it
+    is computed here from `seed`, `n_thumbnails` and `thumbnail_radius`.
 
     Parameters
     ----------
@@ -571,24 +328,29 @@ def plot_mapper(graph, points, *, shape=(3, 3), n_thumbnails=12, seed=0, ax=None
     shape : (int, int)
         ``(h, w)`` of a filter; rows of `points` are reshaped row-major to it.
     n_thumbnails : int
-        How many mean filters to draw around the graph (fewer when the graph has fewer
-        nodes of reasonable size). See :func:`choose_thumbnail_nodes`.
+        How many mean filters to draw around the graph, when `layout` is not a
+        MapperLayout (see :func:`cnntopo.layout.choose_thumbnail_nodes`).
     seed : int
-        Seed of the layout.
+        Seed of the layout, when `layout` is not a MapperLayout.
     ax : matplotlib.axes.Axes, optional
         Axes to draw into; otherwise a new figure (or `fig`) is used.
     fig : matplotlib.figure.Figure, optional
         Figure to draw on when `ax` is not given.
     title : str, optional
         Axes title.
-    layout : str or dict, optional
-        Passed to :func:`node_positions` (default "spring").
+    layout : MapperLayout, str or dict, optional
+        A :class:`cnntopo.layout.MapperLayout` is drawn as it is; a str or a dict of
+        positions is passed to :func:`cnntopo.layout.node_positions` (default "spring").
     cmap : str
-        Colour map of node size (blue = smallest, red = largest with the default "jet").
+        Colour map of node size when `colours` is None (blue = smallest, red = largest
+        with the default "jet").
     thumbnail_radius : int
-        A thumbnail averages the points of its node and of nodes within this many links.
+        A thumbnail averages the points of its node and of nodes within this many links
+        (when `layout` is not a MapperLayout).
     colorbar : bool
-        Add a colour bar labelled "points per node".
+        Add a colour bar labelled with what colours the nodes.
+    colours : cnntopo.node_colours.NodeColours, optional
+        What colours the nodes (:func:`cnntopo.node_colours.node_colours`); default: size.
 
     Returns
     -------
@@ -598,21 +360,19 @@ def plot_mapper(graph, points, *, shape=(3, 3), n_thumbnails=12, seed=0, ax=None
     """
     from matplotlib.figure import Figure
 
+    fn = "plot_mapper"
+    checked_points, *_ = _checked_graph(graph, points, shape, fn)
+    colours = _resolve_colours(graph, colours, cmap, fn)
+    lay = _resolve_layout(graph, checked_points, layout, shape=shape, seed=seed,
+                          n_thumbnails=n_thumbnails, thumbnail_radius=thumbnail_radius)
     if ax is None:
         if fig is None:
             fig = Figure(figsize=(7.0, 6.0), layout="constrained")
         ax = fig.add_subplot()
     fig = ax.figure
-    drawing = _draw_mapper(ax, graph, points, shape=shape, n_thumbnails=n_thumbnails,
-                           seed=seed, layout=layout, cmap=cmap,
-                           thumbnail_radius=thumbnail_radius)
+    drawing = _draw_mapper(ax, graph, checked_points, shape=shape, lay=lay, colours=colours)
     if colorbar:
-        cb = fig.colorbar(drawing.nodes, ax=ax, shrink=0.6, pad=0.02)
-        cb.set_label("points per node")
-        from matplotlib.ticker import MaxNLocator
-
-        cb.locator = MaxNLocator(integer=True)
-        cb.update_ticks()
+        _colour_bar(fig, drawing.nodes, ax, colours)
     if title:
         ax.set_title(title)
     ax.mapper_drawing = drawing
@@ -626,9 +386,10 @@ def plot_evolution_grid(cells, *, row_labels, col_labels, shape=(3, 3), n_thumbn
 
     Parameters
     ----------
-    cells : 2-D list of (graph, points) or None
-        ``cells[r][c]`` is the Mapper graph and point cloud of row `r`, column `c`; None
-        leaves the cell empty.
+    cells : 2-D list of (graph, points), (graph, points, MapperLayout) or None
+        ``cells[r][c]`` is the Mapper graph and point cloud of row `r`, column `c` (and the
+        layout to draw, :func:`cnntopo.layout.mapper_layout`; computed from `seed` and
+        `n_thumbnails` when left out); None leaves the cell empty.
     row_labels, col_labels : list of str
         One label per row (drawn at the left) and per column (drawn on top).
     shape : (int, int)
@@ -677,10 +438,17 @@ def plot_evolution_grid(cells, *, row_labels, col_labels, shape=(3, 3), n_thumbn
                         color="0.6")
                 row_drawings.append(None)
             else:
-                graph, points = cell
-                d = _draw_mapper(ax, graph, points, shape=shape, n_thumbnails=n_thumbnails,
-                                 seed=seed, layout=None, cmap=cmap,
-                                 thumbnail_radius=thumbnail_radius, compact=True)
+                if not isinstance(cell, (tuple, list)) or len(cell) not in (2, 3):
+                    raise ValueError(f"The 'cells' parameter of {fn} must hold (graph, points), "
+                                     f"(graph, points, MapperLayout) or None; cell [{r}][{c}] "
+                                     f"is a {type(cell).__name__}.")
+                graph, points = cell[0], cell[1]
+                lay = _resolve_layout(graph, _checked_graph(graph, points, shape, fn)[0],
+                                      cell[2] if len(cell) == 3 else None, shape=shape,
+                                      seed=seed, n_thumbnails=n_thumbnails,
+                                      thumbnail_radius=thumbnail_radius)
+                d = _draw_mapper(ax, graph, points, shape=shape, lay=lay,
+                                 colours=_resolve_colours(graph, None, cmap, fn), compact=True)
                 ax.mapper_drawing = d
                 row_drawings.append(d)
             if r == 0:
@@ -695,6 +463,116 @@ def plot_evolution_grid(cells, *, row_labels, col_labels, shape=(3, 3), n_thumbn
     cb.set_ticks([0, 1], labels=["fewest", "most"])
     cb.set_label("points per node (per cell)")
     fig.mapper_drawings = drawings
+    return fig
+
+
+# --------------------------------------------------------------------------- Klein bottle
+
+def _edge_arrow(ax, xy, direction, n_heads, **kw):
+    """`n_heads` arrowheads at `xy` pointing along `direction` (a unit vector)."""
+    d = np.asarray(direction, dtype=float)
+    for k in range(n_heads):
+        tip = np.asarray(xy, dtype=float) + d * 0.09 * (k - (n_heads - 1) / 2)
+        ax.annotate("", xy=tip + d * 0.06, xytext=tip - d * 0.06,
+                    arrowprops=dict(arrowstyle="-|>", color=kw.get("color", "k"), lw=1.2,
+                                    mutation_scale=13, shrinkA=0, shrinkB=0),
+                    annotation_clip=False)
+
+
+def plot_klein_density(counts, theta_edges, phi_edges, *, fig=None, title=None,
+                       n_total=None, radius=None, cmap="magma_r"):
+    """Draw the density of filters on the Klein bottle's fundamental square.
+
+    theta (the edge's orientation, [0, pi)) runs left to right, phi (linear edge at 0, dark
+    line at pi/2, negated edge at pi, bright line at 3 pi/2) bottom to top. The square's
+    edges are glued as :func:`cnntopo.klein.klein_coordinates` says: bottom to top
+    directly, ``(theta, 0) ~ (theta, 2 pi)`` (double arrows, same direction), and left to
+    right with a flip, ``(0, phi) ~ (pi, pi - phi)`` (single arrows, opposite
+    directions; the dots at phi = pi/2 and 3 pi/2 are glued to themselves). The primary
+    circle is the two dashed lines phi = 0 (= 2 pi) and phi = pi, joined across the flip.
+
+    Parameters
+    ----------
+    counts : array_like of shape (n_theta_bins, n_phi_bins)
+        Filters per cell, as :func:`cnntopo.klein.klein_histogram` gives them.
+    theta_edges : array_like of shape (n_theta_bins + 1,)
+        Cell edges along theta, from 0 to pi.
+    phi_edges : array_like of shape (n_phi_bins + 1,)
+        Cell edges along phi, from 0 to 2 pi.
+    fig : matplotlib.figure.Figure, optional
+        Figure to draw on (cleared first).
+    title : str, optional
+    n_total : int, optional
+        All filters, when `counts` holds only those near the model: the panel then says
+        how many of them the square shows.
+    radius : float, optional
+        The distance that counted as near the model, for that sentence.
+    cmap : str
+        Colour map of the counts (white = none).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Its single image (``fig.axes[0].images[0]``) holds ``counts.T``.
+    """
+    from matplotlib.figure import Figure
+
+    fn = "plot_klein_density"
+    c = np.asarray(counts)
+    t_e = np.asarray(theta_edges, dtype=float)
+    p_e = np.asarray(phi_edges, dtype=float)
+    if c.ndim != 2 or c.dtype.kind not in "biuf" or (c.size and c.min() < 0):
+        raise ValueError(f"The 'counts' parameter of {fn} must be a 2-D array of counts >= 0 "
+                         f"(theta bins, phi bins); got shape {c.shape}, dtype {c.dtype}.")
+    if t_e.shape != (c.shape[0] + 1,) or p_e.shape != (c.shape[1] + 1,):
+        raise ValueError(f"The 'theta_edges' and 'phi_edges' parameters of {fn} must have one "
+                         f"more entry than 'counts' has rows and columns {c.shape}; got "
+                         f"{t_e.shape} and {p_e.shape}.")
+    if fig is None:
+        fig = Figure(figsize=(4.6, 6.4), layout="constrained")
+    else:
+        fig.clear()
+    ax = fig.add_subplot()
+    from matplotlib.colors import PowerNorm
+
+    vmax = max(float(c.max()) if c.size else 0.0, 1.0)
+    im = ax.imshow(c.T, origin="lower", aspect="equal", cmap=cmap,
+                   norm=PowerNorm(0.5, vmin=0, vmax=vmax),
+                   extent=(t_e[0], t_e[-1], p_e[0], p_e[-1]), interpolation="nearest")
+    for y in (0.0, np.pi, 2 * np.pi):
+        ax.axhline(y, color="#1f77b4", linestyle="--", linewidth=1.4, zorder=3,
+                   label="primary circle" if y == np.pi else None)
+    pi = np.pi
+    # bottom and top: glued directly (double arrowheads, same direction)
+    for y in (0.0, 2 * pi):
+        _edge_arrow(ax, (pi / 2, y), (1, 0), 2, color="k")
+    # left and right: glued with phi -> pi - phi (single heads, opposite directions), the
+    # two arrows drawn at glued points: (0, 3 pi / 4) ~ (pi, pi / 4)
+    _edge_arrow(ax, (0.0, 3 * pi / 4), (0, 1), 1, color="k")
+    _edge_arrow(ax, (pi, pi / 4), (0, -1), 1, color="k")
+    ax.plot([0, 0, pi, pi], [pi / 2, 3 * pi / 2, pi / 2, 3 * pi / 2], "o", color="k",
+            markersize=3.5, clip_on=False, zorder=4)
+    ax.set_xlim(0, pi)
+    ax.set_ylim(0, 2 * pi)
+    ax.set_xticks([0, pi / 4, pi / 2, 3 * pi / 4, pi], ["0", "\u03c0/4", "\u03c0/2",
+                                                        "3\u03c0/4", "\u03c0"])
+    ax.set_yticks([0, pi / 2, pi, 3 * pi / 2, 2 * pi],
+                  ["0 edge", "\u03c0/2 dark line", "\u03c0 edge (negated)",
+                   "3\u03c0/2 bright line", "2\u03c0 edge"], fontsize=8)
+    ax.set_xlabel("\u03b8: orientation of the edge")
+    ax.set_ylabel("\u03c6", rotation=0, labelpad=8, fontsize=12)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.09), frameon=False, fontsize=8)
+    cb = fig.colorbar(im, ax=ax, shrink=0.5, pad=0.02)
+    cb.set_label("filters per cell (square-root scale)")
+    shown = int(c.sum())
+    note = ("glued: bottom\u2013top directly (\u00bb), left\u2013right by "
+            "\u03c6 \u2192 \u03c0 \u2212 \u03c6 (\u203a)")
+    if n_total is not None:
+        within = "near the model" if radius is None else f"within {radius:g} of the model"
+        note = f"{shown:,} of {int(n_total):,} filters lie {within}\n" + note
+    ax.set_title(note, fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
     return fig
 
 

@@ -1,10 +1,11 @@
 """The HTML report of an experiment: one static, self-contained ``index.html``.
 
 The page shows what was run (the paper's caption, notes, the config as JSON), the numbers
-(point counts, long bars, covering radius, primary-circle fraction, Mapper graph sizes, test
-accuracies) in tables, the figures written beside it (``<img>`` with relative paths) and the
-first interactive Mapper graph inline (an ``<iframe>`` of its ``graph_<tag>.html``), with
-links to the others. No scripts, no CDN, no network: the folder can be zipped and mailed.
+(point counts, long bars, covering radius, the Klein-bottle readings, Mapper graph sizes
+and the Betti numbers of their nerves, test accuracies) in tables, the figures written
+beside it (``<img>`` with relative paths: each analysis' barcodes beside its Klein-bottle
+density, then its Mapper graphs) and the first interactive Mapper graph inline (an
+``<iframe>`` of its ``graph_<tag>.html``), with links to the others. No scripts, no CDN, no network: the folder can be zipped and mailed.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ td.text, th.text { text-align: left; }
 figure { display: inline-block; margin: .4em 1em .8em 0; vertical-align: top; }
 figure img { max-width: 560px; width: 100%; border: 1px solid #eee; }
 figure.wide img { max-width: 100%; }
+figure.narrow img { max-width: 380px; }
 figcaption { font-size: .85em; color: #555; }
 iframe { width: 100%; height: 720px; border: 1px solid #ccc; }
 pre { background: #f7f7f7; padding: .8em; overflow: auto; font-size: .8em; }
@@ -71,6 +73,11 @@ def _table(header, rows, text_cols=1):
     return "\n".join(out)
 
 
+def _klein_cells(a):
+    return [_fmt(a.get(k)) for k in ("primary_circle_fraction", "primary_circle_coverage",
+                                     "klein_fraction", "off_model_fraction")]
+
+
 def _analysis_rows(analyses):
     rows = []
     for a in analyses:
@@ -79,21 +86,28 @@ def _analysis_rows(analyses):
         rows.append([
             _e(a.get("tag")), _fmt(a.get("layer")), _fmt(a.get("iteration")),
             _fmt(a.get("n_filters")), _fmt(a.get("n_points")), _e(rho), _fmt(a.get("n_filtered")),
-            _fmt(a.get("long_bars")), _fmt(b.get("covering_radius")),
-            _fmt(a.get("primary_circle_fraction")),
-            _fmt(m.get("nodes")), _fmt(m.get("links")), _fmt(m.get("cycles")),
-            _fmt(m.get("components")),
+            _fmt(a.get("long_bars")), _fmt(b.get("covering_radius")), *_klein_cells(a),
+            _fmt(m.get("nodes")), _fmt(m.get("links")), _fmt(m.get("nerve_betti")),
         ])
     return rows
 
 
+_KLEIN_HEADER = ["primary-circle fraction", "circle coverage", "Klein fraction",
+                 "off-model fraction"]
 _ANALYSIS_HEADER = ["analysis", "layer", "iteration", "filters", "normalised", "density filter",
-                    "kept", "long bars (H0, H1, ...)", "covering radius",
-                    "primary-circle fraction", "Mapper nodes", "links", "cycles", "components"]
+                    "kept", "long bars (H0, H1, ...)", "covering radius", *_KLEIN_HEADER,
+                    "Mapper nodes", "links", "nerve Betti (b0, b1)"]
+_KLEIN_NOTE = ("Readings of 3x3 filters (cnntopo.klein.klein_readings), all at Euclidean "
+               "radius 0.5 on the unit sphere: the fraction of filters within it of the primary "
+               "circle; the circle coverage, 1 when the edges near the circle take every "
+               "orientation evenly and 0 when all share one (normalised entropy of 16 "
+               "orientation bins); the fraction within it of the Klein-bottle model, and the "
+               "rest, off the model. Nerve Betti numbers: components and independent loops of "
+               "the Mapper graph's flag complex.")
 
 
-def _figure(src, caption, wide=False):
-    cls = ' class="wide"' if wide else ""
+def _figure(src, caption, wide=False, narrow=False):
+    cls = ' class="wide"' if wide else (' class="narrow"' if narrow else "")
     return (f'<figure{cls}><a href="{_e(src)}"><img src="{_e(src)}" alt="{_e(caption)}"></a>'
             f"<figcaption>{_e(caption)}</figcaption></figure>")
 
@@ -144,6 +158,7 @@ def report_html(summary):
     if analyses:
         parts.append("<h2>Numbers</h2>")
         parts.append(_table(_ANALYSIS_HEADER, _analysis_rows(analyses)))
+        parts.append(f'<p class="notes">{_e(_KLEIN_NOTE)}</p>')
     accs = src.get("test_accuracy") or []
     if accs:
         parts.append("<h3>Test accuracy of the networks</h3>")
@@ -168,13 +183,20 @@ def report_html(summary):
     for a in analyses:
         files = a.get("files") or {}
         parts.append(f'<h3 id="{_e(a["tag"])}">{_e(a["tag"])}</h3>')
-        if files.get("mapper_png"):
-            parts.append(_figure(files["mapper_png"], f"Mapper graph, {a['tag']}"))
         if files.get("barcodes_png"):
             parts.append(_figure(files["barcodes_png"], f"Barcodes, {a['tag']}"))
+        if files.get("klein_png"):
+            parts.append(_figure(files["klein_png"], f"Density on the Klein bottle, {a['tag']}",
+                                 narrow=True))
+        if files.get("mapper_png"):
+            parts.append(_figure(files["mapper_png"], f"Mapper graph, {a['tag']}, by size"))
+        if files.get("mapper_theta_png"):
+            parts.append(_figure(files["mapper_theta_png"],
+                                 f"Mapper graph, {a['tag']}, by angle on the primary circle"))
         links = [f'<a href="{_e(files[k])}">{label}</a>' for k, label in
                  (("graph_html", "interactive graph"), ("mapper_json", "graph JSON"),
-                  ("barcodes_json", "barcodes JSON"), ("points", "points .npy")) if files.get(k)]
+                  ("barcodes_json", "barcodes JSON"), ("filters", "filters .npy (input rows)"),
+                  ("points", "points .npy (filtered)")) if files.get(k)]
         if links:
             parts.append(f"<p>{' · '.join(links)}</p>")
 
@@ -187,10 +209,10 @@ def report_html(summary):
         for label, cells in zip(grid.get("rows") or [], grid.get("cells") or []):
             for c in cells:
                 rows.append([_e(label), _fmt(c.get("iteration")), _fmt(c.get("n_filtered")),
-                             _fmt(c.get("primary_circle_fraction")), _fmt(c.get("nodes")),
-                             _fmt(c.get("links")), _fmt(c.get("cycles"))])
-        parts.append(_table(["row", "iteration", "points", "primary-circle fraction",
-                             "Mapper nodes", "links", "cycles"], rows))
+                             *_klein_cells(c), _fmt(c.get("nodes")), _fmt(c.get("links")),
+                             _fmt(c.get("nerve_betti"))])
+        parts.append(_table(["row", "iteration", "points", *_KLEIN_HEADER, "Mapper nodes",
+                             "links", "nerve Betti (b0, b1)"], rows))
 
     config = summary.get("config")
     if config is not None:

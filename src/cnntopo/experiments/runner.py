@@ -4,15 +4,23 @@
 weights), and only then writes into ``out_dir``::
 
     out_dir/run/                 the trained ensemble (reused and resumed on a rerun)
+    out_dir/filters_<tag>.npy    the analysis' input: its filters as read (and subsampled)
     out_dir/points_<tag>.npy     the analysed point cloud (normalised, density filtered)
-    out_dir/mapper_<tag>.png     Mapper graph with mean-filter thumbnails
-    out_dir/mapper_<tag>.json    the graph as node-link JSON
-    out_dir/graph_<tag>.html     the graph as an interactive page
+    out_dir/mapper_<tag>.png     Mapper graph with mean-filter thumbnails, coloured by size
+    out_dir/mapper_theta_<tag>.png  the same graph coloured by the angle on the primary
+                                 circle (3x3 filters)
+    out_dir/mapper_<tag>.json    the graph as node-link JSON (cnntopo.records)
+    out_dir/graph_<tag>.html     the graph as an interactive page (every colouring)
     out_dir/barcodes_<tag>.png   lazy witness barcodes
-    out_dir/barcodes_<tag>.json  the intervals and long-bar counts
+    out_dir/barcodes_<tag>.json  the intervals and long-bar counts (cnntopo.records)
+    out_dir/klein_<tag>.png      density of the filters on the Klein bottle (3x3 filters)
     out_dir/grid.png             Figures 8 and 13: rows = layers, columns = iterations
     out_dir/summary.json         the config used and every number below
     out_dir/index.html           the report (cnntopo.report)
+
+In the JSON files ``members`` and ``landmark_rows`` are rows of ``filters_<tag>.npy``, as
+they are rows of POINTS.npy in the CLI's files; ``point_rows`` and ``landmark_points`` tie
+them to ``points_<tag>.npy`` (see :mod:`cnntopo.records`).
 """
 
 from __future__ import annotations
@@ -256,7 +264,7 @@ class _Source:
         sd = self._state_dict(iteration)
         kernel = 3 if self.src["kind"] == "efficientnet-lite0" else None
         layers = spec["layer"] if isinstance(spec["layer"], list) else [spec["layer"]]
-        parts, names = [], []
+        parts, names, metas = [], [], []
         for layer in layers:
             f, meta, info = filters_from_source(sd, layer, channel=spec["channel"],
                                                 kernel_size=kernel)
@@ -265,21 +273,26 @@ class _Source:
                 if spec["network"] >= n_nets:
                     raise ValueError(f"network {spec['network']} does not exist: layer {layer} "
                                      f"holds {n_nets} networks (0 to {n_nets - 1}).")
-                f = f[meta["network"] == spec["network"]]
+                keep = meta["network"] == spec["network"]
+                f, meta = f[keep], {k: v[keep] for k, v in meta.items()}
             parts.append(f)
+            metas.append(meta)
             names.append(info["layer_name"])
         sizes = sorted({p.shape[1] for p in parts})
         if len(sizes) > 1:
             raise ValueError(f"layers {layers} have filters of different sizes ({sizes}); "
                              f"pool same-size layers only.")
-        return np.concatenate(parts), {"layer_names": names}
+        meta = {k: np.concatenate([m[k] for m in metas]) for k in ("network", "iteration")}
+        return np.concatenate(parts), {"layer_names": names, "meta": meta}
 
 
-def _subsample(filters, spec):
+def _subsample(filters, spec, meta=None):
+    """(filters, meta) cut to ``spec["subsample"]`` rows drawn with ``spec["seed"]``."""
     if spec["subsample"] is None or spec["subsample"] >= len(filters):
-        return filters
+        return filters, meta
     rng = np.random.default_rng(spec["seed"])
-    return filters[np.sort(rng.choice(len(filters), spec["subsample"], replace=False))]
+    rows = np.sort(rng.choice(len(filters), spec["subsample"], replace=False))
+    return filters[rows], (None if meta is None else {k: v[rows] for k, v in meta.items()})
 
 
 def _shape(d):
@@ -293,20 +306,50 @@ def _prepare(filters, spec):
     return prepare_points(filters, k=spec["k"], p=spec["p"])
 
 
-def _graph_numbers(graph):
-    import networkx as nx
+def _graph_numbers(graph, betti=None):
+    """Nodes, links and the Betti numbers [b0, b1] of the nerve (its flag complex)."""
+    from ..nerve import nerve_betti
 
-    from ..mapper import to_networkx
-
-    g = to_networkx(graph)
-    return {"nodes": g.number_of_nodes(), "links": g.number_of_edges(),
-            "cycles": len(nx.cycle_basis(g)), "components": nx.number_connected_components(g)}
+    return {"nodes": len(graph["nodes"]), "links": len(graph["links"]),
+            "nerve_betti": list(nerve_betti(graph) if betti is None else betti)}
 
 
 def _circle_fraction(points):
     from ..klein import primary_circle_fraction
 
     return primary_circle_fraction(points) if points.shape[1] == 9 else None
+
+
+_KLEIN_KEYS = ("primary_circle_fraction", "primary_circle_coverage", "klein_fraction",
+               "off_model_fraction")
+
+
+def _klein(points):
+    """Klein-bottle readings of 3x3 filters (None for other shapes)."""
+    from ..klein import klein_readings
+
+    return klein_readings(points) if points.shape[1] == 9 else None
+
+
+def _klein_numbers(readings):
+    """The four headline readings (None without 3x3 filters) and the full record."""
+    if readings is None:
+        return {**{k: None for k in _KLEIN_KEYS}, "klein": None}
+    d = readings.to_dict()
+    return {**{k: d[k] for k in _KLEIN_KEYS}, "klein": d}
+
+
+def _klein_png(readings, title, tag, out_dir):
+    """The density of the filters near the Klein bottle on its fundamental square."""
+    from ..klein import klein_histogram
+    from ..plots import plot_klein_density, save_figure
+
+    near = readings.klein_distance <= readings.radius
+    counts, theta_edges, phi_edges = klein_histogram(readings.theta[near], readings.phi[near])
+    fig = plot_klein_density(counts, theta_edges, phi_edges, n_total=readings.n_points,
+                             radius=readings.radius, title=title)
+    save_figure(fig, out_dir / f"klein_{tag}.png", dpi=120)
+    return f"klein_{tag}.png"
 
 
 def _mapper_graph(points, m):
@@ -337,68 +380,90 @@ def _caption(config, a):
     return f"{config['name']}: " + ", ".join(what)
 
 
-def _barcodes(points, b, title, tag, out_dir):
-    """Lazy witness barcodes of `points`: (numbers for the summary, files written)."""
-    from ..homology import lazy_witness_barcodes, long_bars
+def _barcodes(prep, b, rho, title, tag, out_dir):
+    """Lazy witness barcodes of `prep.points`: (numbers for the summary, files written)."""
+    from ..homology import lazy_witness_barcodes
     from ..plots import plot_barcodes, save_figure
+    from ..records import barcodes_record
 
-    bars = lazy_witness_barcodes(points, b["landmarks"], nu=b["nu"], maxdim=b["maxdim"],
+    bars = lazy_witness_barcodes(prep.points, b["landmarks"], nu=b["nu"], maxdim=b["maxdim"],
                                  coeff=b["coeff"], seed=b["seed"],
                                  max_filtration=b["max_filtration"],
                                  num_divisions=b["num_divisions"])
-    longs = [int(long_bars(d, scale=bars.scale)) for d in bars.diagrams]
-    diagrams = [[[float(x), None if math.isinf(y) else float(y)] for x, y in np.asarray(d)]
-                for d in bars.diagrams]
-    numbers = {"n_landmarks": int(len(bars.landmarks)),
-               "all_points_are_landmarks": bool(bars.all_points_are_landmarks),
-               "covering_radius": _finite(float(bars.covering_radius)),
-               "scale": _finite(float(bars.scale)),
-               "long_bars_rule": "never dies, or length >= 0.2 x scale (homology.long_bars)",
-               "long_bars": longs, "n_bars": [len(d) for d in diagrams]}
-    atomic_write_json(out_dir / f"barcodes_{tag}.json", {
-        **numbers, **{k: b[k] for k in ("nu", "maxdim", "coeff", "seed")},
-        "landmark_rows": [int(i) for i in np.asarray(bars.landmarks)], "diagrams": diagrams})
-    save_figure(plot_barcodes(bars.diagrams, title=title, long_counts=longs),
+    record = barcodes_record(prep, bars, k=rho["k"], p=rho["p"], landmarks=b["landmarks"],
+                             maxdim=b["maxdim"], seed=b["seed"], input_file=f"filters_{tag}.npy",
+                             filtered_file=f"points_{tag}.npy")
+    atomic_write_json(out_dir / f"barcodes_{tag}.json", record)
+    save_figure(plot_barcodes(bars.diagrams, title=title, long_counts=record["long_bars"]),
                 out_dir / f"barcodes_{tag}.png", dpi=120)
+    numbers = {k: record[k] for k in ("n_landmarks", "all_points_are_landmarks",
+                                      "covering_radius", "scale", "long_bars_rule",
+                                      "long_bars", "n_bars")}
     return numbers, {"barcodes_png": f"barcodes_{tag}.png", "barcodes_json": f"barcodes_{tag}.json"}
 
 
-def _mapper_outputs(points, rows, m, shape, title, tag, out_dir):
-    """Mapper graph of `points`: (numbers for the summary, files written)."""
-    from ..graph_html import write_mapper_html
-    from ..plots import plot_mapper, save_figure
+def _mapper_outputs(prep, meta, readings, m, rho, shape, title, tag, out_dir):
+    """Mapper graph of `prep.points`: (numbers for the summary, files written).
 
-    graph = _mapper_graph(points, m)
-    graph["graph"]["point_rows"] = [int(i) for i in rows]  # rows of the raw filters
-    atomic_write_json(out_dir / f"mapper_{tag}.json", graph, indent=None)
-    fig = plot_mapper(graph, points, shape=shape, n_thumbnails=m["n_thumbnails"], seed=m["seed"],
-                      title=title)
-    save_figure(fig, out_dir / f"mapper_{tag}.png", dpi=120)
-    # the page reuses the figure's layout, so the two pictures match
-    write_mapper_html(out_dir / f"graph_{tag}.html", graph, points, shape=shape, title=title,
-                      positions=fig.mapper_drawing.positions)
-    numbers = {**_graph_numbers(graph), "resolution": m["resolution"], "gain": m["gain"]}
-    return numbers, {"mapper_png": f"mapper_{tag}.png", "mapper_json": f"mapper_{tag}.json",
-                     "graph_html": f"graph_{tag}.html"}
+    `meta` holds the ``network`` and ``iteration`` of each point of `prep.points` (or is
+    None); `readings` its Klein-bottle readings (or None).
+    """
+    from ..graph_html import write_mapper_html
+    from ..layout import mapper_layout
+    from ..nerve import nerve_betti
+    from ..node_colours import node_colourings
+    from ..plots import plot_mapper, save_figure
+    from ..records import mapper_record
+
+    graph = _mapper_graph(prep.points, m)
+    betti = nerve_betti(graph)
+    atomic_write_json(out_dir / f"mapper_{tag}.json",
+                      mapper_record(prep, graph, k=rho["k"], p=rho["p"], nerve_betti=betti,
+                                    input_file=f"filters_{tag}.npy",
+                                    filtered_file=f"points_{tag}.npy"), indent=None)
+    # one layout for the figures and the page, so the pictures match
+    lay = mapper_layout(graph, prep.points, shape=shape, seed=m["seed"],
+                        n_thumbnails=m["n_thumbnails"])
+    colourings = {c.key: c for c in node_colourings(graph, points=prep.points, meta=meta,
+                                                     readings=readings)}
+    files = {"mapper_png": f"mapper_{tag}.png", "mapper_json": f"mapper_{tag}.json",
+             "graph_html": f"graph_{tag}.html"}
+    save_figure(plot_mapper(graph, prep.points, shape=shape, layout=lay,
+                            colours=colourings["size"], title=title),
+                out_dir / files["mapper_png"], dpi=120)
+    if "theta" in colourings:
+        files["mapper_theta_png"] = f"mapper_theta_{tag}.png"
+        save_figure(plot_mapper(graph, prep.points, shape=shape, layout=lay,
+                                colours=colourings["theta"], title=title),
+                    out_dir / files["mapper_theta_png"], dpi=120)
+    write_mapper_html(out_dir / files["graph_html"], graph, prep.points, shape=shape,
+                      title=title, positions=lay, colours=list(colourings.values()),
+                      rows=prep.rows)
+    numbers = {**_graph_numbers(graph, betti), "resolution": m["resolution"], "gain": m["gain"]}
+    return numbers, files
 
 
 def _run_analysis(config, a, source, out_dir):
     tag, t0 = a["tag"], time.perf_counter()
     try:
         raw, info = source.filters(a, a["iteration"])
-        raw = _subsample(raw, a)
+        raw, meta = _subsample(raw, a, info.get("meta"))
         prep = _prepare(raw, a)
     except ValueError as exc:
         raise ValueError(f"analysis {tag!r}: {exc}") from exc
     points = prep.points
+    # the input rows (filters_) that members and landmark_rows index, and the filtered cloud
+    atomic_save_npy(out_dir / f"filters_{tag}.npy", raw)
     atomic_save_npy(out_dir / f"points_{tag}.npy", points)
-    files = {"points": f"points_{tag}.npy"}
+    files = {"filters": f"filters_{tag}.npy", "points": f"points_{tag}.npy"}
+    meta = None if meta is None else {k: v[prep.rows] for k, v in meta.items()}
+    readings = _klein(points)
     res = {"tag": tag, "layer": a["layer"], "layer_names": info["layer_names"],
            "iteration": source.iteration(a["iteration"]), "channel": a["channel"],
            "network": a["network"], "k": a["k"], "p": a["p"], "n_filters": int(len(raw)),
            "n_points": prep.n_points, "n_constant": prep.n_constant,
            "n_filtered": prep.n_filtered, "dim": int(raw.shape[1]),
-           "primary_circle_fraction": _circle_fraction(points),
+           **_klein_numbers(readings),
            "primary_circle_fraction_before_filtering": None,
            "long_bars": None, "barcodes": None, "mapper": None}
     if a["k"] is not None:
@@ -406,15 +471,17 @@ def _run_analysis(config, a, source, out_dir):
         res["primary_circle_fraction_before_filtering"] = _circle_fraction(everything)
     caption = _caption(config, a)
     if a["barcodes"] is not None:
-        res["barcodes"], more = _barcodes(points, a["barcodes"], f"Barcodes of {caption}", tag,
+        res["barcodes"], more = _barcodes(prep, a["barcodes"], a, f"Barcodes of {caption}", tag,
                                           out_dir)
         res["long_bars"] = res["barcodes"]["long_bars"]
         files.update(more)
+    if readings is not None:
+        files["klein_png"] = _klein_png(readings, f"Klein bottle, {caption}", tag, out_dir)
     if a["mapper"] is not None:
         m = a["mapper"]
         title = f"Mapper({m['resolution']}, {m['gain']:g}) of {caption}"
-        res["mapper"], more = _mapper_outputs(points, prep.rows, m, _shape(raw.shape[1]), title,
-                                              tag, out_dir)
+        res["mapper"], more = _mapper_outputs(prep, meta, readings, m, a, _shape(raw.shape[1]),
+                                              title, tag, out_dir)
         files.update(more)
     res["files"], res["seconds"] = files, round(time.perf_counter() - t0, 3)
     return res
@@ -422,30 +489,34 @@ def _run_analysis(config, a, source, out_dir):
 
 def _run_grid(config, source, out_dir, bar):
     """Figures 8 and 13: a Mapper graph per (row = layer, column = iteration)."""
+    from ..layout import mapper_layout
     from ..plots import plot_evolution_grid, save_figure
 
     grid = config["grid"]
     rows, its = grid["rows"], grid["iterations"]
     cells = [[None] * len(its) for _ in rows]
     numbers = [[None] * len(its) for _ in rows]
+    n_thumbnails = min(r["mapper"]["n_thumbnails"] for r in rows)
     for c, it in enumerate(its):  # iterations outside: each checkpoint is read once
         for r, row in enumerate(rows):
             try:
-                raw = _subsample(source.filters(row, it)[0], row)
+                raw = _subsample(source.filters(row, it)[0], row)[0]
                 prep = _prepare(raw, row)
             except ValueError as exc:
                 raise ValueError(f"grid row {row['label']!r}, iteration {it}: {exc}") from exc
             graph = _mapper_graph(prep.points, row["mapper"])
-            cells[r][c] = (graph, prep.points)
+            shape = _shape(raw.shape[1])
+            cells[r][c] = (graph, prep.points,
+                           mapper_layout(graph, prep.points, shape=shape,
+                                         seed=row["mapper"]["seed"], n_thumbnails=n_thumbnails))
             numbers[r][c] = {"iteration": it, "n_filters": int(len(raw)),
                              "n_points": prep.n_points, "n_filtered": prep.n_filtered,
-                             "primary_circle_fraction": _circle_fraction(prep.points),
-                             **_graph_numbers(graph)}
+                             **_klein_numbers(_klein(prep.points)), **_graph_numbers(graph)}
             bar.update()
     fig = plot_evolution_grid(cells, row_labels=[r["label"] for r in rows],
                               col_labels=[f"{it:,} iterations" for it in its],
                               shape=_shape(cells[0][0][1].shape[1]),
-                              n_thumbnails=min(r["mapper"]["n_thumbnails"] for r in rows))
+                              n_thumbnails=n_thumbnails)
     save_figure(fig, out_dir / "grid.png", dpi=110)
     return {"iterations": its, "rows": [r["label"] for r in rows], "cells": numbers,
             "file": "grid.png"}
@@ -502,8 +573,13 @@ def run_experiment(config, out_dir, *, data_dir=None, weights=None, progress=Tru
         SHA-256, provenance and where it came from; test accuracies per checkpoint),
         ``analyses`` (per analysis: ``tag``, point counts ``n_filters`` -> ``n_points``
         (normalised) -> ``n_filtered``, ``long_bars`` per dimension, ``barcodes``
-        (covering radius, landmarks), ``primary_circle_fraction``, ``mapper`` (nodes, links,
-        cycles, components), ``files``), ``grid`` (or None), ``files``, ``seconds``.
+        (covering radius, landmarks), the Klein-bottle readings
+        ``primary_circle_fraction``, ``primary_circle_coverage``, ``klein_fraction``,
+        ``off_model_fraction`` and ``klein`` (all of
+        :meth:`cnntopo.klein.KleinReadings.to_dict`; None unless the filters are 3x3),
+        ``mapper`` (``nodes``, ``links``, ``nerve_betti`` [b0, b1] of the flag complex,
+        ``resolution``, ``gain``), ``files``), ``grid`` (or None; per cell the point
+        counts, the Klein readings and the Mapper numbers), ``files``, ``seconds``.
 
     Raises
     ------

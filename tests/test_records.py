@@ -1,0 +1,73 @@
+"""The JSON records the CLI and the runner both write: which rows the indices refer to."""
+
+import numpy as np
+import pytest
+
+from cnntopo.homology import lazy_witness_barcodes, long_bars
+from cnntopo.mapper import mapper_graph
+from cnntopo.nerve import nerve_betti
+from cnntopo.pipeline import prepare_points
+from cnntopo.records import barcodes_record, mapper_record
+
+
+@pytest.fixture(scope="module")
+def prepared():
+    """A noisy circle of 200 points with 3 constant rows, density filtered to 100."""
+    rng = np.random.default_rng(0)
+    t = rng.uniform(0, 2 * np.pi, 200)
+    raw = np.column_stack([np.cos(t), np.sin(t), np.zeros(200)]) + 0.05 * rng.normal(size=(200, 3))
+    raw[[4, 50, 51]] = 7.0
+    return raw, prepare_points(raw, k=5, p=0.5)
+
+
+class _Significance:
+    def to_dict(self):
+        return {"significant": [1, 1], "significant_confidence": [1.0, 0.9]}
+
+
+def test_barcodes_record_rows_are_input_rows(prepared):
+    raw, prep = prepared
+    bars = lazy_witness_barcodes(prep.points, 20, seed=0)
+    rec = barcodes_record(prep, bars, k=5, p=0.5, landmarks=20, seed=0, input_file="in.npy",
+                          significance=_Significance())
+    assert (rec["n_input"], rec["n_constant"], rec["n_points"], rec["n_filtered"]) == (200, 3, 197, 99)
+    assert rec["landmark_points"] == [int(i) for i in bars.landmarks]
+    # input rows: normalising those rows of the input gives the landmark points
+    from cnntopo.pointcloud import normalise
+
+    unit, _ = normalise(raw[rec["landmark_rows"]])
+    np.testing.assert_allclose(unit, prep.points[rec["landmark_points"]])
+    assert not {4, 50, 51} & set(rec["landmark_rows"])
+    assert rec["long_bars"] == [long_bars(d, scale=bars.scale) for d in bars.diagrams]
+    assert rec["n_bars"] == [len(d) for d in bars.diagrams]
+    assert sum(d is None for _, d in rec["diagrams"][0]) == 1
+    assert (rec["significant"], rec["significant_confidence"]) == ([1, 1], [1.0, 0.9])
+    assert (rec["input_file"], rec["filtered_file"], rec["maxdim"], rec["nu"]) == ("in.npy", None, 1, 1)
+
+
+def test_barcodes_record_refuses_a_significance_that_replaces_its_keys(prepared):
+    _, prep = prepared
+    bars = lazy_witness_barcodes(prep.points, 10, seed=0)
+
+    class Clash:
+        def to_dict(self):
+            return {"long_bars": [0, 0]}
+
+    with pytest.raises(ValueError, match=r"must not replace the record's own keys; its to_dict\(\) "
+                                         r"has \['long_bars'\]"):
+        barcodes_record(prep, bars, significance=Clash())
+
+
+def test_mapper_record_members_are_input_rows_and_point_rows_map_back(prepared):
+    _, prep = prepared
+    graph = mapper_graph(prep.points, resolution=6, gain=3)
+    rec = mapper_record(prep, graph, k=5, p=0.5, filtered_file="points.npy")
+    assert rec["graph"]["point_rows"] == prep.rows.tolist()
+    assert rec["graph"]["nerve_betti"] == nerve_betti(graph)
+    assert rec["graph"]["n_filtered"] == 99 and rec["graph"]["filtered_file"] == "points.npy"
+    point_rows = np.asarray(rec["graph"]["point_rows"])
+    for mine, theirs in zip(rec["nodes"], graph["nodes"]):
+        assert mine["members"] == prep.rows[theirs["members"]].tolist()
+        # members -> rows of the filtered cloud, as the module docstring says
+        assert np.searchsorted(point_rows, mine["members"]).tolist() == list(theirs["members"])
+    assert rec["links"] == graph["links"]
