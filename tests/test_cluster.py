@@ -201,6 +201,8 @@ def test_ray_results_equal_the_serial_run(runs):
                     json.loads((tmp / "serial" / name / f).read_text())
     # both read the one shared run, trained once
     for where in ("serial", "ray"):
+        manifest = json.loads((tmp / where / f"train-{t.key}" / "manifest.json").read_text())
+        assert [c["iteration"] for c in manifest["checkpoints"]] == [3, 6]
         run_dirs = {json.loads((tmp / where / n / "summary.json").read_text())["source"]
                     ["run_dir"] for n in "ab"}
         assert run_dirs == {str(tmp.absolute() / where / f"train-{t.key}")}
@@ -244,6 +246,6 @@ def test_cli_ray_runs_on_the_connected_cluster_and_reports_failures(runs, capsys
     assert f"c: report {out / 'c' / 'index.html'}" in captured.out
     assert ("d: FAILED: ValueError: analysis 'n5': network 5 does not exist: layer 1 holds "
             "2 networks (0 to 1).") in captured.err.splitlines()
-    assert "1 of 2 experiments or trainings failed" in captured.err
+    assert captured.err.splitlines()[-1] == "cnntopo reproduce: failed (see above): d"
     np.testing.assert_array_equal(np.load(out / "c" / "points_p.npy"),
                                   np.load(tmp / "serial" / "c" / "points_p.npy"))

@@ -371,17 +371,22 @@ def _run_plan(args) -> int:
         if not args.quiet:
             _print_summary(summary)
 
-    kw = dict(data_dir=args.data_dir, weights=args.weights, on_done=done)
+    def trained(key, info, error):
+        if error is not None:
+            print(f"train-{key}: FAILED: {error}", file=sys.stderr)
+        elif not args.quiet:
+            how = ("already trained" if info["started_at"] == info["iterations"] else
+                   f"trained from iteration {info['started_at']:,} to {info['iterations']:,}")
+            print(f"train-{key}: {how}")
+
+    kw = dict(data_dir=args.data_dir, weights=args.weights, on_done=done, on_trained=trained)
     if args.ray is None:
         result = run_serial(plan, progress=not args.quiet, **kw)
     else:
         result = run_plan(plan, address=args.ray, **kw)
-    for name, error in result["errors"].items():
-        if name.startswith("train-"):
-            print(f"{name}: FAILED: {error}", file=sys.stderr)
     if result["errors"]:
-        print(f"cnntopo reproduce: {len(result['errors'])} of {len(plan.jobs)} experiments or "
-              f"trainings failed (above)", file=sys.stderr)
+        print(f"cnntopo reproduce: failed (see above): {', '.join(result['errors'])}",
+              file=sys.stderr)
         return 1
     return 0
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 from .plan import check_plan, run_job, train_source
 
@@ -113,7 +114,7 @@ def _one_line(exc):
 
 
 def run_plan(plan, *, address="auto", data_dir=None, weights=None, max_retries=3,
-             train_callback=None, on_done=None):
+             train_callback=None, on_done=None, on_trained=None):
     """Run `plan` as Ray tasks; the results equal :func:`plan.run_serial`'s.
 
     Parameters
@@ -130,6 +131,8 @@ def run_plan(plan, *, address="auto", data_dir=None, weights=None, max_retries=3
         worker (it must pickle).
     on_done : callable, optional
         ``on_done(name, summary, error)`` here, as each experiment ends (error: one line).
+    on_trained : callable, optional
+        ``on_trained(key, info, error)`` here, as each training ends.
 
     Returns
     -------
@@ -146,8 +149,6 @@ def run_plan(plan, *, address="auto", data_dir=None, weights=None, max_retries=3
     RayMissingError
         Ray is not installed.
     """
-    from pathlib import Path
-
     ray = connect(address)
     data_dir = None if data_dir is None else str(Path(data_dir).absolute())
     weights = None if weights is None else str(Path(weights).absolute())
@@ -176,23 +177,21 @@ def run_plan(plan, *, address="auto", data_dir=None, weights=None, max_retries=3
             .remote(job, data_dir, weights, trains.get(job.training)): job.name
             for job in plan.jobs}
 
-    summaries, errors = {}, {}
-    pending = list(jobs)
-    while pending:
+    summaries, trainings, errors = {}, {}, {}
+    what = {ref: (on_done, summaries, name) for ref, name in jobs.items()}
+    what.update({ref: (on_trained, trainings, key) for key, ref in trains.items()})
+    pending = list(what)
+    while pending:  # report each task as it ends
         (ref,), pending = ray.wait(pending, num_returns=1)
-        name = jobs[ref]
+        report, results, name = what[ref]
+        error = None
         try:
-            summaries[name] = ray.get(ref)
+            results[name] = ray.get(ref)
         except ray.exceptions.RayError as exc:
-            errors[name] = _one_line(exc)
-        if on_done is not None:
-            on_done(name, summaries.get(name), errors.get(name))
-    trainings = {}
-    for key, ref in trains.items():
-        try:
-            trainings[key] = ray.get(ref)
-        except ray.exceptions.RayError as exc:
-            errors[f"train-{key}"] = _one_line(exc)
+            error = _one_line(exc)
+            errors[name if results is summaries else f"train-{name}"] = error
+        if report is not None:
+            report(name, results.get(name), error)
     order = [job.name for job in plan.jobs]
     return {"summaries": {n: summaries[n] for n in order if n in summaries},
             "trainings": trainings, "errors": errors}

@@ -164,8 +164,11 @@ def make_plan(experiments, scale, root, *, device=None):
             run_dir = root / f"train-{key}"
             trainings.setdefault(key, (src, run_dir))
             users.setdefault(key, []).append(name)
-        elif src["kind"] == "run":
+        elif src["kind"] == "run":  # absolute paths: Ray workers may start elsewhere
             run_dir = Path(src["path"]).absolute()
+            src["path"] = str(run_dir)
+        elif src["kind"] == "vgg" and src["weights"] is not None:
+            src["weights"] = str(Path(src["weights"]).absolute())
         jobs.append(Job(name=name, config=config, out_dir=root / name, run_dir=run_dir,
                         training=key))
     return Plan(root=root,
@@ -235,7 +238,8 @@ def run_job(job, *, data_dir=None, weights=None, progress=True):
                           progress=progress, run_dir=job.run_dir)
 
 
-def run_serial(plan, *, data_dir=None, weights=None, progress=True, on_done=None):
+def run_serial(plan, *, data_dir=None, weights=None, progress=True, on_done=None,
+               on_trained=None):
     """Run `plan` here, one step after another: each training just before its first reader.
 
     Parameters
@@ -247,6 +251,8 @@ def run_serial(plan, *, data_dir=None, weights=None, progress=True, on_done=None
     on_done : callable, optional
         ``on_done(name, summary, error)`` after each experiment (error is always None here:
         the first error is raised).
+    on_trained : callable, optional
+        ``on_trained(key, info, error)`` after each training (info: `train_source`'s dict).
 
     Returns
     -------
@@ -260,6 +266,8 @@ def run_serial(plan, *, data_dir=None, weights=None, progress=True, on_done=None
         if job.training is not None and job.training not in trained:
             trained[job.training] = train_source(plan.training(job.training), data_dir=data_dir,
                                                  progress=progress)
+            if on_trained is not None:
+                on_trained(job.training, trained[job.training], None)
         summaries[job.name] = run_job(job, data_dir=data_dir, weights=weights, progress=progress)
         if on_done is not None:
             on_done(job.name, summaries[job.name], None)
