@@ -177,15 +177,17 @@ def make_plan(experiments, scale, root, *, device=None):
                 jobs=tuple(jobs))
 
 
-def check_plan(plan, *, data_dir=None, weights=None):
-    """Check every experiment's inputs (CIFAR-10, VGG weights) before any work; create nothing.
+def check_plan(plan, *, data_dir=None, weights=None, progress=True):
+    """Check every experiment's inputs (CIFAR-10, VGG weights) before any work.
 
-    Raises the first experiment's FileNotFoundError (or ValueError), whose message names the
-    flag or command that provides what is missing.
+    Nothing is written into the plan's folders; VGG weights that are not given are fetched
+    into the download cache, as `check_inputs` does. Raises the first experiment's
+    FileNotFoundError (or ValueError), whose message names the flag or command that provides
+    what is missing.
     """
     for job in plan.jobs:
         check_inputs(job.config, job.out_dir, data_dir=data_dir, weights=weights,
-                     run_dir=job.run_dir)
+                     progress=progress, run_dir=job.run_dir)
 
 
 def train_source(training, *, data_dir=None, progress=True, callback=None):
@@ -209,13 +211,14 @@ def train_source(training, *, data_dir=None, progress=True, callback=None):
         this call started from (0: from scratch; the iteration of the last saved state when
         resumed; ``iterations``: it was finished already).
     """
+    from ..rundir import is_run_dir
     from ..train import train
 
     src, run_dir = training.source, Path(training.run_dir)
     done = {"key": training.key, "run_dir": str(run_dir), "iterations": src["iterations"]}
     if _run_complete(run_dir, src["checkpoints"]):
         return {**done, "started_at": src["iterations"]}
-    resume = (run_dir / "manifest.json").is_file()
+    resume = is_run_dir(run_dir)
     started = []
 
     def hook(it, model):
@@ -260,7 +263,7 @@ def run_serial(plan, *, data_dir=None, weights=None, progress=True, on_done=None
         ``{"summaries": {name: summary}, "trainings": {key: train_source's dict},
         "errors": {}}``, in plan order.
     """
-    check_plan(plan, data_dir=data_dir, weights=weights)
+    check_plan(plan, data_dir=data_dir, weights=weights, progress=progress)
     trained, summaries = {}, {}
     for job in plan.jobs:
         if job.training is not None and job.training not in trained:
