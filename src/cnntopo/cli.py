@@ -318,6 +318,8 @@ def _run_config(name_or_path, args) -> int:
     from .experiments.runner import load_config, run_experiment
 
     config = load_config(name_or_path, args.scale)
+    if getattr(args, "device", None) and config["source"]["kind"] == "train":
+        config["source"]["device"] = args.device
     out = args.out or f"runs/{config['name']}-{args.scale}"
     summary = run_experiment(config, out, data_dir=args.data_dir, weights=args.weights,
                              progress=not args.quiet)
@@ -327,13 +329,66 @@ def _run_config(name_or_path, args) -> int:
 
 
 def cmd_reproduce(args) -> int:
-    if args.list or not args.figure:
+    if args.all and args.figure:
+        raise CLIError("give experiments (FIG...) or --all, not both")
+    if args.list or not (args.figure or args.all):
         from .experiments.runner import list_experiments
 
         for name, title in list_experiments():
             print(f"{name:<14} {title}")
         return 0
-    return _run_config(args.figure, args)
+    if len(args.figure) == 1 and args.ray is None:
+        return _run_config(args.figure[0], args)  # one experiment: out_dir/run, as always
+    return _run_plan(args)
+
+
+def _run_plan(args) -> int:
+    """Several experiments (or --ray): shared trainings once, in ROOT/train-<key>/."""
+    from .experiments.plan import make_plan, run_serial
+
+    plan = make_plan("all" if args.all else args.figure, args.scale,
+                     args.out or f"runs/reproduce-{args.scale}", device=args.device)
+    if args.ray is not None:
+        from .experiments.cluster import RayMissingError, connect, run_plan
+
+        try:
+            connect(args.ray)
+        except RayMissingError as exc:
+            raise CLIError(str(exc)) from None
+    if not args.quiet:
+        print(f"{len(plan.jobs)} experiment(s), {len(plan.trainings)} training(s) -> {plan.root}")
+        for t in plan.trainings:
+            s = t.source
+            print(f"  train-{t.key}: {s['nets']} x {s['arch']}{tuple(s['widths'])} on "
+                  f"{s['dataset']}, {s['iterations']:,} iterations, {t.device} -> "
+                  f"{', '.join(t.experiments)}")
+
+    def done(name, summary, error):
+        if error is not None:
+            print(f"{name}: FAILED: {error}", file=sys.stderr)
+            return
+        print(f"{name}: report {plan.root / name / 'index.html'}")
+        if not args.quiet:
+            _print_summary(summary)
+
+    def trained(key, info, error):
+        if error is not None:
+            print(f"train-{key}: FAILED: {error}", file=sys.stderr)
+        elif not args.quiet:
+            how = ("already trained" if info["started_at"] == info["iterations"] else
+                   f"trained from iteration {info['started_at']:,} to {info['iterations']:,}")
+            print(f"train-{key}: {how}")
+
+    kw = dict(data_dir=args.data_dir, weights=args.weights, on_done=done, on_trained=trained)
+    if args.ray is None:
+        result = run_serial(plan, progress=not args.quiet, **kw)
+    else:
+        result = run_plan(plan, address=args.ray, **kw)
+    if result["errors"]:
+        print(f"cnntopo reproduce: failed (see above): {', '.join(result['errors'])}",
+              file=sys.stderr)
+        return 1
+    return 0
 
 
 def cmd_run(args) -> int:
@@ -341,8 +396,8 @@ def cmd_run(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    args.figure, args.scale, args.list = "fig2", "laptop", False
-    args.weights = None
+    args.figure, args.scale, args.list = ["fig2"], "laptop", False
+    args.weights, args.all, args.ray, args.device = None, False, None, None
     return cmd_reproduce(args)
 
 
@@ -449,9 +504,18 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--weights", help="pretrained weights file (VGG)")
         sp.add_argument("--quiet", action="store_true")
 
-    r = sub.add_parser("reproduce", help="reproduce a figure of the paper (--list to see them)")
-    r.add_argument("figure", nargs="?", metavar="FIG")
+    r = sub.add_parser("reproduce", help="reproduce figures of the paper (--list to see them)",
+                       description="One experiment writes into --out (default runs/FIG-SCALE). "
+                       "Several (or --all, or --ray) write ROOT/FIG/ each, and train each "
+                       "distinct ensemble once, in ROOT/train-KEY/ (default ROOT: "
+                       "runs/reproduce-SCALE).")
+    r.add_argument("figure", nargs="*", metavar="FIG", help="experiment names or config files")
+    r.add_argument("--all", action="store_true", help="every bundled experiment")
     r.add_argument("--list", action="store_true")
+    r.add_argument("--ray", metavar="ADDRESS",
+                   help="run as Ray tasks: 'auto' (the cluster started here with `ray start "
+                   "--head`), 'local' (a Ray instance for this command only) or HOST:PORT")
+    r.add_argument("--device", help="train on this device (cpu, cuda) instead of the configs'")
     runopts(r)
     r.set_defaults(func=cmd_reproduce)
 

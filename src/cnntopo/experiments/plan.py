@@ -1,0 +1,277 @@
+"""Several experiments at once: which ones, which trainings they need, in which order.
+
+Experiments whose ``source`` trains networks with the same settings (Figures 9 and 12 at
+every scale; Figure 2 and ``mnist-layer2-all`` at the paper's) share one trained ensemble.
+A plan finds them by a hash of the settings that determine the weights, so each distinct
+ensemble trains once, before the experiments that read it::
+
+    ROOT/train-<key>/    one trained ensemble (a run directory of cnntopo.train)
+    ROOT/<name>/         one experiment's figures, numbers and report (run_experiment)
+
+:func:`run_serial` does the work here, one step after another; ``cluster.run_plan`` does the
+same steps as Ray tasks. Both call :func:`train_source` and :func:`run_job`, so both write
+the same files.
+
+>>> plan = make_plan(["fig9", "fig12"], "smoke", "runs/smoke")   # doctest: +SKIP
+>>> [t.experiments for t in plan.trainings]                       # doctest: +SKIP
+[('fig9', 'fig12')]
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from ._config import list_experiments, load_config, validate_config
+from .runner import _run_complete, _train_config, check_inputs, run_experiment
+
+__all__ = ["Training", "Job", "Plan", "training_key", "make_plan", "check_plan",
+           "train_source", "run_job", "run_serial"]
+
+
+@dataclass(frozen=True)
+class Training:
+    """One distinct ensemble to train.
+
+    Attributes
+    ----------
+    key : str
+        :func:`training_key` of its settings; names the run directory.
+    source : dict
+        The (validated) ``source`` of the experiments that read it.
+    run_dir : Path
+        ``ROOT/train-<key>``, absolute.
+    experiments : tuple of str
+        Names of the experiments that read it, in plan order.
+    """
+
+    key: str
+    source: dict
+    run_dir: Path
+    experiments: tuple
+
+    @property
+    def device(self) -> str:
+        return self.source["device"]
+
+
+@dataclass(frozen=True)
+class Job:
+    """One experiment's analyses: ``run_experiment(config, out_dir, run_dir=run_dir)``.
+
+    ``training`` is the key of the :class:`Training` it reads (None: its source needs none).
+    """
+
+    name: str
+    config: dict
+    out_dir: Path
+    run_dir: Path | None
+    training: str | None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Trainings first (in order of first use), then the experiments, in the order given."""
+
+    root: Path
+    trainings: tuple
+    jobs: tuple
+
+    def training(self, key):
+        return next(t for t in self.trainings if t.key == key)
+
+
+def training_key(source):
+    """12 hex digits naming the weights a ``train`` source produces.
+
+    A hash of every `TrainConfig` setting with defaults filled in (so ``lr: null`` and the
+    default rate agree), except ``device`` and ``data_dir``: where the data lives and which
+    device trains do not change what the weights are (the runner ignores them as well when
+    it reuses a run).
+
+    Parameters
+    ----------
+    source : dict
+        A validated ``train`` source (``config["source"]``).
+
+    Returns
+    -------
+    str
+    """
+    if not isinstance(source, dict) or source.get("kind") != "train":
+        raise ValueError(f"The 'source' parameter of training_key must be a validated 'train' "
+                         f"source; got {source!r}.")
+    settings = {k: v for k, v in asdict(_train_config(source, None)).items()
+                if k not in ("device", "data_dir")}
+    settings["widths"] = list(settings["widths"])
+    text = json.dumps(settings, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def _load(experiment, scale):
+    if isinstance(experiment, dict):  # an already loaded config (tests, notebooks)
+        return validate_config(experiment)
+    return load_config(experiment, scale)
+
+
+def make_plan(experiments, scale, root, *, device=None):
+    """The plan of `experiments`: their configs, and each distinct training once.
+
+    Parameters
+    ----------
+    experiments : list of str or dict
+        Bundled experiment names (``"fig9"``), config file paths, or loaded configs;
+        ``"all"`` alone means every bundled experiment.
+    scale : {"paper", "laptop", "smoke"}
+        For names and paths.
+    root : path-like
+        Output folder of the whole plan (made absolute: Ray workers may start elsewhere).
+    device : str, optional
+        Train on this device ("cpu", "cuda") instead of each config's ``source.device``.
+
+    Returns
+    -------
+    Plan
+
+    Raises
+    ------
+    ValueError
+        An unknown experiment, an empty list, or two experiments with the same name.
+    """
+    if experiments == "all":
+        experiments = [name for name, _ in list_experiments()]
+    if isinstance(experiments, (str, dict)) or not experiments:
+        raise ValueError(f"The 'experiments' parameter of make_plan must be a non-empty list of "
+                         f"experiment names, config paths or configs (or 'all'); got "
+                         f"{experiments!r}.")
+    root = Path(root).absolute()
+    trainings, users, jobs, names = {}, {}, [], set()
+    for experiment in experiments:
+        config = _load(experiment, scale)
+        name, src = config["name"], config["source"]
+        if name in names:
+            raise ValueError(f"two experiments are named {name!r}; each needs its own output "
+                             f"folder {str(root / name)!r}: rename one (its 'name' key).")
+        names.add(name)
+        if device is not None and src["kind"] == "train":
+            src["device"] = device
+        key = run_dir = None
+        if src["kind"] == "train":
+            key = training_key(src)
+            run_dir = root / f"train-{key}"
+            trainings.setdefault(key, (src, run_dir))
+            users.setdefault(key, []).append(name)
+        elif src["kind"] == "run":  # absolute paths: Ray workers may start elsewhere
+            run_dir = Path(src["path"]).absolute()
+            src["path"] = str(run_dir)
+        elif src["kind"] == "vgg" and src["weights"] is not None:
+            src["weights"] = str(Path(src["weights"]).absolute())
+        jobs.append(Job(name=name, config=config, out_dir=root / name, run_dir=run_dir,
+                        training=key))
+    return Plan(root=root,
+                trainings=tuple(Training(key, src, run_dir, tuple(users[key]))
+                                for key, (src, run_dir) in trainings.items()),
+                jobs=tuple(jobs))
+
+
+def check_plan(plan, *, data_dir=None, weights=None, progress=True):
+    """Check every experiment's inputs (CIFAR-10, VGG weights) before any work.
+
+    Nothing is written into the plan's folders; VGG weights that are not given are fetched
+    into the download cache, as `check_inputs` does. Raises the first experiment's
+    FileNotFoundError (or ValueError), whose message names the flag or command that provides
+    what is missing.
+    """
+    for job in plan.jobs:
+        check_inputs(job.config, job.out_dir, data_dir=data_dir, weights=weights,
+                     progress=progress, run_dir=job.run_dir)
+
+
+def train_source(training, *, data_dir=None, progress=True, callback=None):
+    """Train `training`'s ensemble, or finish it: an interrupted run resumes from its last
+    saved state (``resume.pt``, written at every checkpoint), a finished one is left alone.
+
+    Parameters
+    ----------
+    training : Training
+    data_dir : path-like, optional
+        As for `cnntopo.train.TrainConfig`.
+    progress : bool
+        Show the trainer's progress bar.
+    callback : callable, optional
+        Passed to `cnntopo.train.train`: ``callback(iteration, model)`` after each iteration.
+
+    Returns
+    -------
+    dict
+        ``{"key", "run_dir", "iterations", "started_at"}``: ``started_at`` is the iteration
+        this call started from (0: from scratch; the iteration of the last saved state when
+        resumed; ``iterations``: it was finished already).
+    """
+    from ..rundir import is_run_dir
+    from ..train import train
+
+    src, run_dir = training.source, Path(training.run_dir)
+    done = {"key": training.key, "run_dir": str(run_dir), "iterations": src["iterations"]}
+    if _run_complete(run_dir, src["checkpoints"]):
+        return {**done, "started_at": src["iterations"]}
+    resume = is_run_dir(run_dir)
+    started = []
+
+    def hook(it, model):
+        if not started:
+            started.append(it - 1)
+            if it > 1:
+                print(f"{run_dir.name}: resumed at iteration {it - 1}", file=sys.stderr,
+                      flush=True)
+        if callback is not None:
+            callback(it, model)
+
+    train(_train_config(src, data_dir), run_dir, resume=resume, progress=progress,
+          callback=hook)
+    return {**done, "started_at": started[0] if started else src["iterations"]}
+
+
+def run_job(job, *, data_dir=None, weights=None, progress=True):
+    """Run one experiment of a plan (its training already done); returns its summary."""
+    return run_experiment(job.config, job.out_dir, data_dir=data_dir, weights=weights,
+                          progress=progress, run_dir=job.run_dir)
+
+
+def run_serial(plan, *, data_dir=None, weights=None, progress=True, on_done=None,
+               on_trained=None):
+    """Run `plan` here, one step after another: each training just before its first reader.
+
+    Parameters
+    ----------
+    plan : Plan
+    data_dir, weights : path-like, optional
+        As for `run_experiment`.
+    progress : bool
+    on_done : callable, optional
+        ``on_done(name, summary, error)`` after each experiment (error is always None here:
+        the first error is raised).
+    on_trained : callable, optional
+        ``on_trained(key, info, error)`` after each training (info: `train_source`'s dict).
+
+    Returns
+    -------
+    dict
+        ``{"summaries": {name: summary}, "trainings": {key: train_source's dict},
+        "errors": {}}``, in plan order.
+    """
+    check_plan(plan, data_dir=data_dir, weights=weights, progress=progress)
+    trained, summaries = {}, {}
+    for job in plan.jobs:
+        if job.training is not None and job.training not in trained:
+            trained[job.training] = train_source(plan.training(job.training), data_dir=data_dir,
+                                                 progress=progress)
+            if on_trained is not None:
+                on_trained(job.training, trained[job.training], None)
+        summaries[job.name] = run_job(job, data_dir=data_dir, weights=weights, progress=progress)
+        if on_done is not None:
+            on_done(job.name, summaries[job.name], None)
+    return {"summaries": summaries, "trainings": trained, "errors": {}}
