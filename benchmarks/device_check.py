@@ -49,6 +49,7 @@ import platform
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import traceback
 from pathlib import Path
@@ -783,6 +784,66 @@ def tests_section(run, deadline, args):
     return out
 
 
+# -------------------------------------------------------------------------- markdown
+
+def markdown(report):
+    """The BENCHMARKS.md tables (speed variants, cost per experiment) from a report dict."""
+    env = report.get("env", {})
+    lines = [f"Device: {env.get('device_name')} ({env.get('gpu_memory_gib')} GiB), torch "
+             f"{env.get('torch')}, CUDA {env.get('cuda')}, cuDNN {env.get('cudnn')}; "
+             f"host CPU {env.get('cpu')}.", ""]
+    for arch, s in report.get("speed", {}).items():
+        lines += [f"{s.get('n_nets')} x {arch}({','.join(map(str, s.get('widths', [])))}) on "
+                  f"{s.get('dataset')}-shaped data, batch {s.get('batch_size')}, "
+                  f"{s.get('gflop_per_network_iteration', 0):.2f} GFLOP per network-iteration:",
+                  "", "| variant | network-iterations/s | TFLOP/s | warm-up s | sanity check |",
+                  "|---|---|---|---|---|"]
+        for v in s.get("variants", []) + s.get("loops", []):
+            if "net_it_per_s" not in v:
+                lines.append(f"| {v['variant']} | {v.get('error') or v.get('skipped')} | | | |")
+                continue
+            ag = v.get("agreement")
+            check = ("" if ag is None else ("pass" if ag["pass"] else "FAIL")
+                     + f" (loss {ag['max_rel_loss_diff']:.1e})")
+            mark = "**" if v["variant"] == (s.get("chosen") or {}).get("variant") else ""
+            lines.append(f"| {mark}{v['variant']}{mark} | {v['net_it_per_s']:,.0f} | "
+                         f"{v.get('tflop_per_s', 0):.1f} | {v.get('warmup_s', '')} | {check} |")
+        if s.get("speedup_vs_best_loop"):
+            lines.append(f"\nChosen: {s['chosen']['variant']}, "
+                         f"{s['speedup_vs_best_loop']:.1f}x the best loop ({s['best_loop']}).")
+        lines.append("")
+    f = report.get("fig2", {})
+    if f.get("iterations_done"):
+        lines += [f"Figure 2: {f['n_nets']} x M{tuple(f['widths'])}, {f['iterations_done']:,} of "
+                  f"{f['iterations_paper']:,} iterations in {f['train_seconds']:.0f} s of training "
+                  f"({f['net_it_per_s']:,.0f} network-iterations/s, {f['precision']}, "
+                  f"{'CUDA graph' if f['cuda_graph'] else 'eager'}, conv {f['conv_impl']}); "
+                  f"mean test accuracy {100 * f['test_accuracy_mean']:.2f}% "
+                  f"(min {100 * f['test_accuracy_min']:.2f}%); analysis "
+                  f"{f.get('analysis_seconds', 0):.0f} s; the full run "
+                  f"{'would take' if f['extrapolated'] else 'took'} "
+                  f"{f['full_minutes']:.1f} min.", ""]
+    c = report.get("costs")
+    if c:
+        lines += ["| experiment | shape | nets x iterations | network-iterations | "
+                  "network-iterations/s | GPU-minutes | same run as |", "|---|---|---|---|---|---|---|"]
+        for r in c["rows"]:
+            if not r.get("nets"):
+                lines.append(f"| {r['experiment']} | {r.get('how', 'no training')} | | | | 0 | |")
+                continue
+            lines.append(f"| {r['experiment']} | {r['shape']} | {r['nets']} x {r['iterations']:,} "
+                         f"| {r['network_iterations']:,} | {r['net_it_per_s']:,.0f}"
+                         f"{'' if r['how'] == 'measured' else ' (est.)'} | "
+                         f"{r['gpu_minutes']:.1f} | {r['same_run_as'] or ''} |")
+        lines += ["", f"Paper total: **{c['total_gpu_minutes_identical_runs_once']:.1f} "
+                      f"GPU-minutes** (identical runs once); "
+                      f"{c['total_gpu_minutes_prefix_runs_shared']:.1f} if shorter runs of the "
+                      f"same shape are prefixes of the longest; "
+                      f"{c['total_gpu_minutes_every_experiment']:.1f} training every experiment "
+                      f"apart. Training only."]
+    return "\n".join(lines)
+
+
 # -------------------------------------------------------------------------------- main
 
 def main(argv=None):
@@ -794,7 +855,12 @@ def main(argv=None):
     ap.add_argument("--tiny", action="store_true", help="toy sizes on the CPU (the test)")
     ap.add_argument("--device", default=None, help="default: cuda if present, else cpu")
     ap.add_argument("--sections", default="tests,speed_M,speed_C,shapes,fig2,costs")
+    ap.add_argument("--table", metavar="JSON", help="print the markdown tables of a report "
+                    "(device-check.json) and stop")
     args = ap.parse_args(argv)
+    if args.table:
+        print(markdown(json.loads(Path(args.table).read_text())))
+        return 0
     args.device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     if args.device != "cpu" and not torch.cuda.is_available():
         ap.error(f"--device {args.device}: no CUDA here; use --tiny on a CPU")
@@ -809,7 +875,8 @@ def main(argv=None):
         args.variant_s, args.shape_s, args.analysis_reserve_s = 1.5, 1.0, 45.0
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    args.work_dir = args.work_dir or str(out.parent / (out.name + "-work"))
+    args.work_dir = args.work_dir or os.path.join(tempfile.gettempdir(),
+                                                  "cnntopo-device-check-work")
     run = Run(out, args.budget_s)
     faulthandler.dump_traceback_later(args.budget_s + 60, exit=False)
     device = torch.device(args.device)

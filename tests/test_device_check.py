@@ -32,7 +32,8 @@ def test_flops_of_m64_32_64_by_hand():
 
 
 def test_no_budget_skips_every_section_and_still_reports(tmp_path):
-    assert device_check.main(["--tiny", "--budget-s", "0.5", "--out", str(tmp_path)]) == 0
+    assert device_check.main(["--tiny", "--budget-s", "0.5", "--out", str(tmp_path),
+                              "--work-dir", str(tmp_path / "work")]) == 0
     rep = json.loads((tmp_path / "device-check.json").read_text())
     assert {s["status"] for s in rep["sections"].values()} == {"skipped"}
     assert set(rep["sections"]) == {"tests", "speed_M", "speed_C", "shapes", "fig2", "costs"}
@@ -44,8 +45,8 @@ def tiny_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("device-check")
     env = dict(os.environ, OUT=str(out), PYTHON=sys.executable)
     proc = subprocess.run(["bash", str(REPO / "scripts" / "device-check.sh"), "--tiny",
-                           "--budget-s", "400"], env=env, capture_output=True, text=True,
-                          timeout=900)
+                           "--budget-s", "400", "--work-dir", str(out.parent / "work")],
+                          env=env, capture_output=True, text=True, timeout=900)
     return proc, out, json.loads((out / "device-check.json").read_text())
 
 
@@ -100,6 +101,14 @@ def test_tiny_run_fig2_outputs(tiny_run):
     np.testing.assert_array_equal(w["conv1_weight"], np.asarray(sd["conv1.weight"]))
     assert w["conv2_weight"].shape == (2, 4, 8, 3, 3) and int(w["iteration"]) == 20
     assert len(list(out.iterdir())) <= 8  # what a device call can bring back
+
+
+def test_markdown_tables_from_the_report(tiny_run, capsys):
+    _, out, rep = tiny_run
+    assert device_check.main(["--table", str(out / "device-check.json")]) == 0
+    text = capsys.readouterr().out
+    assert "| **" + rep["speed"]["M"]["chosen"]["variant"] + "** |" in text
+    assert text.count("| fig") >= 14 and "Paper total: **" in text
 
 
 def test_tiny_run_cost_table(tiny_run):

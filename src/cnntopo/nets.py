@@ -389,6 +389,9 @@ def _conv_nhwc(x, weight, impl="auto"):
     """
     n, b, h, w, c = x.shape
     out = weight.shape[1]
+    kind = x.device.type
+    if torch.is_autocast_enabled(kind):  # copy (im2col, regrouping) in the autocast dtype
+        x = x.to(torch.get_autocast_dtype(kind))
     if impl == "im2col" or (impl == "auto" and c * KERNEL ** 2 <= _IM2COL_MAX_DEPTH):
         p = KERNEL // 2
         cols = F.pad(x, (0, 0, p, p, p, p)).unfold(2, KERNEL, 1).unfold(3, KERNEL, 1)
