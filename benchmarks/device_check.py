@@ -574,7 +574,11 @@ def fig2_section(run, deadline, args):
     setup_s = 15.0  # model, data to the device, warm-up, first checkpoint
     fits = full if rate_n is None else int(0.9 * rate_n * max(0.0, train_until - run.elapsed()
                                                                 - setup_s))
-    if rate_n is None and not args.tiny:  # no rate measured: checkpoint often, stop in time
+    if args.fig2_iterations:
+        fits = min(fits, args.fig2_iterations)
+    step = 100 if full >= 1000 else 1  # round the plan to this
+    if rate_n is None and not args.tiny and fits >= full:
+        # no rate measured: checkpoint often; the time guard stops it
         planned, stop_at = full, None
         checkpoints = sorted({c for c in (1000, 2500, 5000, 10000, 20000, 30000) if c < full}
                              | {full})
@@ -583,10 +587,10 @@ def fig2_section(run, deadline, args):
         checkpoints = sorted({max(1, full // 2), full} | ({max(1, full // 4)} if not args.tiny
                                                           else set()))
     else:
-        planned = max(100, fits // 100 * 100)
+        planned = max(step, fits // step * step)
         stop_at = planned
-        checkpoints = sorted({max(100, planned // 4 // 100 * 100),
-                              max(100, planned // 2 // 100 * 100), planned, full})
+        checkpoints = sorted({max(step, planned // 4 // step * step),
+                              max(step, planned // 2 // step * step), planned, full})
     out.update(config="fig2", scale=config["scale"], arch=src["arch"], widths=src["widths"],
                n_nets=src["nets"], iterations_paper=full, iterations_planned=planned,
                checkpoints=checkpoints, variant=chosen.get("variant"),
@@ -856,6 +860,8 @@ def main(argv=None):
     ap.add_argument("--tiny", action="store_true", help="toy sizes on the CPU (the test)")
     ap.add_argument("--device", default=None, help="default: cuda if present, else cpu")
     ap.add_argument("--sections", default="tests,speed_M,speed_C,shapes,fig2,costs")
+    ap.add_argument("--fig2-iterations", type=int, default=None,
+                    help="train fig2 at most this many iterations (then extrapolate)")
     ap.add_argument("--table", metavar="JSON", help="print the markdown tables of a report "
                     "(device-check.json) and stop")
     args = ap.parse_args(argv)

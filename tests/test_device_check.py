@@ -45,7 +45,8 @@ def tiny_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("device-check")
     env = dict(os.environ, OUT=str(out), PYTHON=sys.executable)
     proc = subprocess.run(["bash", str(REPO / "scripts" / "device-check.sh"), "--tiny",
-                           "--budget-s", "400", "--work-dir", str(out.parent / "work")],
+                           "--budget-s", "400", "--work-dir", str(out.parent / "work"),
+                           "--fig2-iterations", "10"],
                           env=env, capture_output=True, text=True, timeout=900)
     return proc, out, json.loads((out / "device-check.json").read_text())
 
@@ -87,8 +88,11 @@ def test_tiny_run_speed_numbers_add_up(tiny_run):
 def test_tiny_run_fig2_outputs(tiny_run):
     _, out, rep = tiny_run
     f = rep["fig2"]
-    assert f["iterations_done"] == f["iterations_paper"] == 20 and f["extrapolated"] is False
-    assert [c[0] for c in f["accuracy_by_checkpoint"]] == [10, 20]
+    # smoke scale trains 20 iterations; --fig2-iterations 10 stops it at 10 and extrapolates
+    assert (f["iterations_paper"], f["iterations_planned"], f["iterations_done"]) == (20, 10, 10)
+    assert f["checkpoints"] == [2, 5, 10, 20] and f["extrapolated"] is True
+    assert [c[0] for c in f["accuracy_by_checkpoint"]] == [2, 5, 10]
+    assert f["full_train_seconds"] == pytest.approx(f["train_seconds"] * 2)
     assert 0.0 <= f["test_accuracy_min"] <= f["test_accuracy_mean"] <= f["test_accuracy_max"] <= 1
     assert f["analyses"][0]["tag"] == "layer1" and len(f["analyses"][0]["long_bars"]) == 2
     for name in ("fig2-mapper_layer1.png", "fig2-barcodes_layer1.png"):
@@ -97,9 +101,10 @@ def test_tiny_run_fig2_outputs(tiny_run):
     assert summary["analyses"][0]["n_filters"] == 2 * 8  # 2 networks x 8 conv1 filters
     # the returned weights are the last checkpoint's
     w = np.load(out / "fig2-weights.npz")
-    sd = load_state_dict(Path(rep["settings"]["work_dir"]) / "fig2" / "run", iteration=20)
+    sd = load_state_dict(Path(rep["settings"]["work_dir"]) / "fig2" / "run", iteration=10)
     np.testing.assert_array_equal(w["conv1_weight"], np.asarray(sd["conv1.weight"]))
-    assert w["conv2_weight"].shape == (2, 4, 8, 3, 3) and int(w["iteration"]) == 20
+    assert w["conv2_weight"].shape == (2, 4, 8, 3, 3) and int(w["iteration"]) == 10
+    assert summary["analyses"][0]["iteration"] == 10
     assert len(list(out.iterdir())) <= 8  # what a device call can bring back
 
 
