@@ -412,7 +412,7 @@ def speed_section(run, deadline, arch, args):
     cfg = TrainConfig(arch=arch, widths=widths, dataset=dataset, n_nets=args.nets,
                       batch_size=args.batch, device=args.device, precision="fp32")
     spec = dataset_spec(dataset)
-    out = run.report.setdefault("speed", {}).setdefault(arch, {})
+    out = run.report.setdefault("speed", {})[arch] = {}
     out.update(arch=arch, widths=list(widths), dataset=dataset, n_nets=cfg.n_nets,
                batch_size=cfg.batch_size, variants=[], loops=[])
     flops = flops_per_network_iteration(arch, cfg.widths, in_channels=spec.in_channels,
@@ -558,7 +558,7 @@ def fig2_section(run, deadline, args):
     from cnntopo.filters import load_state_dict
 
     device = torch.device(args.device)
-    out = run.report.setdefault("fig2", {})
+    out = run.report["fig2"] = {}
     config = load_config("fig2", "smoke" if args.tiny else "paper")
     src = config["source"]
     chosen = run.report.get("speed", {}).get("M", {}).get("chosen") or {
@@ -860,6 +860,9 @@ def main(argv=None):
     ap.add_argument("--tiny", action="store_true", help="toy sizes on the CPU (the test)")
     ap.add_argument("--device", default=None, help="default: cuda if present, else cpu")
     ap.add_argument("--sections", default="tests,speed_M,speed_C,shapes,fig2,costs")
+    ap.add_argument("--previous", metavar="JSON",
+                    help="take the tests/speed/shapes/fig2 results of an earlier "
+                         "device-check.json (a second call running fewer sections)")
     ap.add_argument("--fig2-iterations", type=int, default=None,
                     help="train fig2 at most this many iterations (then extrapolate)")
     ap.add_argument("--table", metavar="JSON", help="print the markdown tables of a report "
@@ -890,6 +893,13 @@ def main(argv=None):
     run.report.update(tiny=args.tiny, env=environment(device),
                       settings={k: v for k, v in vars(args).items() if k != "out"},
                       targets_asked=PAPER_TARGETS)
+    if args.previous:
+        prev = json.loads(Path(args.previous).read_text())
+        for key in ("tests", "speed", "shapes", "fig2"):
+            if key in prev:
+                run.report[key] = prev[key]
+        run.report["previous"] = {"file": args.previous, "env": prev.get("env"),
+                                  "started": prev.get("started")}
     run.log(f"device check on {run.report['env']['device_name']}, torch {torch.__version__}, "
             f"budget {args.budget_s:.0f}s{' (tiny)' if args.tiny else ''}")
     sections = args.sections.split(",")

@@ -129,3 +129,15 @@ def test_tiny_run_cost_table(tiny_run):
     r = rows["fig2"]
     assert r["network_iterations"] == 100 * 40_000
     assert r["how"] in ("measured", "estimated from FLOPs")
+
+
+def test_a_second_call_reuses_earlier_rates(tiny_run, tmp_path):
+    # e.g. a second device call that only trains fig2 longer: the cost table still has rates
+    _, out, rep = tiny_run
+    assert device_check.main(["--tiny", "--sections", "costs", "--out", str(tmp_path),
+                              "--previous", str(out / "device-check.json"),
+                              "--work-dir", str(tmp_path / "work")]) == 0
+    again = json.loads((tmp_path / "device-check.json").read_text())
+    assert again["speed"] == rep["speed"] and set(again["sections"]) == {"costs"}
+    assert [r["gpu_minutes"] for r in again["costs"]["rows"] if r["experiment"] == "fig9"] == \
+        [r["gpu_minutes"] for r in rep["costs"]["rows"] if r["experiment"] == "fig9"]
