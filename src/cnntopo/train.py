@@ -37,6 +37,8 @@ import torch
 import torch.nn.functional as F
 
 from ._io import atomic_torch_save, atomic_write_json
+from ._device import (_autocast, _numerics, _parse_device, _sync, check_device,
+                      device_problem)
 from .data import DATASETS, dataset_spec, load_dataset, prepare_batch
 from .nets import ARCHS, CONV_IMPLS, DROPOUT, Ensemble, network_seed
 
@@ -166,96 +168,6 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"Unknown TrainConfig keys {unknown}.")
         return cls(**d)
-
-
-# ------------------------------------------------------------------------------ devices
-
-def _parse_device(device):
-    """torch.device of a "cpu" / "cuda" / "cuda:N" string (or torch.device); None if not one."""
-    if isinstance(device, torch.device):
-        dev = device
-    elif isinstance(device, str):
-        try:
-            dev = torch.device(device)
-        except (RuntimeError, ValueError):
-            return None
-    else:
-        return None
-    if dev.type == "cpu" and dev.index in (None, 0):
-        return torch.device("cpu")
-    return dev if dev.type == "cuda" else None
-
-
-def _available_devices():
-    if not (torch.version.cuda and torch.cuda.is_available()):
-        return ["cpu"]
-    return ["cpu"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
-
-
-def device_problem(device):
-    """Why `device` cannot train here, in a few words; None when it can.
-
-    Parameters
-    ----------
-    device : str or torch.device
-        "cpu", "cuda" or "cuda:N".
-
-    Returns
-    -------
-    str or None
-        E.g. "this PyTorch has no CUDA (CPU-only build 2.13.0+cpu); available: cpu".
-    """
-    available = "available: " + ", ".join(_available_devices())
-    dev = _parse_device(device)
-    if dev is None:
-        return f"not a device this package trains on (expected cpu, cuda or cuda:N); {available}"
-    if dev.type == "cpu":
-        return None
-    if not torch.version.cuda:
-        return f"this PyTorch has no CUDA (CPU-only build {torch.__version__}); {available}"
-    if not torch.cuda.is_available():
-        return (f"PyTorch {torch.__version__} (CUDA {torch.version.cuda}) sees no CUDA GPU "
-                f"(no driver, or CUDA_VISIBLE_DEVICES hides them); {available}")
-    count = torch.cuda.device_count()
-    if dev.index is not None and dev.index >= count:
-        return f"there {'is' if count == 1 else 'are'} only {count} CUDA GPU{'s' * (count != 1)}; {available}"
-    return None
-
-
-def check_device(device, caller="train"):
-    """`device` as a torch.device, or ValueError saying why it cannot be used here."""
-    problem = device_problem(device)
-    if problem:
-        raise ValueError(f"The 'device' parameter of {caller} is {str(device)!r}: {problem}.")
-    return _parse_device(device)
-
-
-@contextlib.contextmanager
-def _numerics(precision, device):
-    """TF32 on or off (strict float32 for "fp32") and cuDNN autotuning, restored afterwards."""
-    if device.type != "cuda":
-        yield
-        return
-    tf32 = precision != "fp32"
-    matmul, cudnn = torch.backends.cuda.matmul, torch.backends.cudnn
-    before = (matmul.allow_tf32, cudnn.allow_tf32, cudnn.benchmark)
-    with warnings.catch_warnings():  # newer PyTorch suggests its fp32_precision API
-        warnings.simplefilter("ignore")
-        matmul.allow_tf32, cudnn.allow_tf32, cudnn.benchmark = tf32, tf32, True
-    try:
-        yield
-    finally:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            matmul.allow_tf32, cudnn.allow_tf32, cudnn.benchmark = before
-
-
-def _autocast(precision, device):
-    """bfloat16 autocast for "bf16", else nothing (the forward pass and loss only)."""
-    if precision != "bf16":
-        return contextlib.nullcontext()
-    # no weight-cast cache: it would pin casts made during a CUDA graph capture
-    return torch.autocast(device.type, dtype=torch.bfloat16, cache_enabled=False)
 
 
 def build_model(config):
@@ -724,10 +636,6 @@ def train(config, out_dir, *, resume=False, progress=True, resume_every=500, cal
         step.close()
     return manifest
 
-
-def _sync(device):
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def _write_checkpoint(model, cfg, t, ckpt_dir, manifest, manifest_path, test_x, test_y,
