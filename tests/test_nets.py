@@ -123,3 +123,36 @@ def test_bad_arguments():
         Ensemble("M", (4, 0, 8), 1, no_pool=True)
     with pytest.raises(ValueError, match=r"shape \(2, B, C, H, W\)"):
         Ensemble("M", (4, 0, 8), 2)(torch.zeros(3, 1, 1, 28, 28))
+
+
+@pytest.mark.parametrize("arch, widths, c, size", [("M", (6, 5, 8), 1, 28), ("C", (6, 5, 8), 3, 24)])
+def test_conv_implementations_agree(arch, widths, c, size):
+    # "auto" (im2col first layer, grouped deeper), all-im2col and all-grouped: same logits
+    # and gradients up to float rounding
+    x = torch.randn(3, 5, c, size, size, generator=torch.Generator().manual_seed(0))
+    out = {}
+    for impl in ("auto", "im2col", "grouped"):
+        ens = Ensemble(arch, widths, 3, in_channels=c, image_size=size, seed=1, conv_impl=impl)
+        logits = ens.eval()(x)
+        logits.square().sum().backward()
+        out[impl] = logits.detach(), {k: p.grad for k, p in ens.named_parameters()}
+    for impl in ("im2col", "grouped"):
+        torch.testing.assert_close(out[impl][0], out["auto"][0], atol=1e-5, rtol=1e-5)
+        for k, g in out["auto"][1].items():
+            torch.testing.assert_close(out[impl][1][k], g, atol=1e-4, rtol=1e-4)
+    with pytest.raises(ValueError, match="'conv_impl' parameter of Ensemble must be one of"):
+        Ensemble(arch, widths, 3, conv_impl="fft")
+
+
+def test_lrn_in_bf16_is_computed_in_float32():
+    # under bf16 autocast LRN gets bf16 maps; it computes in float32 and rounds once, so it
+    # is within half a bf16 ulp of tf.nn.lrn in float64 (and works where torch's bf16 LRN
+    # does not: avg_pool3d has no bf16 CPU kernel)
+    x = (torch.rand(2, 13, 3, 3, generator=torch.Generator().manual_seed(1)) * 5).bfloat16()
+    got = _lrn(x)
+    assert got.dtype == torch.bfloat16
+    xd = x.double()
+    ref = torch.empty_like(xd)
+    for d in range(13):
+        ref[:, d] = xd[:, d] / (1 + 0.001 / 9 * (xd[:, max(0, d - 4):d + 5] ** 2).sum(1)) ** 0.75
+    assert ((got.double() - ref).abs() / ref.abs()).max() <= 2.0 ** -8  # bf16 unit roundoff

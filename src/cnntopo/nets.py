@@ -25,9 +25,12 @@ so that ``ensemble.state_dict()[key][i]`` is ``Net.state_dict()[key]`` of networ
 Inside, activations are channels-last, (N, B, H, W, C): a first layer with few input
 channels runs as im2col and one batched matmul (a 9-deep GEMM, which oneDNN's direct
 convolution handles poorly), deeper ones as one grouped convolution (groups = N), and the
-dense layers as batched matmuls. Max-pooling comes before the bias and ReLU, which it
-commutes with (a per-channel shift and a monotone map), so they touch 4x fewer values.
-benchmarks/bench_ensemble.py measures this against a loop over N `Net` modules.
+dense layers as batched matmuls (``conv_impl="auto"``; "im2col" or "grouped" force one
+way for every conv layer, for GPUs where the other is faster). Max-pooling comes before
+the bias and ReLU, which it commutes with (a per-channel shift and a monotone map), so
+they touch 4x fewer values. Under bf16 autocast the activations stay bf16 (the bias is
+cast to them) and LRN is computed in fp32. benchmarks/bench_ensemble.py measures this
+against a loop over N `Net` modules.
 
 Values the paper leaves open, and what is used here
 ---------------------------------------------------
@@ -99,9 +102,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["ARCHS", "DROPOUT", "Ensemble", "Net", "network_seed"]
+__all__ = ["ARCHS", "CONV_IMPLS", "DROPOUT", "Ensemble", "Net", "network_seed"]
 
 ARCHS = ("M", "C")
+CONV_IMPLS = ("auto", "im2col", "grouped")  # how Ensemble runs its conv layers
 KERNEL = 3
 DROPOUT = 0.5            # probability of dropping a unit of M's FC layer
 LRN_RADIUS = 4           # tf.nn.lrn depth_radius
@@ -165,10 +169,16 @@ def _pool_same(x, k, s):
 
 
 def _lrn(x):
-    """``tf.nn.lrn(x, 4, 1.0, 0.001 / 9, 0.75)`` over dim 1 of (B, C, H, W)."""
+    """``tf.nn.lrn(x, 4, 1.0, 0.001 / 9, 0.75)`` over dim 1 of (B, C, H, W).
+
+    Computed in float32 whatever the dtype of `x` (bf16 would round 1 + alpha * sum to 1),
+    returned in the dtype of `x`.
+    """
     size = 2 * LRN_RADIUS + 1
     # torch divides alpha by the window size; TF does not
-    return F.local_response_norm(x, size, alpha=LRN_ALPHA * size, beta=LRN_BETA, k=LRN_BIAS)
+    y = F.local_response_norm(x.float(), size, alpha=LRN_ALPHA * size, beta=LRN_BETA,
+                              k=LRN_BIAS)
+    return y.to(x.dtype)
 
 
 def _dropout(x, generator):
@@ -272,6 +282,10 @@ class Ensemble(nn.Module):
     seed : int
         Network i is initialised from a generator seeded by (seed, i) alone: the same as
         ``Net(..., seed=seed, index=i)``, whatever N is.
+    conv_impl : {"auto", "im2col", "grouped"}
+        How the conv layers run (same result up to rounding): "auto" im2col + batched
+        matmul when C * 9 <= 32 (the first layer), else one grouped convolution; the
+        others force one way for every layer. An attribute: it may be changed later.
 
     Notes
     -----
@@ -280,9 +294,13 @@ class Ensemble(nn.Module):
     """
 
     def __init__(self, arch, widths, n_nets, *, in_channels=1, image_size=28, n_classes=10,
-                 no_pool=False, seed=0):
+                 no_pool=False, seed=0, conv_impl="auto"):
         super().__init__()
         widths = _check_arch(arch, widths, no_pool, "Ensemble")
+        if conv_impl not in CONV_IMPLS:
+            raise ValueError(f"The 'conv_impl' parameter of Ensemble must be one of "
+                             f"{CONV_IMPLS}; got {conv_impl!r}.")
+        self.conv_impl = conv_impl
         if isinstance(n_nets, bool) or not isinstance(n_nets, (int, np.integer)) or n_nets < 1:
             raise ValueError(f"The 'n_nets' parameter of Ensemble must be an int >= 1; "
                              f"got {n_nets!r}.")
@@ -343,10 +361,11 @@ class Ensemble(nn.Module):
         b = x.shape[1]
         x = x.permute(0, 1, 3, 4, 2)  # (n, B, H, W, C)
         for j, (_, _, k, s, lrn, _) in enumerate(self.blocks, start=1):
-            x = _conv_nhwc(x, weights[f"conv{j}.weight"])
+            x = _conv_nhwc(x, weights[f"conv{j}.weight"], self.conv_impl)
             if k:
                 x = _per_image(x, _pool_same, k, s)
-            x = F.relu(x + weights[f"conv{j}.bias"][:, None, None, None])
+            # the bias in the activations' dtype: under autocast they stay bf16
+            x = F.relu(x + weights[f"conv{j}.bias"].to(x.dtype)[:, None, None, None])
             if lrn:  # across one network's maps only
                 x = _per_image(x, _lrn)
         x = x.permute(0, 1, 4, 2, 3).reshape(n, b, -1)  # (n, B, F), F in (c, h, w) order
@@ -362,11 +381,18 @@ class Ensemble(nn.Module):
 _IM2COL_MAX_DEPTH = 32  # C * 3 * 3 up to which a convolution runs as im2col + matmul
 
 
-def _conv_nhwc(x, weight):
-    """"Same" 3x3 convolution, no bias, of n networks: x (n, B, H, W, C) -> (n, B, H, W, O)."""
+def _conv_nhwc(x, weight, impl="auto"):
+    """"Same" 3x3 convolution, no bias, of n networks: x (n, B, H, W, C) -> (n, B, H, W, O).
+
+    `impl`: "im2col" (one batched matmul), "grouped" (one grouped convolution) or "auto"
+    (im2col up to C * 9 = _IM2COL_MAX_DEPTH).
+    """
     n, b, h, w, c = x.shape
     out = weight.shape[1]
-    if c * KERNEL ** 2 <= _IM2COL_MAX_DEPTH:
+    kind = x.device.type
+    if torch.is_autocast_enabled(kind):  # copy (im2col, regrouping) in the autocast dtype
+        x = x.to(torch.get_autocast_dtype(kind))
+    if impl == "im2col" or (impl == "auto" and c * KERNEL ** 2 <= _IM2COL_MAX_DEPTH):
         p = KERNEL // 2
         cols = F.pad(x, (0, 0, p, p, p, p)).unfold(2, KERNEL, 1).unfold(3, KERNEL, 1)
         cols = cols.reshape(n, b * h * w, c * KERNEL ** 2)  # (C, ky, kx) as in the weight

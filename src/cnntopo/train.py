@@ -11,6 +11,14 @@ network i's initialisation of (seed, i), its batch order of (seed, i, epoch) (on
 permutation of the training set per epoch), dropout and CIFAR-10 crops/flips of
 (seed, iteration). So resuming needs no RNG state, and a resumed run ends with exactly the
 weights of an uninterrupted one (on the CPU).
+
+On a CUDA device the same step runs in the config's ``precision`` ("fp32": strict IEEE
+float32, TF32 off; "tf32": TF32 matmuls and convolutions; "bf16": bfloat16 autocast of the
+convolutions and matmuls, float32 weights, loss and optimiser), by default replayed from a
+CUDA graph captured after a few eager iterations (the same kernels, without the launch
+overhead of ~100 small kernels per step); batches are gathered and CIFAR-10 crops/flips/
+standardisation computed on the device. The randomness stays a function of the seed, but
+GPU kernels are not bitwise reproducible run to run.
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import pickle
 import time
+import warnings
 import zipfile
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -27,19 +36,24 @@ import torch
 import torch.nn.functional as F
 
 from ._io import atomic_torch_save, atomic_write_json
+from ._device import (_autocast, _numerics, _parse_device, _sync, check_device,
+                      device_problem)
 from .data import DATASETS, dataset_spec, load_dataset, prepare_batch
-from .nets import ARCHS, DROPOUT, Ensemble, network_seed
+from .nets import ARCHS, CONV_IMPLS, DROPOUT, Ensemble, network_seed
 from .rundir import MANIFEST_FORMAT, checkpoint_name as _checkpoint_name
 from .rundir import read_manifest as _read_manifest
 
-__all__ = ["CHECKPOINT_FORMAT", "TrainConfig", "build_model", "evaluate", "load_checkpoint",
-           "load_run_config", "train", "train_step"]
+__all__ = ["CHECKPOINT_FORMAT", "PRECISIONS", "TrainConfig", "build_model", "check_device",
+           "device_problem", "evaluate", "load_checkpoint", "load_run_config", "train",
+           "train_step"]
 
 CHECKPOINT_FORMAT = "cnntopo-ensemble/1"
 RESUME_FORMAT = "cnntopo-resume/1"
 
 DEFAULT_LR = {"M": 1e-3, "C": 0.1}          # Adam (tf.train.AdamOptimizer default) / SGD
 DEFAULT_WEIGHT_DECAY = {"M": 0.0, "C": 0.004}  # L2 loss wd * sum(w**2) / 2 on the FC weight
+PRECISIONS = ("fp32", "tf32", "bf16")
+DEFAULT_PRECISION = {"cpu": "fp32", "cuda": "bf16"}
 
 # On the CPU, activations above glibc's 32 MiB mmap threshold are fresh mmaps on every
 # step, and their page faults cost more than the arithmetic: run a few networks at a time.
@@ -79,6 +93,9 @@ class TrainConfig:
         "cpu" or "cuda" (or "cuda:1", ...).
     data_dir : str or None
         Passed to `cnntopo.data.load_dataset`.
+    precision : {"fp32", "tf32", "bf16"}
+        Arithmetic of the training step (see the module docstring); None: "fp32" on the
+        CPU, "bf16" on CUDA. Weights, optimiser state and evaluation stay float32.
     """
 
     arch: str
@@ -94,6 +111,7 @@ class TrainConfig:
     weight_decay: float = None
     device: str = "cpu"
     data_dir: str = None
+    precision: str = None
 
     def __post_init__(self):
         def bad(name, expected):
@@ -135,6 +153,13 @@ class TrainConfig:
             setattr(self, name, float(v))
         if self.data_dir is not None:
             self.data_dir = str(self.data_dir)
+        if _parse_device(self.device) is None:
+            raise bad("device", "'cpu', 'cuda' or 'cuda:N'")
+        self.device = str(self.device)
+        if self.precision is None:
+            self.precision = DEFAULT_PRECISION[_parse_device(self.device).type]
+        if self.precision not in PRECISIONS:
+            raise bad("precision", f"one of {PRECISIONS} or None")
 
     @classmethod
     def from_dict(cls, d):
@@ -300,11 +325,14 @@ def _loss_per_network(logits, labels, config, fc_weight=None):
     return loss
 
 
-def _optimizer(model, config):
+def _optimizer(model, config, capturable=False):
     # Elementwise optimisers: on stacked parameters each network gets exactly its own update,
     # and the fused kernels make it one pass over the memory for all N networks.
+    # `capturable`: Adam may be captured in a CUDA graph (its step count stays on the GPU;
+    # the fused kernel computes the same update either way). SGD keeps no step count.
     if config.arch == "M":
-        return torch.optim.Adam(model.parameters(), lr=config.lr, fused=True)
+        return torch.optim.Adam(model.parameters(), lr=config.lr, fused=True,
+                                capturable=capturable)
     return torch.optim.SGD(model.parameters(), lr=config.lr, fused=True)
 
 
@@ -327,7 +355,12 @@ def train_step(model, opt, x, y, config, passes, keep=None):
     Returns
     -------
     torch.Tensor, (N,)
-        Each network's loss on its batch (before the step).
+        Each network's loss on its batch (before the step), float32.
+
+    Notes
+    -----
+    ``config.precision == "bf16"`` runs the forward pass and the loss under bfloat16
+    autocast (the loss itself is float32); TF32 is set by the caller (`train`).
     """
     named = dict(model.named_parameters())
     for p in named.values():
@@ -338,8 +371,10 @@ def train_step(model, opt, x, y, config, passes, keep=None):
         # leaf views, so that a pass's backward writes gradients of its own networks only
         # (through p[nets] it would write a zero-filled gradient of all N every pass)
         w = {k: p.detach()[nets].requires_grad_() for k, p in named.items()}
-        logits = model(x[nets], nets=nets, keep=None if keep is None else keep[nets], weights=w)
-        loss = _loss_per_network(logits, y[nets], config, w.get("fc.weight"))
+        with _autocast(config.precision, x.device):
+            logits = model(x[nets], nets=nets, keep=None if keep is None else keep[nets],
+                           weights=w)
+            loss = _loss_per_network(logits.float(), y[nets], config, w.get("fc.weight"))
         loss.sum().backward()
         for k, p in named.items():
             p.grad[nets] = w[k].grad
@@ -348,8 +383,99 @@ def train_step(model, opt, x, y, config, passes, keep=None):
     return torch.cat(losses)
 
 
+class _Batches:
+    """The inputs of iteration t for every network, drawn on the training device.
+
+    ``batches(t)`` -> x (N, B, C, H, W) float32, y (N, B) int64, keep (N, B, Z) bool or None
+    (the dropout mask of M's FC layer): network i's images are positions [tB, (t+1)B) of
+    its own stream of epochs; crops/flips (CIFAR-10) and dropout come from (seed, t).
+    """
+
+    def __init__(self, config, train_x, train_y):
+        device = train_x.device
+        spec = dataset_spec(config.dataset)
+        n, b = config.n_nets, config.batch_size
+        self.config, self.train_x, self.train_y = config, train_x, train_y
+        self.order = _BatchOrder(config.seed, n, len(train_y), b, device)
+        self.gen = torch.Generator(device=device)
+        self.shape = (n, b, spec.in_channels, spec.image_size, spec.image_size)
+        self.dropout = (n, b, config.widths[2]) if config.arch == "M" and config.widths[2] else None
+
+    def __call__(self, t):
+        cfg = self.config
+        idx = self.order(t)                                       # (N, B)
+        self.gen.manual_seed(network_seed(cfg.seed, _AUGMENT_STREAM, t))
+        x = prepare_batch(cfg.dataset, self.train_x[idx.flatten()], train=True,
+                          generator=self.gen).view(self.shape)
+        keep = None
+        if self.dropout:
+            self.gen.manual_seed(network_seed(cfg.seed, _DROPOUT_STREAM, t))
+            keep = torch.rand(self.dropout, generator=self.gen, device=x.device) >= DROPOUT
+        return x, self.train_y[idx], keep
+
+
+class _Step:
+    """`train_step` as a callable; on CUDA optionally replayed from a captured CUDA graph.
+
+    With ``graph=True`` the first `warmup` calls run eagerly on a side stream (cuDNN
+    autotuning, lazy optimiser state), the next one captures the whole step (forward,
+    backward, optimiser) into a CUDA graph and replays it; every later call copies its
+    batch into the graph's input buffers and replays. Each call is one real iteration
+    either way. The returned loss tensor is the graph's output buffer: use it before the
+    next call. If the capture fails, the step falls back to eager (``self.error`` says why).
+    """
+
+    def __init__(self, model, opt, config, passes, *, graph=False, warmup=3):
+        self.model, self.opt, self.config, self.passes = model, opt, config, passes
+        self.graph, self.warmup, self.calls, self.error = bool(graph), int(warmup), 0, None
+        self._g = self._static = self._loss = None
+
+    def _eager(self, x, y, keep):
+        return train_step(self.model, self.opt, x, y, self.config, self.passes, keep)
+
+    def __call__(self, x, y, keep=None):
+        if not self.graph:
+            return self._eager(x, y, keep)
+        self.calls += 1
+        if self._g is None and self.calls <= self.warmup:
+            side, main = torch.cuda.Stream(x.device), torch.cuda.current_stream(x.device)
+            side.wait_stream(main)
+            with torch.cuda.stream(side), warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=".*capturable=True.*")
+                loss = self._eager(x, y, keep)
+            torch.cuda.synchronize(x.device)
+            return loss
+        if self._g is None:
+            try:
+                self._capture(x, y, keep)
+            except RuntimeError as exc:  # e.g. an op that cannot be captured
+                self.graph, self._g, self._static, self._loss = False, None, None, None
+                self.error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+                warnings.warn(f"CUDA graph capture failed, training eagerly: {self.error}",
+                              RuntimeWarning, stacklevel=2)
+                torch.cuda.synchronize(x.device)
+                return self._eager(x, y, keep)
+        for buf, new in zip(self._static, (x, y, keep)):
+            if buf is not None:
+                buf.copy_(new)
+        self._g.replay()
+        return self._loss
+
+    def _capture(self, x, y, keep):
+        torch.cuda.synchronize(x.device)
+        self._static = tuple(None if v is None else v.clone() for v in (x, y, keep))
+        g = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(g, capture_error_mode="thread_local"):
+            self._loss = self._eager(*self._static)
+        self._g = g
+
+    def close(self):
+        """Free the graph and its memory pool."""
+        self._g = self._static = self._loss = None
+
+
 def train(config, out_dir, *, resume=False, progress=True, resume_every=500, callback=None,
-          nets_per_pass=None):
+          nets_per_pass=None, cuda_graph=None, conv_impl="auto"):
     """Train ``config.n_nets`` networks side by side; save checkpoints and a manifest.
 
     Parameters
@@ -371,6 +497,12 @@ def train(config, out_dir, *, resume=False, progress=True, resume_every=500, cal
         Networks per forward/backward pass of a step (the optimiser steps once, after all
         passes). None: all on a GPU; on the CPU as many as keep the largest activation
         under 32 MiB. Runs are bitwise reproducible for a fixed value.
+    cuda_graph : bool, optional
+        Replay the step from a CUDA graph (see `_Step`); None: on CUDA devices. How the
+        step runs, not what it computes: not part of the config.
+    conv_impl : {"auto", "im2col", "grouped"}
+        How the ensemble runs its conv layers (`cnntopo.nets.Ensemble`); not part of the
+        config either.
 
     Returns
     -------
@@ -384,13 +516,22 @@ def train(config, out_dir, *, resume=False, progress=True, resume_every=500, cal
     if not isinstance(config, TrainConfig):
         raise TypeError(f"The 'config' parameter of train must be a TrainConfig; "
                         f"got {type(config).__name__}.")
+    device = check_device(config.device)
+    if cuda_graph is None:
+        cuda_graph = device.type == "cuda"
+    if cuda_graph and device.type != "cuda":
+        raise ValueError(f"The 'cuda_graph' parameter of train needs a CUDA device; the "
+                         f"config's device is {config.device!r}.")
     out_dir = Path(out_dir)
     ckpt_dir = out_dir / "checkpoints"
     manifest_path, resume_path = out_dir / "manifest.json", out_dir / "resume.pt"
     cfg = asdict(config)
-    device = torch.device(config.device)
     model = build_model(config).to(device)
-    opt = _optimizer(model, config)
+    model.conv_impl = conv_impl
+    if conv_impl not in CONV_IMPLS:
+        raise ValueError(f"The 'conv_impl' parameter of train must be one of {CONV_IMPLS}; "
+                         f"got {conv_impl!r}.")
+    opt = _optimizer(model, config, capturable=bool(cuda_graph))
     n = config.n_nets
     loss_sum = torch.zeros(n, dtype=torch.float64, device=device)
     start, loss_count, elapsed = 0, 0, 0.0
@@ -402,7 +543,10 @@ def train(config, out_dir, *, resume=False, progress=True, resume_every=500, cal
             raise ValueError(f"Cannot resume {out_dir}: the config differs from the saved "
                              f"one in {diff}.")
         state = _load(resume_path, RESUME_FORMAT, "Resume file")
-        diff = _differing_keys(state.get("config", {}), cfg)
+        saved = state.get("config", {})
+        with contextlib.suppress(TypeError, ValueError):  # files from before a new field
+            saved = asdict(TrainConfig.from_dict(saved))
+        diff = _differing_keys(saved, cfg)
         if diff:
             raise ValueError(f"Resume file {resume_path} belongs to another config "
                              f"(differs in {diff}).")
@@ -433,57 +577,48 @@ def train(config, out_dir, *, resume=False, progress=True, resume_every=500, cal
     if not resume:
         atomic_write_json(manifest_path, manifest)
         save_resume(0)
-    train_x, train_y = train_x.to(device), train_y.to(device)
-    spec = dataset_spec(config.dataset)
-    order = _BatchOrder(config.seed, n, len(train_y), config.batch_size, device)
-    gen = torch.Generator(device=device)
-    shape = (n, config.batch_size, spec.in_channels, spec.image_size, spec.image_size)
+    batches = _Batches(config, train_x.to(device), train_y.to(device))
     if nets_per_pass is None:
         nets_per_pass = (n if device.type != "cpu"
                          else _nets_per_pass(model, config.batch_size, CPU_PASS_BYTES))
-    passes = _passes(n, int(nets_per_pass))
-    dropout = (n, config.batch_size, config.widths[2]) if config.arch == "M" and config.widths[2] else None
+    step = _Step(model, opt, config, _passes(n, int(nets_per_pass)), graph=cuda_graph)
 
     from tqdm.auto import tqdm  # local: only the loop needs it
 
     bar = tqdm(range(start, config.iterations), initial=start, total=config.iterations,
                disable=not progress, desc=f"{n} x {config.arch}{config.widths}", unit="it")
-    ctx = _deterministic() if device.type == "cpu" else contextlib.nullcontext()
-    with ctx:
-        tick = time.perf_counter()
-        model.train()
-        for t in bar:
-            idx = order(t)                                       # (N, B)
-            gen.manual_seed(network_seed(config.seed, _AUGMENT_STREAM, t))
-            x = prepare_batch(config.dataset, train_x[idx.flatten()], train=True,
-                              generator=gen).view(shape)
-            y = train_y[idx]
-            keep = None
-            if dropout:
-                gen.manual_seed(network_seed(config.seed, _DROPOUT_STREAM, t))
-                keep = torch.rand(dropout, generator=gen, device=device) >= DROPOUT
-            loss_sum += train_step(model, opt, x, y, config, passes, keep)
-            loss_count += 1
-            it = t + 1
-            if progress and (it % 25 == 0 or it == config.iterations):
-                bar.set_postfix(loss=f"{(loss_sum / loss_count).mean().item():.4f}")
-            if it in config.checkpoints or it % resume_every == 0:
-                elapsed += time.perf_counter() - tick
-                tick = time.perf_counter()
-                if it in config.checkpoints and it not in done:
-                    _write_checkpoint(model, cfg, it, ckpt_dir, manifest, manifest_path,
-                                      test_x, test_y, config.dataset,
-                                      (loss_sum / loss_count).cpu().numpy(), elapsed)
-                    done.add(it)
-                if it in config.checkpoints:
-                    loss_sum.zero_()
-                    loss_count = 0
-                save_resume(it)
-                tick = time.perf_counter()  # evaluation and saving are not training time
-            if callback is not None:
-                callback(it, model)
-    bar.close()
+    ctx = _deterministic() if device.type == "cpu" else _numerics(config.precision, device)
+    try:
+        with ctx:
+            tick = time.perf_counter()
+            model.train()
+            for t in bar:
+                loss_sum += step(*batches(t))
+                loss_count += 1
+                it = t + 1
+                if progress and (it % 25 == 0 or it == config.iterations):
+                    bar.set_postfix(loss=f"{(loss_sum / loss_count).mean().item():.4f}")
+                if it in config.checkpoints or it % resume_every == 0:
+                    _sync(device)  # GPU work is queued: count it where it ends
+                    elapsed += time.perf_counter() - tick
+                    tick = time.perf_counter()
+                    if it in config.checkpoints and it not in done:
+                        _write_checkpoint(model, cfg, it, ckpt_dir, manifest, manifest_path,
+                                          test_x, test_y, config.dataset,
+                                          (loss_sum / loss_count).cpu().numpy(), elapsed)
+                        done.add(it)
+                    if it in config.checkpoints:
+                        loss_sum.zero_()
+                        loss_count = 0
+                    save_resume(it)
+                    tick = time.perf_counter()  # evaluation and saving are not training time
+                if callback is not None:
+                    callback(it, model)
+    finally:
+        bar.close()
+        step.close()
     return manifest
+
 
 
 def _write_checkpoint(model, cfg, t, ckpt_dir, manifest, manifest_path, test_x, test_y,

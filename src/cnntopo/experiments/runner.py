@@ -84,8 +84,10 @@ def _check_same_run(config, run_dir, data_dir):
         return
     want = asdict(_train_config(config["source"], data_dir))
     have = manifest["config"]
-    # where the data lives and which device trained do not change the weights' meaning
-    diff = sorted(k for k in want if k not in ("data_dir", "device") and have.get(k) != want[k]
+    # where the data lives, which device trained and in what precision do not change the
+    # weights' meaning
+    diff = sorted(k for k in want if k not in ("data_dir", "device", "precision")
+                  and have.get(k) != want[k]
                   and not (isinstance(want[k], tuple) and list(want[k]) == have.get(k)))
     if diff:
         raise ValueError(f"{run_dir} holds a run with other settings (differs in "
