@@ -270,7 +270,9 @@ def _mapper_graph(points, m):
     from ..mapper import mapper_graph
 
     return mapper_graph(points, resolution=m["resolution"], gain=m["gain"],
-                        vne=None if m["vne"] == "none" else m["vne"], n_bins=m["n_bins"])
+                        vne=None if m["vne"] == "none" else m["vne"], n_bins=m["n_bins"],
+                        lens=m["lens"], min_cluster_fraction=m["min_cluster_fraction"],
+                        seed=m["seed"])
 
 
 def _layers_text(layer):
@@ -334,7 +336,8 @@ def _mapper_outputs(points, rows, m, shape, title, tag, out_dir):
     # the page reuses the figure's layout, so the two pictures match
     write_mapper_html(out_dir / f"graph_{tag}.html", graph, points, shape=shape, title=title,
                       positions=fig.mapper_drawing.positions)
-    numbers = {**_graph_numbers(graph), "resolution": m["resolution"], "gain": m["gain"]}
+    numbers = {**_graph_numbers(graph), "resolution": m["resolution"], "gain": m["gain"],
+               **{k: graph["graph"][k] for k in ("lens", "min_cluster_fraction", "n_unassigned")}}
     return numbers, {"mapper_png": f"mapper_{tag}.png", "mapper_json": f"mapper_{tag}.json",
                      "graph_html": f"graph_{tag}.html"}
 
