@@ -38,7 +38,6 @@ Run:  PYTHONPATH=src .venv/bin/python benchmarks/bench_mapper_dense.py \\
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
@@ -221,8 +220,8 @@ def main(argv=None):
     for model, layer, weight_fn, a in jobs:
         points, prep_s = prepared(weight_fn, model, layer, a["k"], a["p"], args.cache)
         res = run_layer(model, layer, points, a["mapper"], args)
-        line = (f"{model}_l{layer:<4d} {len(points):6d} {prep_s:6.1f} | before: {fmt(res['before'])}"
-                f" | after: {fmt(res['after'])}")
+        line = (f"{model}_l{layer:<4d} {len(points):6d} {prep_s:6.1f} "
+                f"| before: {fmt(res['before'])} | after: {fmt(res['after'])}")
         if "nbhd" in res:
             line += f" | nbhd: {fmt(res['nbhd'])} {res['nbhd']['lens_seconds']:6.1f}"
         print(line, flush=True)

@@ -285,7 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--vne", choices=["variance", "std", "none"], default="variance",
                    help="column scaling of the metric (paper: variance)")
     m.add_argument("--bins", type=int, default=10, help="histogram bins of the gap rule (default 10)")
-    m.add_argument("--lens", metavar="LENS.npy", help="pca (default, the paper's), neighborhood "
+    m.add_argument("--lens", metavar="pca|neighborhood|LENS.npy", help="pca (default, the paper's), neighborhood "
                    "(Isomap of the 10-NN graph, seeded by --seed) or your own lens .npy, one row per input point")
     m.add_argument("--min-cluster-fraction", type=float, default=0.0, metavar="A",
                    help="keep clusters of at least A x the median cover-set size (default 0: all)")

@@ -62,11 +62,11 @@ from scipy.spatial.distance import pdist
 from .lenses import neighborhood_lens, pca_lens
 from .pointcloud import check_points_parameter as _check_points
 
-__all__ = ["pca_lens", "neighborhood_lens", "cover_intervals", "cover_sets", "variance_normalise",
-           "single_linkage_gap", "GapSingleLinkage", "mapper_graph", "to_networkx"]
+__all__ = ["pca_lens", "neighborhood_lens", "cover_intervals", "cover_sets",
+           "variance_normalise", "single_linkage_gap", "GapSingleLinkage", "mapper_graph",
+           "to_networkx"]
 
 _VNE_CHOICES = ("variance", "std", None)
-_LENS_NAMES = ("pca", "neighborhood")
 
 
 # ---------------------------------------------------------------- validation helpers
