@@ -78,6 +78,28 @@ def test_mapper_json_members_are_rows_of_input(circle_npy, tmp_path):
     assert {tuple(sorted(l)) for l in links} == {tuple(sorted(l)) for l in expected}
 
 
+def test_mapper_neighborhood_lens_and_min_cluster_fraction(circle_npy, tmp_path):
+    from cnntopo.mapper import mapper_graph
+    from cnntopo.mapper_readings import theta_winding
+    from cnntopo.pipeline import load_points, prepare_points
+
+    out = tmp_path / "graph.json"
+    # no density filter: rho(20, 0.5) of 600 uniform angles leaves gaps in the circle
+    assert main(["mapper", str(circle_npy), "--resolution", "10",
+                 "--gain", "3", "--lens", "neighborhood", "--min-cluster-fraction", "0.3",
+                 "--seed", "2", "--json", str(out)]) == 0
+    g = json.loads(out.read_text())
+    info = g["graph"]
+    assert (info["lens"], info["min_cluster_fraction"], info["seed"]) == ("neighborhood", 0.3, 2)
+    prep = prepare_points(load_points(circle_npy))
+    ref = mapper_graph(prep.points, lens="neighborhood", resolution=10, gain=3, seed=2,
+                       min_cluster_fraction=0.3)
+    # the same graph, its members written as rows of POINTS.npy
+    assert [n["members"] for n in g["nodes"]] == \
+        [prep.rows[n["members"]].tolist() for n in ref["nodes"]]
+    assert theta_winding(ref, prep.points).winding == 1
+
+
 def test_no_density_filter_without_k_p(circle_npy, tmp_path):
     out = tmp_path / "graph.json"
     assert main(["mapper", str(circle_npy), "--resolution", "5", "--gain", "2", "--json", str(out)]) == 0
@@ -105,6 +127,7 @@ def test_barcodes_bad_arguments(circle_npy, tmp_path, capsys, argv_tail, needle)
 @pytest.mark.parametrize("argv_tail, needle", [
     (["--resolution", "0", "--gain", "3"], "resolution"),
     (["--resolution", "10", "--gain", "1"], "gain"),
+    (["--resolution", "10", "--gain", "3", "--min-cluster-fraction", "-1"], "min_cluster_fraction"),
 ])
 def test_mapper_bad_arguments(circle_npy, tmp_path, capsys, argv_tail, needle):
     out = tmp_path / "graph.json"

@@ -79,6 +79,14 @@ def test_paper_scale_fig14_is_the_papers_setting():
     assert {by_layer[i]["p"] for i in range(3, 14)} == {0.3}
     assert {a["k"] for a in c["analyses"]} == {100}
     assert {(a["mapper"]["resolution"], a["mapper"]["gain"]) for a in c["analyses"]} == {(30, 3.0)}
+    # the paper's PCA lenses; small clusters left out so the dense layers draw as rings
+    assert {(a["mapper"]["lens"], a["mapper"]["min_cluster_fraction"])
+            for a in c["analyses"]} == {("pca", 0.3)}
+    (a15,) = load_config("fig15", "paper")["analyses"]
+    assert (a15["mapper"]["lens"], a15["mapper"]["min_cluster_fraction"]) == ("pca", 0.7)
+    # configs that do not ask keep the paper's Mapper
+    (a2,) = load_config("fig2", "paper")["analyses"]
+    assert (a2["mapper"]["lens"], a2["mapper"]["min_cluster_fraction"]) == ("pca", 0.0)
 
 
 def test_paper_scale_evolution_grids():
@@ -123,6 +131,10 @@ def test_scale_overrides_merge_drop_and_apply_to_every_analysis():
     ({"analyses": [{"k": 5, "p": 0.5, "mapper": {"resolution": 0}}]},
      r"analyses\[0\]\.mapper\.resolution must be an int >= 1; got 0"),
     ({"analyses": [{"k": 5, "p": 0.5, "mapper": {"gain": 1}}]}, r"analyses\[0\]\.mapper\.gain"),
+    ({"analyses": [{"mapper": {"min_cluster_fraction": -1}}]},
+     r"analyses\[0\]\.mapper\.min_cluster_fraction must be a number in \[0, inf\]; got -1"),
+    ({"analyses": [{"mapper": {"lens": "umap"}}]},
+     r"analyses\[0\]\.mapper\.lens must be one of \['pca', 'neighborhood'\]; got 'umap'"),
     ({"analyses": [{"k": 5, "mapper": {}}]}, r"analyses\[0\]\.k and p must be both set"),
     ({"analyses": [{"k": 5, "p": 1.5, "mapper": {}}]}, r"analyses\[0\]\.p must be a number in \(0, 1\]"),
     ({"analyses": [{"k": 5, "p": 0.5}]}, r"analyses\[0\] must be an analysis with a 'mapper'"),

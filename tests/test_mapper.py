@@ -272,6 +272,79 @@ def test_same_nodes_and_links_as_kmapper(res, gain):
     assert our_links == their_links
 
 
+# ---------------------------------------------------------------- small clusters
+
+def _blobs_on_a_line_lens():
+    """Lens 0..3 at resolution 2, gain 2: cover sets [0, 2] and [1, 3].
+
+    Set [0, 2]: blob A (10 points) and, far from it in the metric, blob B (2 points), both
+    at lens 0.5. Set [1, 3]: blob C (6 points) at lens 2.5. Sizes 12 and 6: median 9.
+    """
+    # evenly spaced rows: every merge height is the spacing, so the gap rule keeps a blob
+    A = np.c_[0.01 * np.arange(10), np.zeros(10)]
+    B = np.c_[100 + 0.01 * np.arange(2), np.zeros(2)]
+    C = np.c_[0.01 * np.arange(6), np.full(6, 5.0)]
+    X = np.r_[A, B, C]
+    lens = np.r_[np.full(12, 0.5), np.full(6, 2.5)]
+    lens[0], lens[12] = 0.0, 3.0  # the lens range is [0, 3]
+    return X, lens
+
+
+@pytest.mark.parametrize("fraction, min_size, kept", [
+    (0.0, 1, [range(10), range(10, 12), range(12, 18)]),
+    (0.2, 2, [range(10), range(10, 12), range(12, 18)]),   # 1.8 -> 2: B stays
+    (0.3, 3, [range(10), range(12, 18)]),                   # 2.7 -> 3: B goes
+    (2 / 3, 6, [range(10), range(12, 18)]),                 # 6 exactly: C stays
+    (0.7, 7, [range(10)]),                                  # 6.3 -> 7: C goes
+])
+def test_min_cluster_fraction_by_hand(fraction, min_size, kept):
+    X, lens = _blobs_on_a_line_lens()
+    g = mapper_graph(X, lens=lens, resolution=2, gain=2, vne=None,
+                     min_cluster_fraction=fraction)
+    assert [nd["members"] for nd in g["nodes"]] == [list(r) for r in kept]
+    assert g["graph"]["min_cluster_size"] == min_size
+    assert g["graph"]["min_cluster_fraction"] == fraction
+    assert g["graph"]["n_unassigned"] == 18 - sum(len(r) for r in kept)
+
+
+def test_min_cluster_fraction_rounding_keeps_exact_products():
+    # 0.3 * 10 is 3.0000000000000004 in floating point; clusters of 3 must stay.
+    X = np.r_[np.zeros((7, 1)), np.full((3, 1), 50.0), np.full((10, 1), 200.0)]
+    lens = np.r_[np.zeros(10), np.ones(10)]
+    g = mapper_graph(X, lens=lens, resolution=2, gain=2, vne=None, min_cluster_fraction=0.3)
+    assert g["graph"]["min_cluster_size"] == 3
+    assert sorted(nd["size"] for nd in g["nodes"]) == [3, 7, 10]
+
+
+def test_min_cluster_fraction_keeps_exactly_the_large_nodes_and_their_links():
+    rng = np.random.default_rng(12)
+    X = np.c_[noisy_circle(700, 0.15, seed=12), rng.normal(scale=0.3, size=(700, 2))]
+    full = mapper_graph(X, resolution=15, gain=3)
+    sizes = [len(m) for m in cover_sets(pca_lens(X), 15, 3).values()]
+    g = mapper_graph(X, resolution=15, gain=3, min_cluster_fraction=0.5)
+    min_size = int(np.ceil(0.5 * np.median(sizes)))
+    assert g["graph"]["min_cluster_size"] == min_size > 1
+    big = [nd for nd in full["nodes"] if nd["size"] >= min_size]
+    assert 0 < len(big) < len(full["nodes"])
+    assert [(nd["cube"], nd["members"]) for nd in g["nodes"]] == \
+        [(nd["cube"], nd["members"]) for nd in big]
+    old_id = {nd["id"]: i for i, nd in enumerate(big)}
+    induced = sorted((old_id[e["source"]], old_id[e["target"]]) for e in full["links"]
+                     if e["source"] in old_id and e["target"] in old_id)
+    assert [(e["source"], e["target"]) for e in g["links"]] == induced
+    covered = set().union(*(nd["members"] for nd in g["nodes"]))
+    assert g["graph"]["n_unassigned"] == 700 - len(covered)
+
+
+def test_min_cluster_fraction_that_leaves_nothing_warns():
+    with pytest.warns(UserWarning, match=r"min_cluster_fraction=100\.0 .* left no node"):
+        g = mapper_graph(X_SMALL_CIRCLE, resolution=3, min_cluster_fraction=100.0)
+    assert g["nodes"] == [] and g["links"] == [] and g["graph"]["n_unassigned"] == 60
+
+
+X_SMALL_CIRCLE = noisy_circle(60, 0.05, seed=1)
+
+
 # ---------------------------------------------------------------- errors
 
 X_SMALL = np.random.default_rng(9).normal(size=(20, 3))
@@ -287,6 +360,11 @@ X_SMALL = np.random.default_rng(9).normal(size=(20, 3))
     ({"lens": np.zeros(19)}, r"'lens' parameter of mapper_graph must have shape \(20,\) or "
                              r"\(20, n_lenses\); got shape \(19,\)"),
     ({"lens": np.r_[np.nan, np.zeros(19)]}, r"'lens' .* finite values; got 1 NaN/inf"),
+    ({"min_cluster_fraction": -0.1}, r"'min_cluster_fraction' parameter of mapper_graph must "
+                                     r"be a finite real number >= 0; got -0\.1"),
+    ({"min_cluster_fraction": np.nan}, r"'min_cluster_fraction' .* got nan"),
+    ({"min_cluster_fraction": "0.3"}, r"'min_cluster_fraction' .* got '0\.3'"),
+    ({"seed": -1}, r"'seed' parameter of mapper_graph must be an int >= 0; got -1"),
 ])
 def test_bad_inputs(kwargs, match):
     with pytest.raises(ValueError, match=match):

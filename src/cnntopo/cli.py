@@ -152,7 +152,9 @@ def cmd_mapper(args) -> int:
     _check_outputs(args.json, args.png, args.html)
     prep = prepare_points(load_points(args.points), k=args.k, p=args.p)
     lens = None
-    if args.lens:
+    if args.lens in ("pca", "neighborhood"):
+        lens = args.lens
+    elif args.lens:
         if not Path(args.lens).is_file():
             raise CLIError(f"--lens file {args.lens!r} does not exist")
         full = np.asarray(np.load(args.lens, allow_pickle=False), dtype=float)
@@ -161,7 +163,8 @@ def cmd_mapper(args) -> int:
         lens = full[prep.rows]
     shape = _filter_shape(prep.points.shape[1], args.shape)
     graph = mapper_graph(prep.points, lens=lens, resolution=args.resolution, gain=args.gain,
-                         vne=None if args.vne == "none" else args.vne, n_bins=args.bins)
+                         vne=None if args.vne == "none" else args.vne, n_bins=args.bins,
+                         min_cluster_fraction=args.min_cluster_fraction, seed=args.seed)
     colours = _mapper_colours(args, graph, prep) if (args.png or args.html) else None
     # members refer to rows of POINTS.npy (the contract), not to the filtered cloud
     out = mapper_record(prep, graph, k=args.k, p=args.p, input_file=Path(args.points).name)
@@ -450,9 +453,13 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--vne", choices=["variance", "std", "none"], default="variance",
                    help="column scaling of the metric (paper: variance)")
     m.add_argument("--bins", type=int, default=10, help="histogram bins of the gap rule (default 10)")
-    m.add_argument("--lens", metavar="LENS.npy", help="your own lens, one row per input point")
+    m.add_argument("--lens", metavar="pca|neighborhood|LENS.npy", help="pca (default, the paper's), neighborhood "
+                   "(Isomap of the 10-NN graph, seeded by --seed) or your own lens .npy, one row per input point")
+    m.add_argument("--min-cluster-fraction", type=float, default=0.0, metavar="A",
+                   help="keep clusters of at least A x the median cover-set size (default 0: all)")
     m.add_argument("--shape", help="filter shape HxW for thumbnails (default: square root of d)")
-    m.add_argument("--seed", type=int, default=0, help="layout seed of the pictures (PNG and HTML)")
+    m.add_argument("--seed", type=int, default=0, help="seed of the pictures' layout (PNG and HTML) "
+                   "and of the neighborhood lens")
     m.add_argument("--color-by", default="size", metavar="WHAT",
                    help="node colour of the pictures: size (default), theta (angle on the primary "
                         "circle), klein-distance, network, iteration (these two read POINTS.meta.npz, "

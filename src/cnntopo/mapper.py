@@ -34,6 +34,18 @@ counted in right-closed bins ``[b0, b1], (b1, b2], ..., (b_{n-1}, b_n]`` (R's ``
 the tree is cut at the midpoint of the first empty bin (merges with height above the cut
 separate clusters). If no bin is empty, or ``min(h) == diam`` (e.g. two points, or all points
 equidistant), the set is one cluster. A cover set with one point is one cluster.
+
+Small clusters (``min_cluster_fraction``)
+-----------------------------------------
+Let ``m`` be the median number of points of the non-empty cover sets. With
+``min_cluster_fraction = a > 0``, a cluster becomes a node only when it holds at least
+``a * m`` points (rounded up; at least 1). Its points are not moved anywhere; most of them
+lie in other, larger clusters of the overlapping cover sets. The median is taken because a
+few cover sets on a dense circle can hold a hundred times the typical count. Why: when the
+lens image is a filled region (the PCA image of a circle plus off-model patches is a disc),
+every sparse cover set still gives a node and Mapper draws a filled disc of small nodes;
+the rule keeps the structure carried by at least ``a`` times the typical cover-set count.
+``a = 0`` (the default) keeps every cluster, as the paper's Ayasdi runs did.
 """
 
 from __future__ import annotations
@@ -47,10 +59,12 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial.distance import pdist
 
+from .lenses import neighborhood_lens, pca_lens
 from .pointcloud import check_points_parameter as _check_points
 
-__all__ = ["pca_lens", "cover_intervals", "cover_sets", "variance_normalise",
-           "single_linkage_gap", "GapSingleLinkage", "mapper_graph", "to_networkx"]
+__all__ = ["pca_lens", "neighborhood_lens", "cover_intervals", "cover_sets",
+           "variance_normalise", "single_linkage_gap", "GapSingleLinkage", "mapper_graph",
+           "to_networkx"]
 
 _VNE_CHOICES = ("variance", "std", None)
 
@@ -85,32 +99,7 @@ def _check_lens(lens, n_points, func):
     return F
 
 
-# ---------------------------------------------------------------- lenses and cover
-
-def pca_lens(points, n_components=2):
-    """Project points on their first principal components (the paper's PCA 1 and 2).
-
-    Parameters
-    ----------
-    points : array of shape (n_points, n_features)
-    n_components : int, default 2
-        In ``[1, min(n_points, n_features)]``.
-
-    Returns
-    -------
-    lens : array of shape (n_points, n_components)
-        Deterministic: scikit-learn's full SVD solver with its sign convention.
-    """
-    from sklearn.decomposition import PCA
-
-    X = _check_points(points, "pca_lens")
-    top = min(X.shape)
-    if (isinstance(n_components, bool) or not isinstance(n_components, numbers.Integral)
-            or not 1 <= n_components <= top):
-        raise ValueError(f"The 'n_components' parameter of pca_lens must be an int in "
-                         f"[1, min(n_points, n_features)] = [1, {top}]; got {n_components!r}.")
-    return PCA(n_components=int(n_components), svd_solver="full").fit_transform(X)
-
+# ---------------------------------------------------------------- cover
 
 def cover_intervals(lens_min, lens_max, resolution, gain):
     """The `resolution` closed intervals covering ``[lens_min, lens_max]`` for one lens.
@@ -361,15 +350,39 @@ def _links(node_members, n_points):
     return np.column_stack(np.divmod(codes, n_nodes))
 
 
-def mapper_graph(points, *, lens=None, resolution=30, gain=3.0, vne="variance", n_bins=10):
+def _check_fraction(value, func):
+    if (isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value)
+            or value < 0):
+        raise ValueError(f"The 'min_cluster_fraction' parameter of {func} must be a finite "
+                         f"real number >= 0; got {value!r}.")
+    return float(value)
+
+
+def _lens_values(X, lens, seed, func):
+    """(lens array, lens name) for `lens` = None, "pca", "neighborhood" or an array."""
+    if lens is None or (isinstance(lens, str) and lens == "pca"):
+        return pca_lens(X, min(2, *X.shape)), "pca"
+    if isinstance(lens, str):
+        if lens != "neighborhood":
+            raise ValueError(f"The 'lens' parameter of {func} must be an array, None, "
+                             f"'pca' or 'neighborhood'; got {lens!r}.")
+        return neighborhood_lens(X, min(2, X.shape[0] - 1), seed=seed), "neighborhood"
+    return _check_lens(lens, X.shape[0], func), "user"
+
+
+def mapper_graph(points, *, lens=None, resolution=30, gain=3.0, vne="variance", n_bins=10,
+                 min_cluster_fraction=0.0, seed=0):
     """Mapper graph of a point cloud: Mapper(resolution, gain) in the paper's notation.
 
     Parameters
     ----------
     points : array of shape (n_points, n_features)
-    lens : array of shape (n_points,) or (n_points, n_lenses), optional
-        Lens values; default ``pca_lens(points, 2)`` (PCA 1 and 2 of the unscaled points,
-        or as many components as the shape allows).
+    lens : None, "pca", "neighborhood" or array of shape (n_points,) or (n_points, n_lenses)
+        ``None`` or ``"pca"`` (default): ``pca_lens(points, 2)``, PCA 1 and 2 of the unscaled
+        points (or as many components as the shape allows), the paper's lenses;
+        ``"neighborhood"``: ``neighborhood_lens(points, 2, seed=seed)``, an Isomap embedding
+        of the 10-nearest-neighbour graph (call :func:`neighborhood_lens` yourself for other
+        settings and pass the array); an array: your own lens values.
     resolution : int >= 1, default 30
         Intervals per lens.
     gain : float > 1, default 3.0
@@ -378,55 +391,74 @@ def mapper_graph(points, *, lens=None, resolution=30, gain=3.0, vne="variance", 
         Column scaling of the metric used for clustering (:func:`variance_normalise`).
     n_bins : int >= 1, default 10
         Histogram bins of the gap heuristic (:func:`single_linkage_gap`).
+    min_cluster_fraction : float >= 0, default 0.0
+        A cluster becomes a node only if it holds at least this fraction of the median
+        number of points of the non-empty cover sets (see the module docstring). 0 keeps
+        every cluster (the paper's Mapper).
+    seed : int >= 0, default 0
+        Seed of the neighbourhood lens's sample; unused by the other lenses.
 
     Returns
     -------
     graph : dict
         networkx node-link data: ``{"directed": False, "multigraph": False, "graph": {...},
         "nodes": [...], "links": [...]}``. ``graph`` holds ``resolution, gain, vne, n_bins,
-        n_points, lens`` (``"pca"`` or ``"user"``), ``n_lenses`` and ``intervals`` (per lens,
-        the ``[start, end]`` list). Each node is ``{"id", "members", "size", "cube"}``:
-        ``members`` the sorted row indices into `points`, ``cube`` the interval index per
-        lens. Nodes are ordered by cube (lexicographic), then by smallest member, and ``id``
-        is the position. Each link ``{"source", "target"}`` (``source < target``) joins two
-        nodes sharing at least one member; links are sorted.
+        n_points, lens`` (``"pca"``, ``"neighborhood"`` or ``"user"``), ``n_lenses``,
+        ``intervals`` (per lens, the ``[start, end]`` list), ``seed``,
+        ``min_cluster_fraction``, ``min_cluster_size`` (the smallest size a node may have)
+        and ``n_unassigned`` (points in no node; 0 when ``min_cluster_fraction`` is 0). Each
+        node is ``{"id", "members", "size", "cube"}``: ``members`` the sorted row indices
+        into `points`, ``cube`` the interval index per lens. Nodes are ordered by cube
+        (lexicographic), then by smallest member, and ``id`` is the position. Each link
+        ``{"source", "target"}`` (``source < target``) joins two nodes sharing at least one
+        member; links are sorted.
     """
     func = "mapper_graph"
     X = _check_points(points, func)
     resolution = _check_int(resolution, "resolution", func, 1)
     gain = _check_gain(gain, func)
     n_bins = _check_int(n_bins, "n_bins", func, 1)
+    min_cluster_fraction = _check_fraction(min_cluster_fraction, func)
+    seed = _check_int(seed, "seed", func, 0)
     if vne not in _VNE_CHOICES:
         raise ValueError(f"The 'vne' parameter of {func} must be one of 'variance', 'std', "
                          f"None; got {vne!r}.")
     n = X.shape[0]
-    if lens is None:
-        F = pca_lens(X, min(2, *X.shape))
-        lens_name = "pca"
-    else:
-        F = _check_lens(lens, n, func)
-        lens_name = "user"
+    F, lens_name = _lens_values(X, lens, seed, func)
     Y = variance_normalise(X, vne)
 
     codes, pts, intervals = _cover_pairs(F, resolution, gain, func)
     bounds = np.flatnonzero(np.diff(codes)) + 1
     starts = np.r_[0, bounds]
+    # ceil of a rounded product, so that 0.3 * 10 keeps clusters of 3 points
+    typical = float(np.median(np.diff(np.r_[starts, len(codes)])))
+    min_size = max(1, int(np.ceil(round(min_cluster_fraction * typical, 9))))
     node_members, node_cubes = [], []
     for code, members in zip(codes[starts], np.split(pts, bounds)):
         labels = _gap_labels(Y[members], n_bins)
         cube = list(_cube_of(int(code), resolution, F.shape[1]))
         # Labels are numbered by smallest member, so this order is the documented one.
         for k in range(int(labels.max()) + 1):
-            node_members.append(members[labels == k])
-            node_cubes.append(cube)
+            cluster = members[labels == k]
+            if cluster.size >= min_size:
+                node_members.append(cluster)
+                node_cubes.append(cube)
 
+    assigned = np.zeros(n, dtype=bool)
+    for m in node_members:
+        assigned[m] = True
+    if not node_members:
+        warnings.warn(f"{func}: min_cluster_fraction={min_cluster_fraction!r} (clusters of at "
+                      f"least {min_size} points) left no node.", UserWarning, stacklevel=2)
     links = _links(node_members, n)
     return {
         "directed": False,
         "multigraph": False,
         "graph": {"resolution": resolution, "gain": gain, "vne": vne, "n_bins": n_bins,
                   "n_points": n, "lens": lens_name, "n_lenses": int(F.shape[1]),
-                  "intervals": [iv.tolist() for iv in intervals]},
+                  "intervals": [iv.tolist() for iv in intervals], "seed": seed,
+                  "min_cluster_fraction": min_cluster_fraction, "min_cluster_size": min_size,
+                  "n_unassigned": int(n - assigned.sum())},
         "nodes": [{"id": i, "members": m.tolist(), "size": int(m.size), "cube": c}
                   for i, (m, c) in enumerate(zip(node_members, node_cubes))],
         "links": [{"source": int(a), "target": int(b)} for a, b in links],

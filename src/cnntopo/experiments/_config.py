@@ -47,7 +47,7 @@ _ANALYSIS_DEFAULTS = {"tag": None, "layer": None, "iteration": None, "channel": 
 _ROW_DEFAULTS = {"label": None, "layer": None, "channel": None, "network": None,
                  "subsample": None, "seed": 0, "k": None, "p": None, "mapper": None}
 _MAPPER_DEFAULTS = {"resolution": 30, "gain": 3.0, "vne": "variance", "n_bins": 10, "seed": 0,
-                    "n_thumbnails": 12}
+                    "n_thumbnails": 12, "lens": "pca", "min_cluster_fraction": 0.0}
 _BARCODE_DEFAULTS = {"landmarks": 100, "nu": 1, "maxdim": 1, "coeff": 2, "seed": 0,
                      "max_filtration": None, "num_divisions": None}
 _TAG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -172,6 +172,9 @@ def _check_mapper(ck, where, spec):
     m["n_bins"] = ck.int(f"{where}.n_bins", m["n_bins"], 1)
     m["seed"] = ck.int(f"{where}.seed", m["seed"], 0)
     m["n_thumbnails"] = ck.int(f"{where}.n_thumbnails", m["n_thumbnails"], 0)
+    m["lens"] = ck.str(f"{where}.lens", m["lens"], ("pca", "neighborhood"))
+    m["min_cluster_fraction"] = ck.real(f"{where}.min_cluster_fraction",
+                                        m["min_cluster_fraction"], 0, float("inf"), low_open=False)
     return m
 
 

@@ -361,7 +361,9 @@ def _mapper_graph(points, m):
     from ..mapper import mapper_graph
 
     return mapper_graph(points, resolution=m["resolution"], gain=m["gain"],
-                        vne=None if m["vne"] == "none" else m["vne"], n_bins=m["n_bins"])
+                        vne=None if m["vne"] == "none" else m["vne"], n_bins=m["n_bins"],
+                        lens=m["lens"], min_cluster_fraction=m["min_cluster_fraction"],
+                        seed=m["seed"])
 
 
 def _layers_text(layer):
@@ -444,7 +446,8 @@ def _mapper_outputs(prep, meta, readings, m, rho, shape, title, tag, out_dir):
     write_mapper_html(out_dir / files["graph_html"], graph, prep.points, shape=shape,
                       title=title, positions=lay, colours=list(colourings.values()),
                       rows=prep.rows)
-    numbers = {**_graph_numbers(graph, betti), "resolution": m["resolution"], "gain": m["gain"]}
+    numbers = {**_graph_numbers(graph, betti), "resolution": m["resolution"], "gain": m["gain"],
+               **{k: graph["graph"][k] for k in ("lens", "min_cluster_fraction", "n_unassigned")}}
     return numbers, files
 
 
