@@ -88,9 +88,9 @@ def training_key(source):
     """12 hex digits naming the weights a ``train`` source produces.
 
     A hash of every `TrainConfig` setting with defaults filled in (so ``lr: null`` and the
-    default rate agree), except ``device`` and ``data_dir``: where the data lives and which
-    device trains do not change what the weights are (the runner ignores them as well when
-    it reuses a run).
+    default rate agree), except ``device``, ``precision`` and ``data_dir``: where the data
+    lives and which device trains, in which arithmetic, do not change what the weights are
+    meant to be (the runner ignores them as well when it reuses a run).
 
     Parameters
     ----------
@@ -105,7 +105,7 @@ def training_key(source):
         raise ValueError(f"The 'source' parameter of training_key must be a validated 'train' "
                          f"source; got {source!r}.")
     settings = {k: v for k, v in asdict(_train_config(source, None)).items()
-                if k not in ("device", "data_dir")}
+                if k not in ("device", "precision", "data_dir")}
     settings["widths"] = list(settings["widths"])
     text = json.dumps(settings, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:12]
