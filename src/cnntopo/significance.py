@@ -1,0 +1,475 @@
+"""Which bars of a lazy witness barcode are signal: a Monte Carlo test against null clouds.
+
+Method (``"null-max-ratio"``)
+-----------------------------
+A bar's persistence is measured scale-free, as the ratio ``death / birth`` (the multiplicative
+persistence of Bobrowski, Kahle & Skraba 2017, used for every bar by Bobrowski & Skraba 2023)
+for H1 and up, and as ``death / median(finite H0 deaths)`` for H0 (all H0 bars are born at 0).
+It is read on the ``nu = 0`` lazy witness complex of the landmarks, where every filtration
+value is a witnessed distance and never 0 (with ``nu >= 1`` births crowd at 0 and the ratio
+is undefined).
+
+A bar is *significant* when its ratio exceeds the ``1 - alpha`` quantile of the *largest*
+ratio of that dimension in clouds of pure noise made the same way: the same number of points
+(before the density filtration), the same dimension, normalised and density filtered as the
+data was, with the same number of landmarks ("maximally persistent cycles" of noise,
+Bobrowski, Kahle & Skraba 2017; a max-statistic Monte Carlo test, Besag & Diggle 1977). The
+family-wise error per dimension is then at most `alpha`.
+
+The count is not read once: it is read on `n_resamples` resamples of the cloud, each a
+subsample of the points without replacement (at most `max_witnesses` of them) with a fresh
+first maxmin landmark, and the null is calibrated on resamples drawn the same way. The
+reported count is the most frequent one, its confidence the share of resamples that give it.
+Where the points are too few for the landmarks (fewer than :data:`MIN_WITNESSES_PER_LANDMARK`
+points of a resample per landmark) a count of zero is not evidence of no structure: the
+dimension is marked undecided.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import numbers
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .homology import _is_int, _maxmin, _ripser_diagrams, _witness_matrix
+from .pointcloud import check_points_parameter as _check_points
+from ._io import atomic_write_json
+from .pointcloud import density_filter, normalise
+
+__all__ = ["significant_bars", "SignificantBars", "METHOD", "MIN_WITNESSES_PER_LANDMARK"]
+
+METHOD = "null-max-ratio"
+REFERENCE = ("Bobrowski, Kahle & Skraba (2017), 'Maximally persistent cycles in random "
+             "geometric complexes', Ann. Appl. Probab. 27(4); Monte Carlo test as in Besag & "
+             "Diggle (1977), Appl. Statist. 26(3)")
+# Bumped whenever a change alters the null thresholds, so old cache entries are not reused.
+_CACHE_VERSION = 1
+MIN_WITNESSES_PER_LANDMARK = 2.0
+_NULL_MODELS = ("auto", "filters", "sphere", "gaussian")
+# Rows whose norms agree to this relative tolerance lie on a sphere ("auto" null model).
+_SPHERE_RTOL = 1e-6
+# A null cloud is reused for resamples until this many input points have been drawn per
+# resample (so clouds of up to 20,000 points are drawn afresh for every null resample).
+_NULL_POINTS_PER_CLOUD = 20_000
+_NULL_STREAM = 0x5167  # first SeedSequence key of the null clouds
+_DATA_STREAM = 0x5168  # second SeedSequence key of the cloud's resamples
+_MIN_POINTS = 5
+_memory_cache: dict = {}
+
+
+# ---------------------------------------------------------------------------- one replicate
+
+@contextlib.contextmanager
+def _torch_threads(n):
+    """Run torch ops on `n` intra-op threads, then restore the previous setting.
+
+    Many small witness blocks mean one OpenMP barrier per block; on a shared, loaded
+    machine two threads then wait out scheduler time slices: 10,000 witnesses x 100
+    landmarks took 4-5 s on 2 threads against 0.2-0.3 s on 1 (load ~11 on 2 cores).
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _ratios(diagrams):
+    """Scale-free persistence of every bar, per dimension, sorted descending.
+
+    H0: death / median finite death (births are all 0); infinite bars are left out (the
+    one component that never dies is always counted). H1 and up: death / birth, an
+    infinite death counting as infinitely persistent.
+    """
+    out = []
+    h0 = diagrams[0]
+    d0 = h0[np.isfinite(h0[:, 1]), 1]
+    unit = float(np.median(d0)) if d0.size else 0.0
+    out.append(np.sort(d0 / unit)[::-1] if unit > 0 else np.zeros(0))
+    for dgm in diagrams[1:]:
+        birth, death = dgm[:, 0], dgm[:, 1]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r = np.where(birth > 0, death / np.where(birth > 0, birth, 1.0), np.inf)
+        r[np.isinf(death)] = np.inf
+        out.append(np.sort(r)[::-1])
+    return out
+
+
+def _replicate(points, n_landmarks, n_sub, rng, *, maxdim, coeff, nu=0):
+    """Ratios of one resample: `n_sub` points without replacement, maxmin from a random start."""
+    n = points.shape[0]
+    sub = points[np.sort(rng.choice(n, n_sub, replace=False))] if n_sub < n else points
+    _, dist = _maxmin(sub, n_landmarks, int(rng.integers(2 ** 63)))
+    with _torch_threads(1):
+        filt = _witness_matrix(dist, nu)
+    return _ratios(_ripser_diagrams(filt, maxdim=maxdim, coeff=coeff))
+
+
+# ---------------------------------------------------------------------------- null clouds
+
+def _null_model(points, null, fn):
+    """Resolve `null` ("auto" looks at the rows) and, for "gaussian", the covariance factor."""
+    if null not in _NULL_MODELS:
+        raise ValueError(f"The 'null' parameter of {fn} must be one of {_NULL_MODELS}; "
+                         f"got {null!r}.")
+    norms = np.linalg.norm(points, axis=1)
+    if null == "auto":
+        top = float(norms.max())
+        if top > 0 and float(norms.min()) >= top * (1 - _SPHERE_RTOL):
+            centred = np.abs(points.mean(axis=1)).max() <= _SPHERE_RTOL * top
+            null = "filters" if centred and points.shape[1] >= 2 else "sphere"
+        else:
+            null = "gaussian"
+    if null != "gaussian":
+        return null, None
+    # N(0, C) with C the covariance of the rows, scaled to unit trace (the ratios are
+    # scale-free) and rounded, so that a rescaled cloud gets the very same null.
+    centred = points - points.mean(axis=0)
+    _, sing, vt = np.linalg.svd(centred, full_matrices=False)
+    total = float(np.sqrt(np.sum(sing ** 2)))
+    if total == 0:
+        raise ValueError(f"The 'points' parameter of {fn} must not be one point repeated; "
+                         f"all {len(points)} rows are equal.")
+    factor = np.round((sing / total)[:, None] * vt, 12)
+    return null, factor
+
+
+def _null_cloud(rng, n, dim, model, factor, density):
+    """`n` points of pure noise made like the data: model, then normalise, then rho(k, p)."""
+    if model == "gaussian":
+        z = rng.standard_normal((n, factor.shape[0])) @ factor
+    else:
+        z = rng.standard_normal((n, dim))
+        if model == "filters":
+            z = normalise(z)[0]   # drops nothing: a Gaussian row is never constant
+        else:
+            z /= np.linalg.norm(z, axis=1, keepdims=True)
+    if density is not None:
+        k, p = density
+        z = z[density_filter(z, k, p)]
+    return z
+
+
+def _null_maxima(key, dim, factor, *, n_null, progress, cache_dir):
+    """Largest ratio per dimension in each of `n_null` null resamples, shape (n_null, maxdim+1).
+
+    Cached by `key` in memory and, unless `cache_dir` is None, on disk.
+    """
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
+    if digest in _memory_cache:
+        return _memory_cache[digest]
+    path = None
+    if cache_dir is not None:
+        path = Path(cache_dir) / "significance" / f"null-{digest}.json"
+        try:
+            stored = json.loads(path.read_text())
+            if stored.get("key") == key:
+                maxima = np.asarray(stored["null_max"], dtype=np.float64)
+                _memory_cache[digest] = maxima
+                return maxima
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # absent or unreadable: recompute (and overwrite)
+    n_in, n_sub = key["n_input"], key["resample_size"]
+    density = None if key["density"] is None else tuple(key["density"])
+    # One null cloud serves several resamples when clouds are large (their density
+    # filtration dominates the cost); small ones get a fresh cloud every time.
+    n_clouds = int(np.clip(np.ceil(n_null * _NULL_POINTS_PER_CLOUD / max(n_in, 1)), 1, n_null))
+    rng = np.random.default_rng(np.random.SeedSequence([_NULL_STREAM, int(digest, 16)]))
+    maxima = np.empty((n_null, key["maxdim"] + 1))
+    bar = _progress(n_null, "null clouds", progress)
+    cloud, made = None, -1
+    for i in range(n_null):
+        if i * n_clouds // n_null != made:
+            made = i * n_clouds // n_null
+            cloud = _null_cloud(rng, n_in, dim, key["model"], factor, density)
+        ratios = _replicate(cloud, key["n_landmarks"], min(n_sub, len(cloud)), rng,
+                            maxdim=key["maxdim"], coeff=key["coeff"])
+        maxima[i] = [r[0] if r.size else 1.0 for r in ratios]
+        bar.update()
+    bar.close()
+    _memory_cache[digest] = maxima
+    if path is not None:
+        try:
+            atomic_write_json(path, {"key": key, "null_max": maxima.tolist()}, indent=None)
+        except OSError:
+            pass  # a read-only cache folder only costs the recomputation next time
+    return maxima
+
+
+class _NoBar:
+    def update(self, n=1):
+        pass
+
+    def close(self):
+        pass
+
+
+def _progress(total, desc, enabled):
+    if not enabled:
+        return _NoBar()
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, leave=False)
+
+
+def default_cache_dir():
+    """``$CNNTOPO_CACHE`` if set, else ``~/.cache/cnntopo``."""
+    env = os.environ.get("CNNTOPO_CACHE")
+    return Path(env) if env else Path.home() / ".cache" / "cnntopo"
+
+
+# ---------------------------------------------------------------------------- result
+
+@dataclass(frozen=True)
+class SignificantBars:
+    """Significant bars of a cloud's lazy witness barcodes, per homology dimension.
+
+    Attributes
+    ----------
+    counts : list of int, length maxdim + 1
+        Significant bars per dimension, the most frequent count over the resamples. H0
+        counts the component that never dies, so ``counts[0] >= 1``.
+    confidence : list of float
+        Share of the resamples that give ``counts[q]``, in (0, 1].
+    undecided : list of bool
+        True where the points are too few to decide: the resamples hold fewer than
+        :data:`MIN_WITNESSES_PER_LANDMARK` points per landmark and no finite bar of that
+        dimension was significant, so the count (0 extra bars) says nothing. Callers should
+        print "too few points to tell" rather than the count.
+    reason : list of str or None
+        Why a dimension is undecided, in words; None where it is decided.
+    distribution : list of dict of int to float
+        ``distribution[q][c]``: share of resamples with count ``c`` (sorted by count).
+    thresholds : list of float
+        The ratio a bar must exceed, per dimension: the Monte Carlo ``1 - alpha`` critical
+        value of the largest null ratio.
+    max_ratio : list of float
+        Median over the resamples of the largest ratio of each dimension (1.0 without bars).
+    n_points : int
+        Points of the cloud tested.
+    method : str
+        :data:`METHOD`.
+    reference : str
+        The literature the method follows.
+    params : dict
+        Everything that determined the result (JSON-able): landmarks, alpha, resamples,
+        resample size, null model and resamples, density filtration, seed.
+    """
+
+    counts: list
+    confidence: list
+    undecided: list
+    reason: list
+    distribution: list
+    thresholds: list
+    max_ratio: list
+    n_points: int
+    method: str = METHOD
+    reference: str = REFERENCE
+    params: dict = field(default_factory=dict)
+
+    def to_dict(self):
+        """Plain JSON-able data (``distribution`` keys become strings)."""
+        out = asdict(self)
+        out["distribution"] = [{str(c): s for c, s in d.items()} for d in self.distribution]
+        return out
+
+
+# ---------------------------------------------------------------------------- checks
+
+def _check_int(value, name, low, fn, high=None):
+    if not _is_int(value) or value < low or (high is not None and value > high):
+        span = f"in [{low}, {high}]" if high is not None else f">= {low}"
+        raise ValueError(f"The '{name}' parameter of {fn} must be an int {span}; got {value!r}.")
+    return int(value)
+
+
+def _check_real(value, name, low, high, fn):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) \
+            or not low < value < high:
+        raise ValueError(f"The '{name}' parameter of {fn} must be a float in ({low}, {high}); "
+                         f"got {value!r}.")
+    return float(value)
+
+
+def _check_density(density, n_input, n_points, fn):
+    """(k, p) and the number of points that entered the filtration, checked together."""
+    if density is None:
+        if n_input is not None and n_input != n_points:
+            raise ValueError(f"The 'n_input' parameter of {fn} must equal the number of points "
+                             f"({n_points}) when no 'density' filtration is given; "
+                             f"got {n_input!r}.")
+        return None, n_points
+    if not isinstance(density, (tuple, list)) or len(density) != 2:
+        raise ValueError(f"The 'density' parameter of {fn} must be a pair (k, p) or None; "
+                         f"got {density!r}.")
+    if n_input is None:
+        raise ValueError(f"The 'n_input' parameter of {fn} must give the number of points that "
+                         f"entered the density filtration rho{tuple(density)}; got None.")
+    n_input = _check_int(n_input, "n_input", n_points, fn)
+    k, p = density
+    if not _is_int(k) or not 1 <= k <= n_input - 1:
+        raise ValueError(f"The 'density' parameter of {fn} must be (k, p) with k an int in "
+                         f"[1, n_input - 1] = [1, {n_input - 1}]; got k={k!r}.")
+    if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 < p <= 1:
+        raise ValueError(f"The 'density' parameter of {fn} must be (k, p) with p a float in "
+                         f"(0, 1]; got p={p!r}.")
+    kept = max(1, min(n_input, int(np.floor(float(p) * n_input + 0.5))))
+    if kept != n_points:
+        raise ValueError(f"The 'n_input' parameter of {fn} must be the number of points that "
+                         f"entered rho({k}, {p}), which keeps {kept} of {n_input} points, but "
+                         f"the cloud has {n_points}; pass the count after normalising (constant "
+                         f"rows dropped), before the density filtration.")
+    return (int(k), float(p)), n_input
+
+
+# ---------------------------------------------------------------------------- the test
+
+def significant_bars(points, n_landmarks=100, *, maxdim=1, density=None, n_input=None,
+                     null="auto", alpha=0.05, n_resamples=20, n_null=99,
+                     resample_fraction=0.8, max_witnesses=10_000, coeff=2, seed=0,
+                     cache_dir="default", progress=False):
+    """Count the significant bars of a cloud's lazy witness barcodes, with a confidence.
+
+    A bar is significant when its scale-free persistence (``death / birth`` in H1 and up,
+    ``death / median death`` in H0) exceeds the ``1 - alpha`` Monte Carlo critical value of
+    the largest such ratio in null clouds made the same way as the data. The count is read
+    on `n_resamples` resamples of the cloud; the most frequent count is reported with the
+    share of resamples that give it. See the module docstring for the method and its
+    references.
+
+    Parameters
+    ----------
+    points : array_like, shape (n_points, n_dims)
+        The cloud, as the barcodes see it (for filters: normalised and density filtered).
+    n_landmarks : int
+        Maxmin landmarks, as for :func:`cnntopo.homology.lazy_witness_barcodes` (>= 3).
+    maxdim : int
+        Highest homology dimension (0, 1 or 2).
+    density : (int, float) or None
+        The density filtration rho(k, p) the cloud went through, if any; the null clouds go
+        through the same one.
+    n_input : int or None
+        Points that entered the density filtration (after normalising). Required with
+        `density`; without it, the number of points.
+    null : {"auto", "filters", "sphere", "gaussian"}
+        How null clouds are drawn, before the density filtration. ``"filters"``: Gaussian
+        rows normalised by :func:`cnntopo.pointcloud.normalise` (unstructured filters;
+        uniform on the unit sphere of the zero-mean hyperplane). ``"sphere"``: uniform on the
+        unit sphere of R^d. ``"gaussian"``: Gaussian with the cloud's covariance.
+        ``"auto"``: "filters" when every row has zero mean and one norm, "sphere" when the
+        rows only share one norm, else "gaussian".
+    alpha : float
+        Family-wise error rate per dimension, in (0, 0.5).
+    n_resamples : int
+        Resamples of the cloud (>= 1), each with a fresh first landmark.
+    n_null : int
+        Null resamples (>= 19); with ``alpha = 0.05`` the critical value is the 95th of 99.
+    resample_fraction : float
+        Share of the points in each resample, drawn without replacement, in (0, 1].
+    max_witnesses : int
+        At most this many points per resample (the lazy witness cost grows with them).
+    coeff : int
+        Prime field of coefficients.
+    seed : int
+        Seed of the resamples of the cloud. The null clouds have their own fixed seed, a
+        function of their parameters, so they can be cached.
+    cache_dir : path-like, "default" or None
+        Where null maxima are kept between calls (``significance/null-*.json``):
+        ``"default"`` is :func:`default_cache_dir`, None keeps them in memory only.
+    progress : bool
+        Show progress bars (tqdm).
+
+    Returns
+    -------
+    SignificantBars
+    """
+    fn = "significant_bars"
+    points = _check_points(points, fn)
+    n_points, dim = points.shape
+    if n_points < _MIN_POINTS:
+        raise ValueError(f"The 'points' parameter of {fn} must hold at least {_MIN_POINTS} "
+                         f"points to test anything; got {n_points}.")
+    n_landmarks = _check_int(n_landmarks, "n_landmarks", 3, fn)
+    maxdim = _check_int(maxdim, "maxdim", 0, fn, 2)
+    alpha = _check_real(alpha, "alpha", 0.0, 0.5, fn)
+    n_resamples = _check_int(n_resamples, "n_resamples", 1, fn)
+    n_null = _check_int(n_null, "n_null", 19, fn)
+    if isinstance(resample_fraction, bool) or not isinstance(resample_fraction, numbers.Real) \
+            or not 0 < resample_fraction <= 1:
+        raise ValueError(f"The 'resample_fraction' parameter of {fn} must be a float in (0, 1]; "
+                         f"got {resample_fraction!r}.")
+    max_witnesses = _check_int(max_witnesses, "max_witnesses", _MIN_POINTS, fn)
+    if not _is_int(coeff) or coeff < 2 or any(coeff % q == 0 for q in range(2, int(coeff ** 0.5) + 1)):
+        raise ValueError(f"The 'coeff' parameter of {fn} must be a prime int; got {coeff!r}.")
+    if not _is_int(seed) or seed < 0:
+        raise ValueError(f"The 'seed' parameter of {fn} must be an int >= 0; got {seed!r}.")
+    density, n_input = _check_density(density, n_input, n_points, fn)
+    model, factor = _null_model(points, null, fn)
+    if cache_dir == "default":
+        cache_dir = default_cache_dir()
+
+    n_sub = max(min(int(np.ceil(resample_fraction * n_points)), max_witnesses), _MIN_POINTS)
+    n_sub = min(n_sub, n_points)
+    landmarks = min(n_landmarks, n_sub)
+    key = {"version": _CACHE_VERSION, "model": model, "dim": int(dim), "n_input": int(n_input),
+           "density": None if density is None else list(density),
+           "n_landmarks": int(n_landmarks), "resample_size": int(n_sub), "maxdim": maxdim,
+           "coeff": int(coeff), "n_null": n_null,
+           "factor": None if factor is None else hashlib.sha256(factor.tobytes()).hexdigest()}
+    null_max = _null_maxima(key, dim, factor, n_null=n_null, progress=progress,
+                            cache_dir=cache_dir)
+    # Monte Carlo test (Besag & Diggle 1977): a ratio is significant when at most
+    # alpha (n_null + 1) - 1 of the null maxima reach it.
+    rank = int(np.ceil((1 - alpha) * (n_null + 1))) - 1
+    thresholds = np.sort(null_max, axis=0)[min(rank, n_null - 1)]
+
+    rng = np.random.default_rng(np.random.SeedSequence([seed, _DATA_STREAM]))
+    counts = np.empty((n_resamples, maxdim + 1), dtype=np.int64)
+    tops = np.empty((n_resamples, maxdim + 1))
+    bar = _progress(n_resamples, "resamples", progress)
+    for i in range(n_resamples):
+        ratios = _replicate(points, n_landmarks, n_sub, rng, maxdim=maxdim, coeff=coeff)
+        counts[i] = [int(np.count_nonzero(r > t)) for r, t in zip(ratios, thresholds)]
+        tops[i] = [r[0] if r.size else 1.0 for r in ratios]
+        bar.update()
+    bar.close()
+    counts[:, 0] += 1  # the component that never dies
+
+    thin = n_sub < MIN_WITNESSES_PER_LANDMARK * landmarks
+    result = {"counts": [], "confidence": [], "undecided": [], "reason": [], "distribution": []}
+    for q in range(maxdim + 1):
+        values, freq = np.unique(counts[:, q], return_counts=True)
+        best = int(values[np.argmax(freq)])  # ties: the smaller count
+        share = float(freq.max() / n_resamples)
+        empty = best == (1 if q == 0 else 0)
+        undecided = bool(thin and empty)
+        result["counts"].append(best)
+        result["confidence"].append(share)
+        result["undecided"].append(undecided)
+        result["reason"].append(
+            f"too few points to tell: resamples of {n_sub} of the {n_points} points give "
+            f"{n_sub / landmarks:.2f} points per landmark ({landmarks} landmarks), under "
+            f"{MIN_WITNESSES_PER_LANDMARK:g}; a structure could hide in the noise. "
+            f"Use fewer landmarks or more points." if undecided else None)
+        result["distribution"].append({int(v): float(f / n_resamples)
+                                       for v, f in zip(values, freq)})
+    params = {"n_landmarks": n_landmarks, "landmarks_used": landmarks, "maxdim": maxdim,
+              "alpha": alpha, "n_resamples": n_resamples, "n_null": n_null,
+              "resample_size": n_sub, "resample_fraction": float(resample_fraction),
+              "max_witnesses": max_witnesses, "null": model,
+              "density": None if density is None else list(density),
+              "n_input": int(n_input), "coeff": int(coeff), "seed": seed,
+              "statistic": "death/birth (H1+), death/median death (H0), nu = 0 lazy witness"}
+    return SignificantBars(**result, thresholds=[float(t) for t in thresholds],
+                           max_ratio=[float(v) for v in np.median(tops, axis=0)],
+                           n_points=int(n_points), params=params)
