@@ -375,7 +375,7 @@ def _check_density(density, n_input, n_points, fn):
 # ---------------------------------------------------------------------------- the test
 
 def significant_bars(points, n_landmarks=100, *, maxdim=1, density=None, n_input=None,
-                     null="auto", alpha=0.05, n_resamples=20, n_null=99,
+                     null="auto", alpha=0.01, n_resamples=20, n_null=99,
                      resample_fraction=0.8, max_witnesses=4096, coeff=2, seed=0,
                      cache_dir="default", progress=False):
     """Count the significant bars of a cloud's lazy witness barcodes, with a confidence.
