@@ -44,12 +44,12 @@ from .pointcloud import density_filter, normalise
 
 __all__ = ["significant_bars", "SignificantBars", "METHOD", "MIN_WITNESSES_PER_LANDMARK"]
 
-METHOD = "null-max-ratio"
+METHOD = "null-max-gap"
 REFERENCE = ("Bobrowski, Kahle & Skraba (2017), 'Maximally persistent cycles in random "
              "geometric complexes', Ann. Appl. Probab. 27(4); Monte Carlo test as in Besag & "
              "Diggle (1977), Appl. Statist. 26(3)")
 # Bumped whenever a change alters the null thresholds, so old cache entries are not reused.
-_CACHE_VERSION = 3
+_CACHE_VERSION = 4
 MIN_WITNESSES_PER_LANDMARK = 2.0
 _NULL_MODELS = ("auto", "filters", "sphere", "gaussian")
 # Rows whose norms agree to this relative tolerance lie on a sphere ("auto" null model).
@@ -135,6 +135,9 @@ def _replicate(points, n_landmarks, n_sub, rng, *, maxdim, coeff, nu=0):
     _, dist = _maxmin(sub, n_landmarks, int(rng.integers(2 ** 63)))
     with _torch_threads(1):
         filt = _witness_matrix(dist, nu)
+    top = filt.max()
+    if top > 0:  # ripser works in float32: one scale for every cloud keeps the ratios scale-free
+        filt /= top
     return _ratios(_ripser_diagrams(filt, maxdim=maxdim, coeff=coeff))
 
 
@@ -175,10 +178,7 @@ def _null_model(points, null, fn):
     # scale-free) and rounded, so that a rescaled cloud gets the very same null.
     centred = points - points.mean(axis=0)
     _, sing, vt = np.linalg.svd(centred, full_matrices=False)
-    total = float(np.sqrt(np.sum(sing ** 2)))
-    if total == 0:
-        raise ValueError(f"The 'points' parameter of {fn} must not be one point repeated; "
-                         f"all {len(points)} rows are equal.")
+    total = float(np.sqrt(np.sum(sing ** 2)))  # > 0: a repeated point was refused before
     factor = np.round((sing / total)[:, None] * vt, 12)
     return null, factor
 
@@ -439,6 +439,9 @@ def significant_bars(points, n_landmarks=100, *, maxdim=1, density=None, n_input
     if n_points < _MIN_POINTS:
         raise ValueError(f"The 'points' parameter of {fn} must hold at least {_MIN_POINTS} "
                          f"points to test anything; got {n_points}.")
+    if np.ptp(points, axis=0).max() == 0:
+        raise ValueError(f"The 'points' parameter of {fn} must not be one point repeated; "
+                         f"all {n_points} rows are equal.")
     n_landmarks = _check_int(n_landmarks, "n_landmarks", 3, fn)
     maxdim = _check_int(maxdim, "maxdim", 0, fn, 2)
     alpha = _check_real(alpha, "alpha", 0.0, 0.5, fn)
