@@ -174,7 +174,8 @@ def test_scale_free():
     for key in ("counts", "confidence", "undecided", "distribution"):
         assert a[key] == b[key], key
     np.testing.assert_allclose(a["thresholds"], b["thresholds"], rtol=1e-6)  # ripser: float32
-    np.testing.assert_allclose(a["max_ratio"], b["max_ratio"], rtol=1e-6)
+    np.testing.assert_allclose(a["longest"], b["longest"], rtol=1e-6)
+    np.testing.assert_allclose(a["gap_thresholds"], b["gap_thresholds"], rtol=1e-6)
     # normalised filters scaled by 7.3 still meet the "filters" null
     f, _ = normalise(rng.standard_normal((300, 9)))
     assert significant_bars(7.3 * f, 30, n_resamples=2).params["null"] == "filters"
