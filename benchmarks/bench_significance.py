@@ -16,6 +16,10 @@ same cloud.
     python benchmarks/bench_significance.py                  # all sizes, 100 landmarks
     python benchmarks/bench_significance.py --sizes 150,2000 --landmarks 30,50,100
 
+``--table`` instead gives the answers on the clouds of tests/test_significance.py at 30, 50
+and 100 landmarks (add ``--demo-run RUN_DIR`` for the demo's layer-1 filters at rho(20,
+0.3)); ``--rho15`` the natural patches at rho(15, 0.3) with more patches and other images.
+
 Run it alone (``flock /tmp/cnntopo-cpu.lock ...``): the machine is shared.
 """
 
@@ -54,6 +58,95 @@ def density_of(n):
     return n, (100, 0.3), int(round(n / 0.3))
 
 
+def _circle(rng, n, axes=(0, 1), dim=3):
+    t = rng.uniform(0, 2 * np.pi, n)
+    x = np.zeros((n, dim))
+    x[:, axes[0]], x[:, axes[1]] = np.cos(t), np.sin(t)
+    return x
+
+
+def table_clouds(demo_run=None):
+    """(name, points, keyword arguments) of the clouds the tests read."""
+    from cnntopo.klein import dct_basis
+    from cnntopo.patches import natural_patches
+    from cnntopo.pointcloud import density_filter
+
+    rng = np.random.default_rng(0)
+    out = [("noisy circle (R^3, 1000)", _circle(rng, 1000) + 0.03 * rng.standard_normal((1000, 3)), {})]
+    eight = np.vstack([_circle(rng, 1000), _circle(rng, 1000) + [2.0, 0.0, 0.0]])
+    out.append(("figure eight (R^3, 2000)", eight + 0.03 * rng.standard_normal(eight.shape), {}))
+    e = dct_basis(normalisation="euclidean")
+    parts = []
+    for a, b in ((0, 1), (0, 2), (1, 3)):
+        t = rng.uniform(0, 2 * np.pi, 1000)
+        parts.append(np.cos(t)[:, None] * e[a] + np.sin(t)[:, None] * e[b])
+    three = np.vstack(parts)
+    out.append(("three-circle model (R^9, 3000)", three + 0.03 * rng.standard_normal(three.shape), {}))
+    out.append(("uniform 7-sphere (R^9, 2000)", normalise(rng.standard_normal((2000, 9)))[0], {}))
+
+    def rho(x, k, p):
+        unit, _ = normalise(x)
+        return unit[density_filter(unit, k, p)], {"density": (k, p), "n_input": len(unit)}
+
+    patches = natural_patches(50_000, seed=0)
+    for k in (300, 15):
+        x, kw = rho(patches, k, 0.3)
+        out.append((f"natural_patches(50000) rho({k}, 0.3)", x, kw))
+    from pathlib import Path
+    data = Path(__file__).resolve().parents[2] / "shared" / "data" / "javaplex-optical-patches"
+    for k in (300, 15):
+        path = data / f"pointsOpticalDct_k{k}.mat"
+        if path.exists():
+            from scipy.io import loadmat
+
+            x = loadmat(path)[f"pointsOpticalDct_k{k}"]
+            out.append((f"optical patches k{k} (JavaPlex)", x, {"density": (k, 0.3), "n_input": 50_000}))
+    if demo_run is not None:
+        from cnntopo.filters import filters_from_source
+
+        x, kw = rho(filters_from_source(demo_run, 1)[0], 20, 0.3)
+        out.append(("demo layer 1, rho(20, 0.3)", x, kw))
+    return out
+
+
+def _cell(res, q):
+    mark = "?" if res.undecided[q] else ""
+    return f"{res.counts[q]}{mark} ({res.confidence[q]:.2f})"
+
+
+def run_table(demo_run, landmarks, resamples):
+    print(f"| cloud | points | L | b0 (conf.) | b1 (conf.) | seconds |")
+    print("|---|---|---|---|---|---|")
+    for name, x, kw in table_clouds(demo_run):
+        for L in landmarks:
+            res, sec = _timed(lambda: significant_bars(x, L, n_resamples=resamples, **kw))
+            print(f"| {name} | {len(x)} | {L} | {_cell(res, 0)} | {_cell(res, 1)} | {sec:.1f} |",
+                  flush=True)
+
+
+def run_rho15(landmarks, resamples):
+    """Natural patches at rho(15, 0.3): more patches, other images, other landmark counts."""
+    from cnntopo.patches import natural_patches
+    from cnntopo.pointcloud import density_filter
+
+    photos = ("camera", "astronaut", "coffee", "chelsea", "rocket")
+    textures = ("grass", "brick", "gravel")
+    print("| patches | images | L | b0 (conf.) | b1 (conf.) | b1 shares |")
+    print("|---|---|---|---|---|---|")
+    for n, images, label in ((50_000, None, "all 8"), (200_000, None, "all 8"),
+                             (50_000, photos, "5 photographs"), (50_000, textures, "3 textures"),
+                             (50_000, None, "all 8, seed 1")):
+        seed = 1 if label.endswith("seed 1") else 0
+        unit, _ = normalise(natural_patches(n, seed=seed, images=images))
+        x = unit[density_filter(unit, 15, 0.3)]
+        for L in landmarks:
+            res = significant_bars(x, L, density=(15, 0.3), n_input=len(unit),
+                                   n_resamples=resamples)
+            shares = ", ".join(f"{c}: {v:.2f}" for c, v in res.distribution[1].items())
+            print(f"| {n} | {label} | {L} | {_cell(res, 0)} | {_cell(res, 1)} | {shares} |",
+                  flush=True)
+
+
 def _timed(func):
     t0 = time.perf_counter()
     out = func()
@@ -65,7 +158,18 @@ def main(argv=None):
     ap.add_argument("--sizes", default="150,2000,20000,80000,260000")
     ap.add_argument("--landmarks", default="100")
     ap.add_argument("--resamples", type=int, default=20)
+    ap.add_argument("--table", action="store_true", help="answers on the test clouds")
+    ap.add_argument("--rho15", action="store_true", help="natural patches at rho(15, 0.3)")
+    ap.add_argument("--demo-run", default=None, help="run directory of the demo (table)")
     args = ap.parse_args(argv)
+    if args.table or args.rho15:
+        landmarks = [int(s) for s in (args.landmarks if args.landmarks != "100"
+                                      else "30,50,100").split(",")]
+        if args.table:
+            run_table(args.demo_run, landmarks, args.resamples)
+        if args.rho15:
+            run_rho15(landmarks, args.resamples)
+        return
     sizes = [int(s) for s in args.sizes.split(",")]
     landmarks = [int(s) for s in args.landmarks.split(",")]
     cpu = os.popen("lscpu | grep 'Model name' | head -1").read().split(":")[-1].strip()

@@ -75,6 +75,14 @@ def test_three_circle_model_five_loops():
     assert res.counts == [1, 5] and res.confidence[1] >= 0.9
 
 
+def test_two_sphere_one_void_and_a_blob_none():
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((2000, 3))
+    sphere = noisy(rng, x / np.linalg.norm(x, axis=1, keepdims=True))
+    assert significant_bars(sphere, 50, maxdim=2).counts == [1, 0, 1]
+    assert significant_bars(x, 50, maxdim=2).counts == [1, 0, 0]   # a Gaussian blob
+
+
 def test_uniform_seven_sphere_has_no_loop():
     x, _ = normalise(np.random.default_rng(3).standard_normal((1500, 9)))
     res = significant_bars(x, 50)

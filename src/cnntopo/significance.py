@@ -89,6 +89,7 @@ _MIN_NULL_CLOUDS = 5
 _NULL_STREAM = 0x5167  # first SeedSequence key of the null clouds
 _DATA_STREAM = 0x5168  # second SeedSequence key of the cloud's resamples
 _MIN_POINTS = 5
+_MIN_GAP_SAMPLES = 19
 _memory_cache: dict = {}
 
 
@@ -141,6 +142,22 @@ def _gap(first, second):
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(second > 0, first / np.where(second > 0, second, 1.0),
                         np.where(first > 0, np.inf, 1.0))
+
+
+def _gap_critical_value(top_two, alpha):
+    """Critical value of the longest-to-second ratio over null resamples with two bars.
+
+    A lone null bar (no second one) says nothing about how noise bars stand out from each
+    other; counted as an infinite ratio it would make the critical value infinite wherever
+    noise rarely has two bars (H2 of a 3-d cloud). With fewer than _MIN_GAP_SAMPLES such
+    resamples there is no gap guard (1.0).
+    """
+    both = top_two[(top_two[:, 1] > 0)]
+    if len(both) < _MIN_GAP_SAMPLES:
+        return 1.0
+    ratios = np.sort(both[:, 0] / both[:, 1])
+    rank = int(np.ceil((1 - alpha) * (len(ratios) + 1))) - 1
+    return float(ratios[min(rank, len(ratios) - 1)])
 
 
 def _count(ratios, t_abs, t_gap):
@@ -512,7 +529,7 @@ def significant_bars(points, n_landmarks=100, *, maxdim=1, density=None, n_input
     # alpha (n_null + 1) - 1 of the null maxima reach it.
     rank = int(np.ceil((1 - alpha) * (n_null + 1))) - 1
     thresholds = np.sort(null_max[:, :, 0], axis=0)[min(rank, n_null - 1)]
-    gap_thresholds = np.sort(_gap(null_max[:, :, 0], null_max[:, :, 1]), axis=0)[min(rank, n_null - 1)]
+    gap_thresholds = [_gap_critical_value(null_max[:, q], alpha) for q in range(maxdim + 1)]
 
     rng = np.random.default_rng(np.random.SeedSequence([seed, _DATA_STREAM]))
     counts = np.empty((n_resamples, maxdim + 1), dtype=np.int64)
