@@ -232,6 +232,7 @@ def test_to_dict_is_plain_json():
     ({"alpha": 0.5}, r"'alpha' parameter .* float in \(0.0, 0.5\); got 0.5"),
     ({"n_resamples": 0}, r"'n_resamples' parameter .* int >= 1; got 0"),
     ({"seed": -1}, r"'seed' parameter .* int >= 0; got -1"),
+    ({"n_null": 49}, r"'n_null' parameter .* at least 99 for alpha = 0.01 .*; got 49"),
 ])
 def test_bad_parameters(kwargs, match):
     x = np.random.default_rng(0).standard_normal((200, 3))

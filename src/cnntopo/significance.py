@@ -243,9 +243,10 @@ def _null_cloud(rng, n, dim, model, factor, density):
 
 
 def _null_maxima(key, dim, factor, *, n_null, progress, cache_dir):
-    """Largest ratio per dimension in each of `n_null` null resamples, shape (n_null, maxdim+1).
+    """The two longest bars per dimension of each null resample, shape (n_null, maxdim + 1, 2).
 
-    Cached by `key` in memory and, unless `cache_dir` is None, on disk.
+    In link units, 0 for a missing bar. Cached by `key` in memory and, unless `cache_dir`
+    is None, on disk (atomically written JSON).
     """
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
     if digest in _memory_cache:
@@ -500,6 +501,11 @@ def significant_bars(points, n_landmarks=100, *, maxdim=1, density=None, n_input
     alpha = _check_real(alpha, "alpha", 0.0, 0.5, fn)
     n_resamples = _check_int(n_resamples, "n_resamples", 1, fn)
     n_null = _check_int(n_null, "n_null", 19, fn)
+    if (n_null + 1) * alpha < 1 - 1e-9:
+        raise ValueError(f"The 'n_null' parameter of {fn} must be at least "
+                         f"{int(np.ceil(1 / alpha - 1e-9)) - 1} for alpha = {alpha} (a Monte Carlo "
+                         f"test of n_null resamples cannot reach a level below 1 / (n_null + 1)); "
+                         f"got {n_null}.")
     if isinstance(resample_fraction, bool) or not isinstance(resample_fraction, numbers.Real) \
             or not 0 < resample_fraction <= 1:
         raise ValueError(f"The 'resample_fraction' parameter of {fn} must be a float in (0, 1]; "
