@@ -1,11 +1,11 @@
 """Cost and answers of significant_bars on filter clouds of the paper's sizes.
 
 Each cloud stands in for a density-filtered layer: noisy primary-circle edge filters,
-normalised (on the 7-sphere of R^9), with the size the density
-filtration would have left: 150 points (the demo, 512 filters at rho(20, 0.3)) and 2,000 /
-20,000 / 80,000 / 260,000 points (told as rho(100, 0.3) of n / 0.3 filters, as VGG16's
-layers). The clouds are drawn at their filtered size, as a filtered core would look, but are not
-filtered here, so only the null clouds pay for a density filtration. A pure-noise cloud of each size (uniform filters)
+normalised (on the 7-sphere of R^9), with the size the density filtration would have left:
+154 points (the demo, 512 filters at rho(20, 0.3)) and 2,000 / 20,000 / 80,000 / 260,000
+points (told as rho(100, 0.3) of n / 0.3 filters, as VGG16's layers). The clouds are drawn at
+their filtered size, as a filtered core would look, but are not filtered here, so only the
+null clouds pay for a density filtration. A pure-noise cloud of each size (uniform filters)
 checks the other answer (b1 = 0).
 
 Per cloud: the first call with an empty cache (null clouds drawn and filtered: "cold"), a
@@ -72,7 +72,8 @@ def table_clouds(demo_run=None):
     from cnntopo.pointcloud import density_filter
 
     rng = np.random.default_rng(0)
-    out = [("noisy circle (R^3, 1000)", _circle(rng, 1000) + 0.03 * rng.standard_normal((1000, 3)), {})]
+    ring = _circle(rng, 1000) + 0.03 * rng.standard_normal((1000, 3))
+    out = [("noisy circle (R^3, 1000)", ring, {})]
     eight = np.vstack([_circle(rng, 1000), _circle(rng, 1000) + [2.0, 0.0, 0.0]])
     out.append(("figure eight (R^3, 2000)", eight + 0.03 * rng.standard_normal(eight.shape), {}))
     e = dct_basis(normalisation="euclidean")
@@ -81,7 +82,8 @@ def table_clouds(demo_run=None):
         t = rng.uniform(0, 2 * np.pi, 1000)
         parts.append(np.cos(t)[:, None] * e[a] + np.sin(t)[:, None] * e[b])
     three = np.vstack(parts)
-    out.append(("three-circle model (R^9, 3000)", three + 0.03 * rng.standard_normal(three.shape), {}))
+    three += 0.03 * rng.standard_normal(three.shape)
+    out.append(("three-circle model (R^9, 3000)", three, {}))
     out.append(("uniform 7-sphere (R^9, 2000)", normalise(rng.standard_normal((2000, 9)))[0], {}))
 
     def rho(x, k, p):
@@ -100,7 +102,8 @@ def table_clouds(demo_run=None):
             from scipy.io import loadmat
 
             x = loadmat(path)[f"pointsOpticalDct_k{k}"]
-            out.append((f"optical patches k{k} (JavaPlex)", x, {"density": (k, 0.3), "n_input": 50_000}))
+            out.append((f"optical patches k{k} (JavaPlex)", x,
+                        {"density": (k, 0.3), "n_input": 50_000}))
     if demo_run is not None:
         from cnntopo.filters import filters_from_source
 
@@ -115,7 +118,7 @@ def _cell(res, q):
 
 
 def run_table(demo_run, landmarks, resamples):
-    print(f"| cloud | points | L | b0 (conf.) | b1 (conf.) | seconds |")
+    print("| cloud | points | L | b0 (conf.) | b1 (conf.) | seconds |")
     print("|---|---|---|---|---|---|")
     for name, x, kw in table_clouds(demo_run):
         for L in landmarks:

@@ -165,7 +165,8 @@ def test_too_few_points_per_landmark_is_undecided_not_zero():
     x, kw = rho(np.random.default_rng(7).standard_normal((512, 9)), 20, 0.3)
     thin = significant_bars(x, 100, **kw)
     assert thin.counts == [1, 0] and thin.undecided == [True, True]
-    assert "too few points to tell" in thin.reason[1] and "1.24 points per landmark" in thin.reason[1]
+    assert "too few points to tell" in thin.reason[1]
+    assert "1.24 points per landmark" in thin.reason[1]
     assert 124 < MIN_WITNESSES_PER_LANDMARK * 100
     enough = significant_bars(x, 30, **kw)  # 4.1 points per landmark
     assert enough.counts == [1, 0] and enough.undecided == [False, False]
@@ -228,7 +229,8 @@ def test_to_dict_is_plain_json():
     ({"density": (20, 0.3)}, r"'n_input' parameter .* must give the number of points"),
     ({"density": (20, 0.3), "n_input": 1000}, r"keeps 300 of 1000 points, but the cloud has 200"),
     ({"density": (20, 1.5), "n_input": 200}, r"p a float in \(0, 1\]; got p=1.5"),
-    ({"null": "uniform"}, r"'null' parameter .* one of \('auto', 'filters', 'sphere', 'gaussian'\)"),
+    ({"null": "uniform"},
+     r"'null' parameter .* one of \('auto', 'filters', 'sphere', 'gaussian'\)"),
     ({"alpha": 0.5}, r"'alpha' parameter .* float in \(0.0, 0.5\); got 0.5"),
     ({"n_resamples": 0}, r"'n_resamples' parameter .* int >= 1; got 0"),
     ({"seed": -1}, r"'seed' parameter .* int >= 0; got -1"),

@@ -57,7 +57,7 @@ from pathlib import Path
 import numpy as np
 
 from ._io import atomic_write_json
-from .homology import _is_int, _maxmin, _ripser_diagrams, _witness_matrix
+from .homology import _is_int, _is_prime, _maxmin, _ripser_diagrams, _witness_matrix
 from .pointcloud import check_points_parameter as _check_points
 from .pointcloud import density_filter, normalise
 
@@ -511,7 +511,7 @@ def significant_bars(points, n_landmarks=100, *, maxdim=1, density=None, n_input
         raise ValueError(f"The 'resample_fraction' parameter of {fn} must be a float in (0, 1]; "
                          f"got {resample_fraction!r}.")
     max_witnesses = _check_int(max_witnesses, "max_witnesses", _MIN_POINTS, fn)
-    if not _is_int(coeff) or coeff < 2 or any(coeff % q == 0 for q in range(2, int(coeff ** 0.5) + 1)):
+    if not _is_int(coeff) or not _is_prime(int(coeff)):
         raise ValueError(f"The 'coeff' parameter of {fn} must be a prime int; got {coeff!r}.")
     if not _is_int(seed) or seed < 0:
         raise ValueError(f"The 'seed' parameter of {fn} must be an int >= 0; got {seed!r}.")
