@@ -16,6 +16,7 @@ _EXPORTS = {
     "pointcloud": ("normalise", "knn_distance", "density_filter", "validate_points"),
     "homology": ("maxmin_landmarks", "lazy_witness_filtration", "lazy_witness_barcodes",
                  "long_bars", "WitnessBarcodes"),
+    "significance": ("significant_bars", "SignificantBars"),
     "mapper": ("pca_lens", "cover_intervals", "variance_normalise", "single_linkage_gap",
                "mapper_graph", "to_networkx"),
     "nerve": ("nerve_betti",),
