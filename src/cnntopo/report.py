@@ -86,6 +86,8 @@ def _analysis_rows(analyses):
         rows.append([
             _e(a.get("tag")), _fmt(a.get("layer")), _fmt(a.get("iteration")),
             _fmt(a.get("n_filters")), _fmt(a.get("n_points")), _e(rho), _fmt(a.get("n_filtered")),
+            _sig_cell(b.get("significant"), b.get("significant_confidence"),
+                      b.get("significant_undecided")),
             _fmt(a.get("long_bars")), _fmt(b.get("covering_radius")), *_klein_cells(a),
             _fmt(m.get("nodes")), _fmt(m.get("links")), _fmt(m.get("nerve_betti")),
         ])
@@ -95,7 +97,8 @@ def _analysis_rows(analyses):
 _KLEIN_HEADER = ["primary-circle fraction", "circle coverage", "Klein fraction",
                  "off-model fraction"]
 _ANALYSIS_HEADER = ["analysis", "layer", "iteration", "filters", "normalised", "density filter",
-                    "kept", "long bars (H0, H1, ...)", "covering radius", *_KLEIN_HEADER,
+                    "kept", "significant bars (H0, H1, ...)", "long bars (0.2 x scale rule)",
+                    "covering radius", *_KLEIN_HEADER,
                     "Mapper nodes", "links", "nerve Betti (b0, b1)"]
 _KLEIN_NOTE = ("Readings of 3x3 filters (cnntopo.klein.klein_readings), all at Euclidean "
                "radius 0.5 on the unit sphere: the fraction of filters within it of the primary "
@@ -104,6 +107,39 @@ _KLEIN_NOTE = ("Readings of 3x3 filters (cnntopo.klein.klein_readings), all at E
                "orientation bins); the fraction within it of the Klein-bottle model, and the "
                "rest, off the model. Nerve Betti numbers: components and independent loops of "
                "the Mapper graph's flag complex.")
+
+
+def _sig_cell(counts, confidence, undecided):
+    """``1 (1.00), 1 (0.95)``; "?" where too few points to tell."""
+    if counts is None:
+        return _fmt(None)
+    undecided = undecided or [False] * len(counts)
+    return _e(", ".join("?" if u and not c else f"{c} ({p:.2f})"
+                        for c, p, u in zip(counts, confidence, undecided)))
+
+
+_VERDICT_HEADER = ["", "layer", "iteration", "filters", "kept", "significant bars (confidence)",
+                   "primary circle", "coverage", "Klein bottle", "off-model", "nerve Betti",
+                   "reading"]
+_VERDICT_NOTE = ("Significant bars: counts per dimension (H0, H1) from a Monte Carlo test "
+                 "against null clouds made the same way (cnntopo.significance), with the share "
+                 "of resamples that give the count; ? means too few points to tell. The "
+                 "reading follows the documented rules of cnntopo.describe.reading.")
+
+
+def _verdict_rows(rows):
+    out = []
+    for r in rows:
+        rho = "" if r.get("k") is None else f" rho({r['k']}, {r['p']})"
+        out.append([_e(str(r.get("tag", "")) + rho), _fmt(r.get("layer")), _fmt(r.get("iteration")),
+                    _fmt(r.get("n_filters")), _fmt(r.get("n_kept")),
+                    _sig_cell(r.get("significant"), r.get("significant_confidence"),
+                              r.get("undecided")),
+                    _fmt(r.get("primary_circle_fraction"), 2),
+                    _fmt(r.get("primary_circle_coverage"), 2), _fmt(r.get("klein_fraction"), 2),
+                    _fmt(r.get("off_model_fraction"), 2), _fmt(r.get("nerve_betti")),
+                    f'<b>{_e(r.get("reading"))}</b>'])
+    return out
 
 
 def _figure(src, caption, wide=False, narrow=False):
@@ -155,6 +191,11 @@ def report_html(summary):
                      "the caption and notes above describe the paper's setting, the "
                      "configuration below what was run.</p>")
 
+    verdict = (summary.get("verdict") or {}).get("rows") or []
+    if verdict:
+        parts.append('<h2 id="verdict">What the shape is</h2>')
+        parts.append(_table(_VERDICT_HEADER, _verdict_rows(verdict)))
+        parts.append(f'<p class="notes">{_e(_VERDICT_NOTE)}</p>')
     if analyses:
         parts.append("<h2>Numbers</h2>")
         parts.append(_table(_ANALYSIS_HEADER, _analysis_rows(analyses)))

@@ -387,7 +387,34 @@ def _caption(config, a):
     return f"{config['name']}: " + ", ".join(what)
 
 
-def _barcodes(prep, b, rho, title, tag, out_dir):
+# The significance test of a cloud without a barcodes block: the paper's 100 landmarks.
+_VERDICT_BARS = {"landmarks": 100, "maxdim": 1, "coeff": 2, "seed": 0}
+# Fewer points than this cannot be tested (significant_bars needs 5).
+_MIN_TESTABLE = 5
+
+
+def _significance(prep, b, rho):
+    """Significant bars of `prep.points` with the landmarks of `b` (None if too few points)."""
+    from ..describe import cloud_significance
+
+    if prep.n_filtered < _MIN_TESTABLE:
+        return None
+    return cloud_significance(prep, b["landmarks"], k=rho["k"], p=rho["p"],
+                              maxdim=b["maxdim"], coeff=b["coeff"], seed=b["seed"])
+
+
+def _verdict(prep, sig, readings, rho, *, layer, iteration, betti=None, **extra):
+    """The verdict row of one cloud (cnntopo.describe.verdict_row), `extra` keys in front."""
+    from ..describe import verdict_row
+
+    row = verdict_row(layer=layer, iteration=iteration, n_filters=prep.n_input,
+                      n_kept=prep.n_filtered, k=rho["k"], p=rho["p"], significance=sig,
+                      klein=None if readings is None else readings.to_dict(),
+                      nerve_betti=betti)
+    return {**extra, **row}
+
+
+def _barcodes(prep, b, rho, sig, title, tag, out_dir):
     """Lazy witness barcodes of `prep.points`: (numbers for the summary, files written)."""
     from ..homology import lazy_witness_barcodes
     from ..plots import plot_barcodes, save_figure
@@ -398,14 +425,19 @@ def _barcodes(prep, b, rho, title, tag, out_dir):
                                  max_filtration=b["max_filtration"],
                                  num_divisions=b["num_divisions"])
     record = barcodes_record(prep, bars, k=rho["k"], p=rho["p"], landmarks=b["landmarks"],
-                             maxdim=b["maxdim"], seed=b["seed"], input_file=f"filters_{tag}.npy",
-                             filtered_file=f"points_{tag}.npy")
+                             maxdim=b["maxdim"], seed=b["seed"], significance=sig,
+                             input_file=f"filters_{tag}.npy", filtered_file=f"points_{tag}.npy")
     atomic_write_json(out_dir / f"barcodes_{tag}.json", record)
-    save_figure(plot_barcodes(bars.diagrams, title=title, long_counts=record["long_bars"]),
+    if sig is not None:
+        title += "\nsignificant bars " + str(record["significant"]) + " (confidence " + \
+            ", ".join(f"{c:.2f}" for c in record["significant_confidence"]) + ")"
+    save_figure(plot_barcodes(bars.diagrams, title=title,
+                              long_counts=record["long_bars"] if sig is None else record["significant"]),
                 out_dir / f"barcodes_{tag}.png", dpi=120)
-    numbers = {k: record[k] for k in ("n_landmarks", "all_points_are_landmarks",
-                                      "covering_radius", "scale", "long_bars_rule",
-                                      "long_bars", "n_bars")}
+    numbers = {k: record.get(k) for k in ("n_landmarks", "all_points_are_landmarks",
+                                          "covering_radius", "scale", "significant",
+                                          "significant_confidence", "significant_undecided",
+                                          "long_bars_rule", "long_bars", "n_bars")}
     return numbers, {"barcodes_png": f"barcodes_{tag}.png", "barcodes_json": f"barcodes_{tag}.json"}
 
 
@@ -473,14 +505,15 @@ def _run_analysis(config, a, source, out_dir):
            "n_filtered": prep.n_filtered, "dim": int(raw.shape[1]),
            **_klein_numbers(readings),
            "primary_circle_fraction_before_filtering": None,
-           "long_bars": None, "barcodes": None, "mapper": None}
+           "long_bars": None, "barcodes": None, "mapper": None, "verdict": None}
     if a["k"] is not None:
         everything = _prepare(raw, {"k": None, "p": None}).points
         res["primary_circle_fraction_before_filtering"] = _circle_fraction(everything)
     caption = _caption(config, a)
+    sig = _significance(prep, a["barcodes"] or _VERDICT_BARS, a)
     if a["barcodes"] is not None:
-        res["barcodes"], more = _barcodes(prep, a["barcodes"], a, f"Barcodes of {caption}", tag,
-                                          out_dir)
+        res["barcodes"], more = _barcodes(prep, a["barcodes"], a, sig, f"Barcodes of {caption}",
+                                          tag, out_dir)
         res["long_bars"] = res["barcodes"]["long_bars"]
         files.update(more)
     if readings is not None:
@@ -491,6 +524,9 @@ def _run_analysis(config, a, source, out_dir):
         res["mapper"], more = _mapper_outputs(prep, meta, readings, m, a, _shape(raw.shape[1]),
                                               title, tag, out_dir)
         files.update(more)
+    res["verdict"] = _verdict(prep, sig, readings, a, layer=a["layer"],
+                              iteration=res["iteration"], tag=tag,
+                              betti=(res["mapper"] or {}).get("nerve_betti"))
     res["files"], res["seconds"] = files, round(time.perf_counter() - t0, 3)
     return res
 
@@ -517,9 +553,15 @@ def _run_grid(config, source, out_dir, bar):
             cells[r][c] = (graph, prep.points,
                            mapper_layout(graph, prep.points, shape=shape,
                                          seed=row["mapper"]["seed"], n_thumbnails=n_thumbnails))
+            readings = _klein(prep.points)
+            graph_numbers = _graph_numbers(graph)
             numbers[r][c] = {"iteration": it, "n_filters": int(len(raw)),
                              "n_points": prep.n_points, "n_filtered": prep.n_filtered,
-                             **_klein_numbers(_klein(prep.points)), **_graph_numbers(graph)}
+                             **_klein_numbers(readings), **graph_numbers,
+                             "verdict": _verdict(prep, _significance(prep, _VERDICT_BARS, row),
+                                                 readings, row, layer=row["layer"],
+                                                 iteration=it, tag=f"{row['label']}, {it}",
+                                                 betti=graph_numbers["nerve_betti"])}
             bar.update()
     fig = plot_evolution_grid(cells, row_labels=[r["label"] for r in rows],
                               col_labels=[f"{it:,} iterations" for it in its],
@@ -630,8 +672,12 @@ def run_experiment(config, out_dir, *, data_dir=None, weights=None, progress=Tru
             bar.update()
         grid = _run_grid(config, source, out_dir, bar) if config["grid"] else None
 
+    verdict = [a["verdict"] for a in analyses]
+    if grid:
+        verdict += [cell["verdict"] for row in grid["cells"] for cell in row]
     summary = {
         "name": config["name"], "title": config["title"], "paper": config["paper"],
+        "verdict": {"rows": verdict},
         "notes": config["notes"], "scale": config["scale"], "config": config,
         "source": {"kind": src["kind"],
                    "run_dir": None if plan["run_dir"] is None else str(plan["run_dir"]),

@@ -1,0 +1,188 @@
+"""The verdict table: ranges, reading rules, rows from every kind of source, the CLI."""
+
+import json
+
+import numpy as np
+import pytest
+
+from cnntopo.cli import main
+from cnntopo.describe import (ROW_KEYS, describe_cloud, describe_source, format_table,
+                              parse_ranges, reading, select_iterations)
+from cnntopo.klein import dct_basis
+
+
+def _circle_filters(n, seed=0, noise=0.05):
+    """Filters on the primary circle (edges at every angle), with a little noise."""
+    rng = np.random.default_rng(seed)
+    t = rng.uniform(0, 2 * np.pi, n)
+    e = dct_basis()[:2]
+    x = np.cos(t)[:, None] * e[0] + np.sin(t)[:, None] * e[1]
+    return x + noise * rng.normal(size=x.shape)
+
+
+def _noise_filters(n, seed=0):
+    return np.random.default_rng(seed).normal(size=(n, 9))
+
+
+# ------------------------------------------------------------------------ ranges
+
+@pytest.mark.parametrize("specs, expected", [
+    (["2-4"], [2, 3, 4]),
+    (["7", "2-3"], [2, 3, 7]),
+    (["9,11", "10"], [9, 10, 11]),
+    ([3, "3"], [3]),
+    ([" 2 - 13 "], list(range(2, 14))),
+])
+def test_parse_ranges(specs, expected):
+    assert parse_ranges(specs) == expected
+
+
+@pytest.mark.parametrize("spec, match", [
+    ("2-", "integers and ranges like 2-13"),
+    ("a", "integers and ranges like 2-13"),
+    ("5-2", "runs backwards; write 2-5"),
+])
+def test_parse_ranges_refuses(spec, match):
+    with pytest.raises(ValueError, match=match):
+        parse_ranges([spec], "layer")
+
+
+def test_select_iterations():
+    have = [100, 200, 300, 1000]
+    assert select_iterations(["200-400"], have, "RUN") == [200, 300]
+    assert select_iterations(["100", "1000"], have, "RUN") == [100, 1000]
+    with pytest.raises(ValueError, match="250 is not a checkpoint of RUN; its checkpoints are"):
+        select_iterations(["250"], have, "RUN")
+    with pytest.raises(ValueError, match="has no checkpoint in that range"):
+        select_iterations(["400-900"], have, "RUN")
+
+
+# ------------------------------------------------------------------------ the words
+
+def _row(b0, b1, P=0.7, C=0.9, K=0.95, O=0.01, undecided=(False, False)):
+    return {"significant": [b0, b1], "undecided": list(undecided),
+            "primary_circle_fraction": P, "primary_circle_coverage": C,
+            "klein_fraction": K, "off_model_fraction": O}
+
+
+@pytest.mark.parametrize("row, expected", [
+    (_row(1, 1), "primary circle"),
+    (_row(1, 1, C=0.3), "primary circle (orientations concentrated)"),
+    (_row(1, 1, O=0.18), "primary circle + off-model patches"),
+    (_row(1, 3), "primary circle + 2 more loops"),
+    (_row(1, 2), "primary circle + 1 more loop"),
+    (_row(1, 1, P=0.2), "one loop"),
+    (_row(1, 2, P=0.2), "two circles"),
+    (_row(1, 4, P=0.2), "4 loops"),
+    (_row(1, 5, P=0.4, K=0.8), "three circles"),
+    (_row(1, 5, P=0.2, K=0.3), "5 loops"),
+    (_row(5, 0), "clusters (5)"),
+    (_row(1, 0), "no significant structure"),
+    (_row(1, 0, O=0.9), "no significant structure"),
+    (_row(3, 1), "primary circle, in 3 clusters"),
+    (_row(1, 0, undecided=(True, True)), "too few points to tell"),
+    (_row(1, 1, undecided=(False, True)), "primary circle"),   # a loop found is still reported
+    ({"significant": None}, "too few points to tell"),
+    (_row(1, 1, P=None, C=None, K=None, O=None), "one loop"),  # not 3x3 filters
+    (dict(_row(1, 0, O=0.18), significant_confidence=[0.95, 0.45]),
+     "no significant structure (uncertain)"),
+    (dict(_row(1, 3, O=0.06), significant_confidence=[0.95, 0.5]),
+     "primary circle + 2 more loops + off-model patches"),
+])
+def test_reading_rules(row, expected):
+    assert reading(row) == expected
+
+
+# ------------------------------------------------------------------------ rows
+
+def test_circle_cloud_reads_as_the_primary_circle():
+    row = describe_cloud(_circle_filters(600), layer=3, iteration=7, k=20, p=0.9,
+                         landmarks=30, mapper=(8, 3), n_resamples=8)
+    assert list(row)[:len(ROW_KEYS)] == list(ROW_KEYS)
+    assert (row["layer"], row["iteration"], row["n_filters"], row["n_kept"]) == (3, 7, 600, 540)
+    assert row["significant"] == [1, 1]
+    assert row["primary_circle_fraction"] == 1.0 and row["off_model_fraction"] == 0.0
+    assert row["primary_circle_coverage"] > 0.9
+    assert row["nerve_betti"][1] >= 1
+    assert row["reading"] == "primary circle"
+
+
+def test_noise_cloud_has_no_structure():
+    row = describe_cloud(_noise_filters(800), n_resamples=8, landmarks=30)
+    assert row["significant"][1] == 0
+    assert row["primary_circle_fraction"] < 0.05 and row["off_model_fraction"] > 0.8
+    assert row["nerve_betti"] is None and (row["k"], row["p"]) == (None, None)
+    assert row["reading"] == "no significant structure"
+
+
+def test_rows_of_a_weights_file_and_the_table(tmp_path):
+    torch = pytest.importorskip("torch")
+    conv1 = torch.as_tensor(_circle_filters(16 * 25, seed=1).reshape(16, 25, 3, 3), dtype=torch.float32)
+    conv2 = torch.as_tensor(_noise_filters(8 * 50, seed=2).reshape(8, 50, 3, 3), dtype=torch.float32)
+    path = tmp_path / "two.pt"
+    torch.save({"a.weight": conv1, "a.bias": torch.zeros(16), "b.weight": conv2}, path)
+    rows = describe_source(path, landmarks=30, n_resamples=6, progress=False)
+    assert [r["layer"] for r in rows] == [1, 2] and [r["iteration"] for r in rows] == [None, None]
+    assert [r["layer_name"] for r in rows] == ["a.weight", "b.weight"]
+    assert [r["n_filters"] for r in rows] == [400, 400]
+    assert rows[0]["reading"] == "primary circle"
+    assert rows[1]["reading"] == "no significant structure"
+    table = format_table(rows).splitlines()
+    assert len(table) == 3 and "reading" in table[0]
+    assert table[1].rstrip().endswith("primary circle")
+    with pytest.raises(ValueError, match="layer 3 does not exist"):
+        describe_source(path, layers=[3], progress=False)
+    with pytest.raises(ValueError, match="--iteration selects checkpoints of a run directory"):
+        describe_source(path, iterations=["5"], progress=False)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    from cnntopo.train import TrainConfig, train
+
+    out = tmp_path_factory.mktemp("run")
+    train(TrainConfig(arch="M", widths=(8, 0, 8), n_nets=2, iterations=4, checkpoints=[2, 4],
+                      batch_size=16), out, progress=False)
+    return out
+
+
+def test_rows_of_a_run_directory(tiny_run):
+    rows = describe_source(tiny_run, iterations=["1-4"], landmarks=5, n_resamples=3,
+                           progress=False)
+    assert [(r["layer"], r["iteration"]) for r in rows] == [(1, 2), (1, 4)]
+    assert all(r["n_filters"] == 16 for r in rows)
+    last = describe_source(tiny_run, landmarks=5, n_resamples=3, progress=False)
+    assert [r["iteration"] for r in last] == [4]
+    with pytest.raises(ValueError, match="3 is not a checkpoint"):
+        describe_source(tiny_run, iterations=["3"], progress=False)
+
+
+# ------------------------------------------------------------------------ the CLI
+
+def test_cli_points_file_table_and_json(tmp_path, capsys):
+    pts = tmp_path / "circle.npy"
+    np.save(pts, _circle_filters(500, seed=3))
+    out = tmp_path / "verdict.json"
+    assert main(["describe", str(pts), "--k", "20", "--p", "0.9", "--landmarks", "30",
+                 "--resamples", "6", "--mapper", "8,3", "--json", str(out), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "primary circle" in printed and "b1 (conf)" in printed
+    doc = json.loads(out.read_text())
+    assert len(doc["rows"]) == 1 and set(ROW_KEYS) <= set(doc["rows"][0])
+    assert doc["rows"][0]["significant"] == [1, 1] and doc["mapper"] == [8, 3.0]
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--layer", "2"], "is a points file: --layer and --iteration select"),
+    (["--layer", "9-2"], "runs backwards"),
+    (["--mapper", "30"], "--mapper takes RESOLUTION,GAIN"),
+    (["--k", "5000", "--p", "0.3"], "'k'"),
+])
+def test_cli_errors_are_one_line(tmp_path, capsys, extra, message):
+    pts = tmp_path / "p.npy"
+    np.save(pts, _noise_filters(100))
+    out = tmp_path / "v.json"
+    assert main(["describe", str(pts), "--json", str(out), "--quiet", *extra]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err
+    assert not out.exists()

@@ -1,0 +1,69 @@
+"""The paper's claims, checked as numbers on real weights and on the demo's training.
+
+The VGG16 tests read the Keras ImageNet VGG16 conv base from the download cache (the ONNX
+file of ``cnntopo download vgg16 --format keras``; ``make test`` fetches it, best effort)
+and skip cleanly where it is absent. The demo test trains the demo's ensemble.
+"""
+
+import numpy as np
+import pytest
+
+from cnntopo.downloads import cached
+
+PAPER_OFF_MODEL_LAYERS = {5, 6, 8, 11, 12, 13}
+
+
+def _vgg16_file():
+    found = cached("vgg16-keras")  # the official .h5, or its alternative, the ONNX conv base
+    if found is not None:
+        return found.path
+    pytest.skip("the Keras ImageNet VGG16 weights are not in the download cache "
+                "(`cnntopo download vgg16 --format keras`)")
+
+
+@pytest.fixture(scope="module")
+def vgg16_readings():
+    """Klein-bottle readings of VGG16 layers 2 to 13 at rho(100, 0.3), as in the issue."""
+    from cnntopo.filters import filters_from_source, load_state_dict
+    from cnntopo.klein import klein_readings
+    from cnntopo.pipeline import prepare_points
+
+    weights = load_state_dict(_vgg16_file())
+    out = {}
+    for layer in range(2, 14):
+        filters, _, _ = filters_from_source(weights, layer)
+        out[layer] = klein_readings(prepare_points(filters, k=100, p=0.3).points)
+    return out
+
+
+@pytest.mark.slow
+def test_vgg16_primary_circle_dominates_layers_2_to_12(vgg16_readings):
+    fractions = {L: r.primary_circle_fraction for L, r in vgg16_readings.items()}
+    assert all(fractions[L] >= 0.5 for L in range(2, 13)), fractions
+
+
+@pytest.mark.slow
+def test_vgg16_off_model_layers_are_the_papers(vgg16_readings):
+    off = sorted(vgg16_readings, key=lambda L: -vgg16_readings[L].off_model_fraction)
+    top6 = set(off[:6])
+    assert len(top6 & PAPER_OFF_MODEL_LAYERS) >= 5, (off, {L: r.off_model_fraction for L, r in vgg16_readings.items()})
+
+
+@pytest.mark.slow
+def test_vgg16_layer13_has_the_least_uniform_orientations(vgg16_readings):
+    coverage = {L: r.primary_circle_coverage for L, r in vgg16_readings.items()}
+    assert min(coverage, key=coverage.get) == 13, coverage
+
+
+@pytest.mark.slow
+def test_the_demo_reads_as_the_primary_circle(tmp_path):
+    """`make demo`'s training and analysis (fig2 at laptop scale): b1 = 1, the primary circle."""
+    from cnntopo.experiments.runner import load_config, run_experiment
+
+    summary = run_experiment(load_config("fig2", "laptop"), tmp_path, progress=False)
+    row = summary["verdict"]["rows"][0]
+    assert row["significant"][1] == 1 and not row["undecided"][1]
+    assert row["significant_confidence"][1] >= 0.8
+    assert row["reading"].startswith("primary circle"), row
+    assert row["primary_circle_coverage"] > 0.8
+    assert np.mean(summary["source"]["test_accuracy"][-1]["mean"]) > 0.95
