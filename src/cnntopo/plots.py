@@ -29,7 +29,7 @@ from ._io import atomic_open
 from .layout import _checked_graph
 
 __all__ = ["plot_barcodes", "plot_mapper", "plot_evolution_grid", "plot_klein_density",
-           "save_figure", "MapperDrawing"]
+           "plot_atlas", "save_figure", "MapperDrawing"]
 
 _BAR_COLOR = "#1f3f8f"
 _LONG_BAR_COLOR = "#d62728"
@@ -602,3 +602,61 @@ def save_figure(fig, path, *, dpi=200):
     with atomic_open(path, "wb") as fh:
         fig.savefig(fh, format=fmt, dpi=dpi)
     return path
+
+
+def plot_atlas(rows, *, fig=None, title=None):
+    """Primary-circle and off-model fractions against relative depth, one line per network.
+
+    Parameters
+    ----------
+    rows : list of dict
+        Atlas rows (:func:`cnntopo.atlas.atlas`): each with ``model``, ``depth``,
+        ``primary_circle_fraction`` and ``off_model_fraction``; rows without Klein readings
+        (not 3x3) are left out. Markers are hollow where the row's H1 count is undecided.
+    fig : matplotlib.figure.Figure, optional
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Two axes sharing the depth axis: the primary-circle fraction, then the off-model
+        fraction.
+    """
+    from matplotlib.figure import Figure
+
+    if fig is None:
+        fig = Figure(figsize=(8.0, 6.4), layout="constrained")
+    else:
+        fig.clear()
+    ax_p, ax_o = fig.subplots(2, 1, sharex=True)
+    models = list(dict.fromkeys(r["model"] for r in rows))
+    colours = [f"C{i}" for i in range(len(models))]
+    for model, colour in zip(models, colours):
+        mine = [r for r in rows if r["model"] == model and r.get("primary_circle_fraction") is not None]
+        if not mine:
+            continue
+        depth = np.array([r["depth"] for r in mine])
+        for ax, key in ((ax_p, "primary_circle_fraction"), (ax_o, "off_model_fraction")):
+            y = np.array([r[key] for r in mine])
+            ax.plot(depth, y, "-", color=colour, lw=1.4, alpha=0.85,
+                    label=model if ax is ax_p else None)
+            undecided = np.array([bool((r.get("undecided") or [False, False])[1]) for r in mine])
+            ax.plot(depth[~undecided], y[~undecided], "o", color=colour, ms=4)
+            ax.plot(depth[undecided], y[undecided], "o", mfc="white", color=colour, ms=4)
+    ax_p.axhline(0.5, color="0.6", lw=0.8, ls="--")
+    ax_p.set_ylabel("primary-circle fraction\n(within 0.5)")
+    ax_o.set_ylabel("off-model fraction\n(farther than 0.5 from the Klein bottle)")
+    ax_o.set_xlabel("relative depth (first to last 3x3 conv layer)")
+    for ax in (ax_p, ax_o):
+        ax.set_xlim(-0.02, 1.02)
+        ax.set_ylim(0, 1)
+        ax.grid(alpha=0.3)
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], color=c, marker="o", ms=4, label=m) for m, c in zip(models, colours)]
+    handles.append(Line2D([], [], color="0.4", marker="o", mfc="white", ls="none", ms=4,
+                          label="too few points to tell"))
+    fig.legend(handles=handles, loc="outside lower center", ncol=4, fontsize=8, frameon=False)
+    if title:
+        fig.suptitle(title)
+    return fig
