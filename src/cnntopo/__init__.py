@@ -20,6 +20,7 @@ _EXPORTS = {
     "mapper": ("pca_lens", "cover_intervals", "variance_normalise", "single_linkage_gap",
                "mapper_graph", "to_networkx"),
     "nerve": ("nerve_betti",),
+    "describe": ("describe_cloud", "describe_source", "verdict_row", "reading"),
     "klein": ("primary_circle_coordinates", "primary_circle_fraction", "klein_coordinates",
               "klein_readings", "KleinReadings", "angular_coverage", "klein_histogram"),
     "layout": ("mapper_layout", "MapperLayout", "node_positions", "mean_filters",

@@ -37,12 +37,10 @@ def atlas_density(n_filters):
     return min(_K, max(2, int(n_filters) // 10)), _P
 
 
-def _layer_rows(path, label, *, landmarks, seed, n_resamples, bar):
+def _layer_rows(weights, n, label, *, landmarks, seed, n_resamples, bar):
     from .describe import describe_cloud
-    from .filters import conv_layers, filters_from_source, load_state_dict
+    from .filters import filters_from_source
 
-    weights = load_state_dict(path)
-    n = len(conv_layers(weights, kernel_size=3))
     rows = []
     for layer in range(1, n + 1):
         filters, _, info = filters_from_source(weights, layer, kernel_size=3)
@@ -81,6 +79,7 @@ def atlas(models=None, *, landmarks="auto", seed=0, n_resamples=None, progress=T
     from tqdm.auto import tqdm
 
     from .downloads import artifact_name, fetch
+    from .filters import conv_layers, load_state_dict
 
     known = {m: (fmt, label) for m, fmt, label in ATLAS_MODELS}
     models = list(known) if models is None else list(models)
@@ -96,10 +95,13 @@ def atlas(models=None, *, landmarks="auto", seed=0, n_resamples=None, progress=T
         files.append({"model": m, "label": label, "artifact": got.artifact.name,
                       "file": Path(got.path).name, "checksums": list(got.artifact.checksums),
                       "source": str(got.source), "provenance": got.artifact.provenance})
+    # Every file read before any work, so the bar knows its total.
+    weights = [load_state_dict(path) for path in paths]
+    counts = [len(conv_layers(w, kernel_size=3)) for w in weights]
     rows = []
-    with tqdm(desc="atlas", unit="layer", disable=not progress) as bar:
-        for entry, path in zip(files, paths):
-            part = _layer_rows(path, entry["label"], landmarks=landmarks, seed=seed,
+    with tqdm(desc="atlas", unit="layer", total=sum(counts), disable=not progress) as bar:
+        for entry, w, n in zip(files, weights, counts):
+            part = _layer_rows(w, n, entry["label"], landmarks=landmarks, seed=seed,
                                n_resamples=n_resamples, bar=bar)
             entry["n_layers"] = len(part)
             rows += part
