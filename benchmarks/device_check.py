@@ -20,6 +20,8 @@ speed_M 100 x M(64, 32, 64) on MNIST-shaped data. Variants of the ensemble step
         device, then the step. Against a loop over 100 plain `Net` modules (each its own
         optimiser; batches drawn beforehand, so the loop's rate is flattered).
 speed_C 100 x C(64, 32, 64) on CIFAR-shaped data (uint8 32x32x3, cropped on the device).
+profile Where each chosen step spends its time: torch.profiler's top operators and kernels
+        over 5 eager steps (``profile-M.md``, ``profile-C.md``).
 shapes  The chosen variant of each architecture on every experiment's training shape, for
         the cost table.
 fig2    Figure 2 at paper scale: 100 x M(64, 32, 64) on MNIST, 40,000 iterations, or as
@@ -57,7 +59,7 @@ import numpy as np
 import torch
 
 from gpu_speed import (_free, _learnable_batches, _synthetic_set, flops_per_network_iteration,
-                       measure_ensemble, measure_loop, variant_name)
+                       measure_ensemble, measure_loop, profile_ensemble, variant_name)
 
 from cnntopo._io import atomic_write_json
 from cnntopo.data import dataset_spec
@@ -249,6 +251,61 @@ def speed_section(run, deadline, arch, args):
         if fp32_loop:
             out["speedup_vs_fp32_loop"] = chosen["net_it_per_s"] / fp32_loop[0]["net_it_per_s"]
     return out["chosen"]
+
+
+# -------------------------------------------------------------------------- profile
+
+def profile_section(run, deadline, args):
+    """Where the step of M and of C spends its time: the profiler's top operators and kernels.
+
+    Each architecture's chosen variant (from the speed sections; bf16 + "auto" convs on
+    CUDA, fp32 on a CPU, when they did not run), eagerly, at the speed sections' shape.
+    Writes ``profile-{M,C}.md`` beside the JSON.
+    """
+    device = torch.device(args.device)
+    out = run.report.setdefault("profile", {})
+    for arch in ("M", "C"):
+        if time.monotonic() - run.t0 + (1 if args.tiny else 5) > deadline:
+            out[arch] = {"skipped": "time cap"}
+            continue
+        dataset = "mnist" if arch == "M" else "cifar10-color"
+        widths = (8, 4, 16) if args.tiny else (64, 32, 64)
+        spec = dataset_spec(dataset)
+        chosen = run.report.get("speed", {}).get(arch, {}).get("chosen") or {
+            "precision": "bf16" if device.type == "cuda" else "fp32", "conv_impl": "auto"}
+        variant = {"precision": chosen["precision"], "graph": False,
+                   "conv_impl": chosen["conv_impl"]}
+        cfg = TrainConfig(arch=arch, widths=widths, dataset=dataset, n_nets=args.nets,
+                          batch_size=args.batch, device=args.device, precision="fp32")
+        base = Ensemble(arch, widths, args.nets, in_channels=spec.in_channels,
+                        image_size=spec.image_size, seed=0)
+        data = _synthetic_set(dataset, 6000 if not args.tiny else 600, device)
+        res = profile_ensemble(cfg, variant, base, data, steps=2 if args.tiny else 5)
+        res.update(variant=variant_name(variant), n_nets=args.nets, widths=list(widths),
+                   batch_size=args.batch)
+        out[arch] = res
+        (run.out / f"profile-{arch}.md").write_text(profile_markdown(arch, res) + "\n")
+        top = ", ".join(f"{o['name']} {100 * o['share']:.0f}%" for o in res["ops"][:4])
+        run.log(f"   {arch}: {res['total_ms_per_step']:.1f} ms per step; {top}")
+        run.save()
+    return out
+
+
+def profile_markdown(arch, res):
+    """The profile of one architecture's step as Markdown tables."""
+    lines = [f"{res['n_nets']} x {arch}({','.join(map(str, res['widths']))}), batch "
+             f"{res['batch_size']}, {res['variant'].replace('-graph-', '-eager-')}: "
+             f"{res['total_ms_per_step']:.2f} ms of {res['activity']} time per step "
+             f"(mean of {res['steps']})."]
+    for key, title in (("ops", "operator"), ("kernels", "kernel")):
+        if key not in res:
+            continue
+        lines += ["", f"| {title} | calls per step | self ms per step | share |", "|---|---|---|---|"]
+        for o in res[key]:
+            name = o["name"] if len(o["name"]) <= 90 else o["name"][:87] + "..."
+            lines.append(f"| `{name.replace('|', '/')}` | {o['calls']} | "
+                         f"{o['self_ms_per_step']:.3f} | {100 * o['share']:.1f}% |")
+    return "\n".join(lines)
 
 
 # ------------------------------------------------------------------------ cost shapes
@@ -589,6 +646,9 @@ def markdown(report):
             lines.append(f"\nChosen: {s['chosen']['variant']}, "
                          f"{s['speedup_vs_best_loop']:.1f}x the best loop ({s['best_loop']}).")
         lines.append("")
+    for arch, res in report.get("profile", {}).items():
+        if "ops" in res:
+            lines += [profile_markdown(arch, res), ""]
     f = report.get("fig2", {})
     if f.get("iterations_done"):
         lines += [f"Figure 2: {f['n_nets']} x M{tuple(f['widths'])}, {f['iterations_done']:,} of "
@@ -631,7 +691,7 @@ def main(argv=None):
                     help="total seconds for all sections (default 360; --tiny 50)")
     ap.add_argument("--tiny", action="store_true", help="toy sizes on the CPU (the test)")
     ap.add_argument("--device", default=None, help="default: cuda if present, else cpu")
-    ap.add_argument("--sections", default="tests,speed_M,speed_C,shapes,fig2,costs")
+    ap.add_argument("--sections", default="tests,speed_M,speed_C,profile,shapes,fig2,costs")
     ap.add_argument("--previous", metavar="JSON",
                     help="take the tests/speed/shapes/fig2 results of an earlier "
                          "device-check.json (a second call running fewer sections)")
@@ -667,7 +727,7 @@ def main(argv=None):
                       targets_asked=PAPER_TARGETS)
     if args.previous:
         prev = json.loads(Path(args.previous).read_text())
-        for key in ("tests", "speed", "shapes", "fig2"):
+        for key in ("tests", "speed", "profile", "shapes", "fig2"):
             if key in prev:
                 run.report[key] = prev[key]
         run.report["previous"] = {"file": args.previous, "env": prev.get("env"),
@@ -680,6 +740,7 @@ def main(argv=None):
         ("tests", tests_section, (args,), 0.22 * b, 0.6 * b),
         ("speed_M", speed_section, ("M", args), 0.2 * b, 0.5 * b),
         ("speed_C", speed_section, ("C", args), 0.15 * b, 0.45 * b),
+        ("profile", profile_section, (args,), 0.06 * b, 0.42 * b),
         ("shapes", shapes_section, (args,), 0.14 * b, 0.4 * b),
         ("fig2", fig2_section, (args,), b, 0.02 * b),
         ("costs", cost_section, (args,), b, 0.0),

@@ -22,7 +22,8 @@ from cnntopo.data import dataset_spec
 from cnntopo.nets import Net
 from cnntopo.train import TrainConfig, _autocast, _Batches, _numerics, _optimizer, _passes, _Step
 
-__all__ = ["flops_per_network_iteration", "measure_ensemble", "measure_loop", "variant_name"]
+__all__ = ["flops_per_network_iteration", "measure_ensemble", "measure_loop", "profile_ensemble",
+           "variant_name"]
 
 
 def _free():
@@ -251,3 +252,65 @@ def measure_loop(cfg, precision, *, seconds, log=print):
            "net_it_per_s": cfg.n_nets * n_done / el}
     log(f"   {res['variant']:<22} {res['net_it_per_s']:>10.1f} net-it/s")
     return res
+
+
+# --------------------------------------------------------------------------- profiling
+
+def profile_ensemble(cfg, variant, base, data, *, steps=5, top=25):
+    """Where one eager training step of the ensemble spends its time (torch.profiler).
+
+    The step runs eagerly with the variant's precision and conv implementation (a CUDA
+    graph replays as one opaque launch, so it is not profiled), after 3 warm-up steps.
+
+    Returns
+    -------
+    dict
+        ``{"steps", "activity", "total_ms_per_step", "ops": [{"name", "calls",
+        "self_ms_per_step", "share"}]}``: the `top` operators by self time on the device
+        (on the CPU: self CPU time), per step, and their share of the step's total; on
+        CUDA also ``"kernels"``, the same for the kernels themselves.
+    """
+    from torch.profiler import ProfilerActivity, profile
+
+    device = torch.device(cfg.device)
+    cfg = TrainConfig(**{**cfg.__dict__, "precision": variant["precision"]})
+    model = copy.deepcopy(base).to(device).train()
+    model.conv_impl = variant["conv_impl"]
+    opt = _optimizer(model, cfg)
+    step = _Step(model, opt, cfg, _passes(cfg.n_nets, cfg.n_nets), graph=False)
+    batches = _Batches(cfg, *data)
+    cuda = device.type == "cuda"
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+    try:
+        with _numerics(cfg.precision, device):
+            for t in range(3):
+                step(*batches(t))
+            _sync(device)
+            with profile(activities=activities) as prof:
+                for t in range(3, 3 + steps):
+                    step(*batches(t))
+                _sync(device)
+    finally:
+        step.close()
+    attr = "self_device_time_total" if cuda else "self_cpu_time_total"
+    averages = prof.key_averages()
+
+    def table(rows):
+        rows = sorted((e for e in rows if getattr(e, attr, 0) > 0),
+                      key=lambda e: getattr(e, attr), reverse=True)
+        total = sum(getattr(e, attr) for e in rows)  # microseconds, all steps
+        return total, [{"name": e.key, "calls": e.count // steps,
+                        "self_ms_per_step": getattr(e, attr) / 1e3 / steps,
+                        "share": getattr(e, attr) / total if total else 0.0} for e in rows[:top]]
+
+    # Operators (CPU-side events) carry the device time of the kernels they launch; the
+    # kernels are events of their own: two tables, each adding up to the step once.
+    cpu_type = torch.autograd.DeviceType.CPU
+    total, ops = table(e for e in averages if e.device_type == cpu_type)
+    result = {"steps": steps, "activity": "cuda" if cuda else "cpu",
+              "total_ms_per_step": total / 1e3 / steps, "ops": ops}
+    if cuda:
+        _, result["kernels"] = table(e for e in averages if e.device_type != cpu_type)
+    del model, opt, step
+    _free()
+    return result

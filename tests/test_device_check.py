@@ -36,7 +36,8 @@ def test_no_budget_skips_every_section_and_still_reports(tmp_path):
                               "--work-dir", str(tmp_path / "work")]) == 0
     rep = json.loads((tmp_path / "device-check.json").read_text())
     assert {s["status"] for s in rep["sections"].values()} == {"skipped"}
-    assert set(rep["sections"]) == {"tests", "speed_M", "speed_C", "shapes", "fig2", "costs"}
+    assert set(rep["sections"]) == {"tests", "speed_M", "speed_C", "profile", "shapes", "fig2",
+                                    "costs"}
     assert rep["targets"]["M_net_it_per_s_ge_10000"] is False
 
 
@@ -56,7 +57,7 @@ def test_tiny_run_end_to_end(tiny_run):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert rep["format"] == "cnntopo-device-check/1" and rep["tiny"] is True
     assert {k: s["status"] for k, s in rep["sections"].items()} == dict.fromkeys(
-        ["tests", "speed_M", "speed_C", "shapes", "fig2", "costs"], "ok")
+        ["tests", "speed_M", "speed_C", "profile", "shapes", "fig2", "costs"], "ok")
     # the log is the script's output
     log = (out / "device-check.log").read_text()
     assert "== fig2" in log and "done in" in log
@@ -85,6 +86,25 @@ def test_tiny_run_speed_numbers_add_up(tiny_run):
             chosen["net_it_per_s"] * s["gflop_per_network_iteration"] / 1e3)
 
 
+def test_tiny_run_profile_adds_up(tiny_run):
+    _, out, rep = tiny_run
+    for arch in ("M", "C"):
+        p = rep["profile"][arch]
+        # profiled with the variant the speed section chose, eagerly
+        chosen = rep["speed"][arch]["chosen"]
+        assert p["variant"] == f"{chosen['precision']}-eager-{chosen['conv_impl']}"
+        ms = [o["self_ms_per_step"] for o in p["ops"]]
+        assert ms == sorted(ms, reverse=True) and len(ms) >= 5
+        assert sum(o["share"] for o in p["ops"]) <= 1 + 1e-9
+        assert sum(ms) <= p["total_ms_per_step"] * (1 + 1e-9)
+        for o in p["ops"]:
+            assert o["share"] == pytest.approx(o["self_ms_per_step"] / p["total_ms_per_step"])
+        # the step's matmuls / convolutions are among the operators timed
+        assert any(k in o["name"] for o in p["ops"] for k in ("bmm", "conv", "mm"))
+        text = (out / f"profile-{arch}.md").read_text()
+        assert f"`{p['ops'][0]['name']}`" in text and "| share |" in text
+
+
 def test_tiny_run_fig2_outputs(tiny_run):
     _, out, rep = tiny_run
     f = rep["fig2"]
@@ -105,7 +125,7 @@ def test_tiny_run_fig2_outputs(tiny_run):
     np.testing.assert_array_equal(w["conv1_weight"], np.asarray(sd["conv1.weight"]))
     assert w["conv2_weight"].shape == (2, 4, 8, 3, 3) and int(w["iteration"]) == 10
     assert summary["analyses"][0]["iteration"] == 10
-    assert len(list(out.iterdir())) <= 8  # what a device call can bring back
+    assert len(list(out.iterdir())) <= 8  # what a device call can bring back (+ 2 profiles)
 
 
 def test_markdown_tables_from_the_report(tiny_run, capsys):
