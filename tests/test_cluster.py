@@ -17,7 +17,7 @@ import pytest
 
 from cnntopo.cli import main
 from cnntopo.experiments import list_experiments, load_config
-from cnntopo.experiments.plan import make_plan, training_key
+from cnntopo.experiments.plan import make_plan, prefix_key, training_key
 
 # ------------------------------------------------------------------ plans (no Ray)
 
@@ -49,12 +49,29 @@ def test_paper_plan_shares_what_the_paper_shares(tmp_path):
     plan = make_plan("all", "paper", tmp_path)
     assert [j.name for j in plan.jobs] == [n for n, _ in list_experiments()]
     groups = set(_keys(plan))
-    assert ("fig9", "fig12", "cifar-color-layer2-all", "cifar-color-rgb") in groups
+    # identical trainings, and shorter ones that are the start of a longer one (Figures 7
+    # and 8 of Figure 5's 70,000 iterations, Figure 13 of Figure 9's 100,000)
+    assert ("fig9", "fig12", "fig13", "cifar-color-layer2-all", "cifar-color-rgb") in groups
+    assert ("fig5", "fig7", "fig8") in groups
     assert ("fig2", "mnist-layer2-all") in groups
     n_train = sum(load_config(n, "paper")["source"]["kind"] == "train"
                   for n, _ in list_experiments())
     assert sum(len(g) for g in groups) == n_train
-    assert len(groups) == n_train - 4  # 4 experiments reuse another's training
+    assert len(groups) == n_train - 7  # 7 experiments read another's training
+    fig5 = next(t for t in plan.trainings if t.experiments[0] == "fig5")
+    assert fig5.source["iterations"] == 70_000
+    assert fig5.source["checkpoints"] == [100, 200, 300, 400, 500, 1000, 2000, 50_000, 70_000]
+    assert fig5.key == training_key(fig5.source)
+
+
+def test_prefix_key_ignores_only_the_length():
+    src = load_config("fig5", "smoke")["source"]
+    key = prefix_key(src)
+    assert prefix_key({**src, "iterations": 50, "checkpoints": [7, 50]}) == key
+    for change in ({"seed": 1}, {"nets": 3}, {"batch_size": 64}, {"widths": [8, 4, 17]}):
+        assert prefix_key({**src, **change}) != key, change
+    with pytest.raises(ValueError, match=r"'source' parameter of prefix_key must be"):
+        prefix_key(load_config("patches", "smoke")["source"])
 
 
 def test_training_key_is_the_weights_settings():
@@ -120,6 +137,74 @@ _CONFIGS = {  # a and b read the same training (b spells out M's default rate); 
         "tag": "p", "k": 5, "p": 0.5, "mapper": {"resolution": 4},
         "barcodes": {"landmarks": 20}}]},
 }
+
+
+def _write_configs(folder, configs):
+    paths = []
+    for name, c in configs.items():
+        paths.append(str(folder / f"{name}.json"))
+        Path(paths[-1]).write_text(json.dumps({"name": name, "title": name, "paper": "-", **c}))
+    return paths
+
+
+def _prefix_configs():
+    long = {**_SOURCE, "iterations": 8, "checkpoints": [4, 8]}
+    short = {**_SOURCE, "iterations": 6, "checkpoints": [3, 6]}
+    analyses = _CONFIGS["a"]["analyses"]
+    return {"long": {"source": long, "analyses": analyses},
+            "short": {"source": short, "analyses": analyses}}
+
+
+def test_a_shorter_training_reads_the_longer_run_and_gets_what_it_would_alone(tmp_path):
+    import torch
+
+    paths = _write_configs(tmp_path, _prefix_configs())
+    both, alone = tmp_path / "both", tmp_path / "alone"
+    assert main(["reproduce", *paths, "--scale", "paper", "--out", str(both), "--quiet"]) == 0
+    assert main(["reproduce", paths[1], "--scale", "paper", "--out", str(alone),
+                 "--quiet"]) == 0
+    (shared,) = [p for p in both.iterdir() if p.name.startswith("train-")]
+    own = alone / "run"  # one experiment alone: its own run, inside its folder
+    manifest = json.loads((shared / "manifest.json").read_text())
+    assert manifest["config"]["iterations"] == 8  # trained once, as long as the longest
+    assert [c["iteration"] for c in manifest["checkpoints"]] == [3, 4, 6, 8]
+    for it in (3, 6):  # the shorter run's weights, bit for bit
+        name = f"checkpoints/iter_{it:07d}.pt"
+        got = torch.load(shared / name, weights_only=True)["model"]
+        want = torch.load(own / name, weights_only=True)["model"]
+        for k in want:
+            assert torch.equal(got[k], want[k]), (it, k)
+    # the short experiment reads its own last checkpoint and reports its own accuracies
+    short = json.loads((both / "short" / "summary.json").read_text())
+    assert short["source"]["run_dir"] == str(shared.absolute())
+    assert short["analyses"][0]["iteration"] == 6
+    assert [a["iteration"] for a in short["source"]["test_accuracy"]] == [3, 6]
+    short_alone = json.loads((alone / "summary.json").read_text())
+    assert (short["source"].pop("trained_now"), short_alone["source"].pop("trained_now")) == (
+        False, True)  # the plan trains before the experiments; alone, the experiment trains
+    assert _comparable(short) == _comparable(short_alone)
+    long = json.loads((both / "long" / "summary.json").read_text())
+    assert long["analyses"][0]["iteration"] == 8
+    assert [a["iteration"] for a in long["source"]["test_accuracy"]] == [4, 8]
+
+
+def test_a_run_that_lacks_a_checkpoint_is_refused(tmp_path):
+    from cnntopo.experiments.runner import run_experiment
+    from cnntopo.experiments import validate_config
+
+    paths = _write_configs(tmp_path, {"short": _prefix_configs()["short"]})
+    assert main(["reproduce", *paths, "--scale", "paper", "--out", str(tmp_path / "r"),
+                 "--quiet"]) == 0
+    run = tmp_path / "r" / "run"  # trained 6 iterations, checkpoints 3 and 6
+    for change, words in (({"iterations": 5, "checkpoints": [5]}, "checkpoints"),
+                          ({"iterations": 9, "checkpoints": [3, 9]}, "checkpoints, iterations"),
+                          ({"seed": 4}, "seed")):
+        config = validate_config({"name": "x", "title": "x", "paper": "-",
+                                  "source": {**_SOURCE, **change},
+                                  "analyses": _CONFIGS["a"]["analyses"]})
+        with pytest.raises(ValueError, match=rf"holds a run with other settings \(differs in "
+                                             rf"{words}\)"):
+            run_experiment(config, tmp_path / "x", run_dir=run, progress=False)
 
 
 class KillOnce:

@@ -2,8 +2,11 @@
 
 Experiments whose ``source`` trains networks with the same settings (Figures 9 and 12 at
 every scale; Figure 2 and ``mnist-layer2-all`` at the paper's) share one trained ensemble.
-A plan finds them by a hash of the settings that determine the weights, so each distinct
-ensemble trains once, before the experiments that read it::
+So do experiments whose trainings differ only in length and checkpoints: the shorter is the
+start of the longer (Figures 7 and 8 of Figure 5's run, Figure 13 of Figure 9's), and one run
+as long as the longest, saving every checkpoint any of them reads, serves them all. A plan
+finds them by a hash of the settings that determine the weights, so each distinct ensemble
+trains once, before the experiments that read it::
 
     ROOT/train-<key>/    one trained ensemble (a run directory of cnntopo.train)
     ROOT/<name>/         one experiment's figures, numbers and report (run_experiment)
@@ -28,7 +31,7 @@ from pathlib import Path
 from ._config import list_experiments, load_config, validate_config
 from .runner import _run_complete, _train_config, check_inputs, run_experiment
 
-__all__ = ["Training", "Job", "Plan", "training_key", "make_plan", "check_plan",
+__all__ = ["Training", "Job", "Plan", "training_key", "prefix_key", "make_plan", "check_plan",
            "train_source", "run_job", "run_serial"]
 
 
@@ -84,6 +87,17 @@ class Plan:
         return next(t for t in self.trainings if t.key == key)
 
 
+def _settings_hash(source, caller, ignore):
+    if not isinstance(source, dict) or source.get("kind") != "train":
+        raise ValueError(f"The 'source' parameter of {caller} must be a validated 'train' "
+                         f"source; got {source!r}.")
+    settings = {k: v for k, v in asdict(_train_config(source, None)).items()
+                if k not in ("device", "precision", "data_dir") + ignore}
+    settings["widths"] = list(settings["widths"])
+    text = json.dumps(settings, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
 def training_key(source):
     """12 hex digits naming the weights a ``train`` source produces.
 
@@ -101,14 +115,25 @@ def training_key(source):
     -------
     str
     """
-    if not isinstance(source, dict) or source.get("kind") != "train":
-        raise ValueError(f"The 'source' parameter of training_key must be a validated 'train' "
-                         f"source; got {source!r}.")
-    settings = {k: v for k, v in asdict(_train_config(source, None)).items()
-                if k not in ("device", "precision", "data_dir")}
-    settings["widths"] = list(settings["widths"])
-    text = json.dumps(settings, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
+    return _settings_hash(source, "training_key", ())
+
+
+def prefix_key(source):
+    """:func:`training_key` without ``iterations`` and ``checkpoints``.
+
+    Sources with the same prefix key train the same networks on the same batches; a shorter
+    one is the start of the longest (the batches and dropout of iteration t come from
+    (seed, t), the rates are constant), so one run of the longest, saving every checkpoint
+    any of them asks for, serves them all.
+    """
+    return _settings_hash(source, "prefix_key", ("iterations", "checkpoints"))
+
+
+def _merged(sources):
+    """One source that trains as long as the longest and saves every checkpoint asked for."""
+    first = sources[0]
+    return {**first, "iterations": max(s["iterations"] for s in sources),
+            "checkpoints": sorted({int(c) for s in sources for c in s["checkpoints"]})}
 
 
 def _load(experiment, scale):
@@ -148,7 +173,7 @@ def make_plan(experiments, scale, root, *, device=None):
                          f"experiment names, config paths or configs (or 'all'); got "
                          f"{experiments!r}.")
     root = Path(root).absolute()
-    trainings, users, jobs, names = {}, {}, [], set()
+    configs, names = [], set()
     for experiment in experiments:
         config = _load(experiment, scale)
         name, src = config["name"], config["source"]
@@ -158,22 +183,33 @@ def make_plan(experiments, scale, root, *, device=None):
         names.add(name)
         if device is not None and src["kind"] == "train":
             src["device"] = device
+        configs.append(config)
+    # trainings that are prefixes of one another train once, as long as the longest
+    groups = {}
+    for config in configs:
+        if config["source"]["kind"] == "train":
+            groups.setdefault(prefix_key(config["source"]), []).append(config)
+    merged = {}  # prefix key -> (training key, merged source, readers)
+    for pkey, group in groups.items():
+        src = _merged([c["source"] for c in group])
+        merged[pkey] = (training_key(src), src, tuple(c["name"] for c in group))
+    jobs = []
+    for config in configs:
+        src = config["source"]
         key = run_dir = None
         if src["kind"] == "train":
-            key = training_key(src)
+            key = merged[prefix_key(src)][0]
             run_dir = root / f"train-{key}"
-            trainings.setdefault(key, (src, run_dir))
-            users.setdefault(key, []).append(name)
         elif src["kind"] == "run":  # absolute paths: Ray workers may start elsewhere
             run_dir = Path(src["path"]).absolute()
             src["path"] = str(run_dir)
         elif src["kind"] == "vgg" and src["weights"] is not None:
             src["weights"] = str(Path(src["weights"]).absolute())
-        jobs.append(Job(name=name, config=config, out_dir=root / name, run_dir=run_dir,
-                        training=key))
+        jobs.append(Job(name=config["name"], config=config, out_dir=root / config["name"],
+                        run_dir=run_dir, training=key))
     return Plan(root=root,
-                trainings=tuple(Training(key, src, run_dir, tuple(users[key]))
-                                for key, (src, run_dir) in trainings.items()),
+                trainings=tuple(Training(key, src, root / f"train-{key}", users)
+                                for key, src, users in merged.values()),
                 jobs=tuple(jobs))
 
 

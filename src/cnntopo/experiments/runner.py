@@ -75,20 +75,41 @@ def _train_config(src, data_dir):
                        data_dir=None if data_dir is None else str(data_dir))
 
 
+def _run_covers(have, want):
+    """The settings in `want` (TrainConfig dict) that a run trained with `have` lacks.
+
+    Where the data lives, which device trained and in what precision do not change the
+    weights' meaning. A longer run of the same settings covers a shorter one when it saved
+    every checkpoint asked for: training is the same up to any iteration whatever the length
+    of the run (the batches and dropout of iteration t come from (seed, t), the rates are
+    constant), so Figures 7 and 8 read checkpoints of Figure 5's run (see ``plan.py``).
+    """
+    diff = []
+    for k, v in want.items():
+        if k in ("data_dir", "device", "precision"):
+            continue
+        got = have.get(k)
+        if isinstance(v, tuple):
+            v = list(v)
+        if k == "iterations":
+            ok = isinstance(got, int) and got >= v
+        elif k == "checkpoints":
+            ok = isinstance(got, list) and set(v) <= set(got)
+        else:
+            ok = got == v
+        if not ok:
+            diff.append(k)
+    return sorted(diff)
+
+
 def _check_same_run(config, run_dir, data_dir):
-    """An existing ``out_dir/run`` must have been trained with the same settings."""
+    """An existing run directory must hold a run with the same settings (or a longer one)."""
     from dataclasses import asdict
 
     manifest = _read_manifest(run_dir)
     if manifest is None:
         return
-    want = asdict(_train_config(config["source"], data_dir))
-    have = manifest["config"]
-    # where the data lives, which device trained and in what precision do not change the
-    # weights' meaning
-    diff = sorted(k for k in want if k not in ("data_dir", "device", "precision")
-                  and have.get(k) != want[k]
-                  and not (isinstance(want[k], tuple) and list(want[k]) == have.get(k)))
+    diff = _run_covers(manifest["config"], asdict(_train_config(config["source"], data_dir)))
     if diff:
         raise ValueError(f"{run_dir} holds a run with other settings (differs in "
                          f"{', '.join(diff)}); choose another out_dir or remove that run.")
@@ -246,9 +267,12 @@ class _Source:
         return self._sd
 
     def iteration(self, iteration):
-        """The checkpoint actually read: `iteration`, or the last one of a run directory."""
+        """The checkpoint actually read: `iteration`, else the source's last one (a trained
+        source's own, which a longer shared run goes beyond; a run directory's last)."""
         if iteration is not None or self.plan["run_dir"] is None:
             return iteration
+        if self.src["kind"] == "train":
+            return int(self.src["iterations"])
         from ..rundir import run_checkpoints
 
         its = list(run_checkpoints(self.plan["run_dir"]))
@@ -266,7 +290,7 @@ class _Source:
             return self._patches, {"layer_names": []}
         from ..filters import filters_from_source
 
-        sd = self._state_dict(iteration)
+        sd = self._state_dict(self.iteration(iteration))
         kernel = 3 if self.src["kind"] == "efficientnet-lite0" else None
         layers = spec["layer"] if isinstance(spec["layer"], list) else [spec["layer"]]
         parts, names, metas = [], [], []
@@ -572,10 +596,13 @@ def _run_grid(config, source, out_dir, bar):
             "file": "grid.png"}
 
 
-def _accuracies(manifest):
+def _accuracies(manifest, iterations=None):
+    """Test accuracy per checkpoint of the run (only `iterations`, when given)."""
     out = []
     for entry in (manifest or {}).get("checkpoints") or []:
         if not isinstance(entry, dict):
+            continue
+        if iterations is not None and entry.get("iteration") not in iterations:
             continue
         acc = entry.get("test_accuracy")
         acc = [acc] if isinstance(acc, (int, float)) else list(acc or [])
@@ -587,12 +614,13 @@ def _accuracies(manifest):
 
 
 def _train(src, run_dir, data_dir, progress):
-    from ..train import train
+    from ..train import TrainConfig, train
 
-    from ..rundir import is_run_dir
-
-    resume = is_run_dir(run_dir)
-    return train(_train_config(src, data_dir), run_dir, resume=resume, progress=progress)
+    manifest = _read_manifest(run_dir)
+    config = _train_config(src, data_dir)
+    if manifest is not None:  # resume the run there, which may be a longer one (_run_covers)
+        config = TrainConfig.from_dict(manifest["config"])
+    return train(config, run_dir, resume=manifest is not None, progress=progress)
 
 
 def run_experiment(config, out_dir, *, data_dir=None, weights=None, progress=True,
@@ -684,7 +712,8 @@ def run_experiment(config, out_dir, *, data_dir=None, weights=None, progress=Tru
                    "weights": None if plan["weights"] is None else str(plan["weights"]),
                    "weights_file": plan["weights_file"],
                    "trained_now": bool(plan["train"]),
-                   "test_accuracy": _accuracies(manifest)},
+                   "test_accuracy": _accuracies(
+                       manifest, set(src["checkpoints"]) if src["kind"] == "train" else None)},
         "analyses": analyses, "grid": grid,
         "seconds": round(time.perf_counter() - t0, 3),
     }
