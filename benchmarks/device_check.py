@@ -518,37 +518,43 @@ def cost_section(run, deadline, args):
     speed = run.report.get("speed", {})
     fig2 = run.report.get("fig2", {})
     overhead = fig2.get("eval_and_save_s_per_checkpoint") or 0.0
+    def rate_of(src):
+        """(iterations/s, how) of a training source at the measured rates."""
+        m = shapes.get(_shape_key(src), {})
+        if m.get("it_per_s") is not None:
+            return m["it_per_s"], "measured"
+        ch = speed.get(src["arch"], {}).get("chosen")  # scale the chosen rate by FLOPs
+        base = speed.get(src["arch"], {}).get("gflop_per_network_iteration")
+        if not ch or not base:
+            return None, "no rate measured"
+        spec = dataset_spec(src["dataset"])
+        g = flops_per_network_iteration(src["arch"], src["widths"], no_pool=src["no_pool"],
+                                        in_channels=spec.in_channels,
+                                        image_size=spec.image_size, batch=args.batch) / 1e9
+        return ch["net_it_per_s"] * base / g / src["nets"], "estimated from FLOPs"
+
+    def minutes_of(src, rate):
+        n_ck = len(src["checkpoints"])
+        return (src["iterations"] / rate + n_ck * overhead * src["nets"] / 100) / 60
+
     rows, runs = [], {}
     for name, src in _training_sources():
         if src is None:
             rows.append({"experiment": name, "trains": False, "gpu_minutes": 0.0})
             continue
         key = _shape_key(src)
-        m = shapes.get(key, {})
-        how = "measured"
-        rate = m.get("it_per_s")
-        if rate is None:  # scale the chosen rate of this architecture by FLOPs
-            ch = speed.get(src["arch"], {}).get("chosen")
-            base = speed.get(src["arch"], {}).get("gflop_per_network_iteration")
-            if not ch or not base:
-                rows.append({"experiment": name, "shape": key, "gpu_minutes": None,
-                             "how": "no rate measured"})
-                continue
-            spec = dataset_spec(src["dataset"])
-            g = flops_per_network_iteration(src["arch"], src["widths"], no_pool=src["no_pool"],
-                                            in_channels=spec.in_channels,
-                                            image_size=spec.image_size, batch=args.batch) / 1e9
-            rate = ch["net_it_per_s"] * base / g / src["nets"]
-            how = "estimated from FLOPs"
-        n_ck = len(src["checkpoints"])
-        minutes = (src["iterations"] / rate + n_ck * overhead * src["nets"] / 100) / 60
+        rate, how = rate_of(src)
+        if rate is None:
+            rows.append({"experiment": name, "shape": key, "gpu_minutes": None, "how": how})
+            continue
         run_key = (key, src["iterations"], src["seed"], src["batch_size"], src["lr"],
                    tuple(src["checkpoints"]))
         rows.append({"experiment": name, "shape": key, "nets": src["nets"],
                      "iterations": src["iterations"],
                      "network_iterations": src["nets"] * src["iterations"],
                      "it_per_s": rate, "net_it_per_s": rate * src["nets"],
-                     "checkpoints": n_ck, "gpu_minutes": minutes, "how": how,
+                     "checkpoints": len(src["checkpoints"]),
+                     "gpu_minutes": minutes_of(src, rate), "how": how,
                      "same_run_as": runs.get(run_key)})
         runs.setdefault(run_key, name)
     trained = [r for r in rows if r.get("gpu_minutes") is not None and r.get("nets")]
@@ -559,14 +565,27 @@ def cost_section(run, deadline, args):
     longest = {}
     for r in trained:
         longest[r["shape"]] = max(longest.get(r["shape"], 0.0), r["gpu_minutes"])
+    # what `cnntopo reproduce --all --scale paper` trains: the plan's merged trainings
+    from cnntopo.experiments.plan import make_plan
+
+    planned = []
+    for t in make_plan("all", "paper", tempfile.gettempdir()).trainings:
+        rate, _ = rate_of(t.source)
+        planned.append({"experiments": list(t.experiments), "shape": _shape_key(t.source),
+                        "iterations": t.source["iterations"],
+                        "gpu_minutes": None if rate is None else minutes_of(t.source, rate)})
+    known = [p["gpu_minutes"] for p in planned if p["gpu_minutes"] is not None]
     out = {"rows": rows, "total_gpu_minutes_every_experiment": total_all,
            "total_gpu_minutes_identical_runs_once": total_unique,
            "total_gpu_minutes_prefix_runs_shared": sum(longest.values()),
+           "planned_trainings": planned,
+           "total_gpu_minutes_as_planned": sum(known) if len(known) == len(planned) else None,
            "checkpoint_overhead_s_per_100_nets": overhead,
            "note": "training only (GPU); the analyses run on the CPU afterwards"}
     run.report["costs"] = out
-    run.log(f"   paper total: {total_unique:.1f} GPU-minutes (identical runs once), "
-            f"{out['total_gpu_minutes_prefix_runs_shared']:.1f} with prefix sharing")
+    run.log(f"   paper total: {out['total_gpu_minutes_as_planned'] or float('nan'):.1f} "
+            f"GPU-minutes as `reproduce --all` plans it ({len(planned)} trainings); "
+            f"{total_unique:.1f} training only identical runs once")
     return out
 
 
@@ -672,10 +691,13 @@ def markdown(report):
                          f"| {r['network_iterations']:,} | {r['net_it_per_s']:,.0f}"
                          f"{'' if r['how'] == 'measured' else ' (est.)'} | "
                          f"{r['gpu_minutes']:.1f} | {r['same_run_as'] or ''} |")
-        lines += ["", f"Paper total: **{c['total_gpu_minutes_identical_runs_once']:.1f} "
-                      f"GPU-minutes** (identical runs once); "
-                      f"{c['total_gpu_minutes_prefix_runs_shared']:.1f} if shorter runs of the "
-                      f"same shape are prefixes of the longest; "
+        planned = c.get("total_gpu_minutes_as_planned")
+        head = (f"**{planned:.1f} GPU-minutes** as `cnntopo reproduce --all` plans it "
+                f"({len(c['planned_trainings'])} trainings: shorter runs read checkpoints of "
+                f"the longer run of the same settings); " if planned is not None else "")
+        lines += ["", f"Paper total: {head}"
+                      f"{c['total_gpu_minutes_identical_runs_once']:.1f} "
+                      f"training only identical runs once; "
                       f"{c['total_gpu_minutes_every_experiment']:.1f} training every experiment "
                       f"apart. Training only."]
     return "\n".join(lines)

@@ -146,6 +146,13 @@ def test_tiny_run_cost_table(tiny_run):
     assert rows["fig12"]["same_run_as"] == "fig9" and rows["fig9"]["same_run_as"] is None
     unique = sum(r["gpu_minutes"] for r in c["rows"] if r.get("nets") and not r["same_run_as"])
     assert c["total_gpu_minutes_identical_runs_once"] == pytest.approx(unique)
+    # what `reproduce --all` trains: 12 runs, fig7 and fig8 inside fig5's, fig13 inside fig9's
+    planned = {tuple(p["experiments"]): p for p in c["planned_trainings"]}
+    assert len(planned) == 12 and ("fig5", "fig7", "fig8") in planned
+    assert planned[("fig5", "fig7", "fig8")]["iterations"] == 70_000
+    assert c["total_gpu_minutes_as_planned"] == pytest.approx(
+        sum(p["gpu_minutes"] for p in planned.values()))
+    assert c["total_gpu_minutes_as_planned"] < c["total_gpu_minutes_identical_runs_once"]
     r = rows["fig2"]
     assert r["network_iterations"] == 100 * 40_000
     assert r["how"] in ("measured", "estimated from FLOPs")
