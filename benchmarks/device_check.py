@@ -22,6 +22,8 @@ speed_M 100 x M(64, 32, 64) on MNIST-shaped data. Variants of the ensemble step
 speed_C 100 x C(64, 32, 64) on CIFAR-shaped data (uint8 32x32x3, cropped on the device).
 profile Where each chosen step spends its time: torch.profiler's top operators and kernels
         over 5 eager steps (``profile-M.md``, ``profile-C.md``).
+compile The chosen variant of M and C again with ``torch.compile`` of the forward pass;
+        chosen instead if it passes the same check and is faster.
 shapes  The chosen variant of each architecture on every experiment's training shape, for
         the cost table.
 fig2    Figure 2 at paper scale: 100 x M(64, 32, 64) on MNIST, 40,000 iterations, or as
@@ -68,6 +70,7 @@ from cnntopo.train import TrainConfig, train
 
 REPO = Path(__file__).resolve().parents[1]
 FORMAT = "cnntopo-device-check/1"
+COMPILE_S = 90  # what a torch.compile variant needs beyond its timing: compilation
 PAPER_TARGETS = {"M_net_it_per_s": 10_000, "M_speedup_vs_loop": 5.0, "fig2_minutes": 7.0,
                  "paper_gpu_minutes": 60.0}
 
@@ -99,6 +102,7 @@ class Run:
         self.t0 = time.monotonic()
         self.report = {"format": FORMAT, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                        "budget_s": budget_s, "sections": {}}
+        self.speed_ctx = {}  # per architecture: what the speed sections time variants with
 
     def elapsed(self):
         return time.monotonic() - self.t0
@@ -178,6 +182,54 @@ def _variants(device, tiny, best_conv=None):
             dict(precision="fp32", graph=True, conv_impl=best_conv)]
 
 
+def _measure(run, ctx, v, deadline, extra_s=0.0):
+    """Time variant `v` in the speed context `ctx` of one architecture; its result or None."""
+    out, secs = ctx["out"], ctx["secs"]
+    if time.monotonic() - run.t0 + secs + 5 + extra_s > deadline:
+        run.log(f"   {variant_name(v)}: skipped (section time cap)")
+        out["variants"].append({"variant": variant_name(v), **v, "skipped": "time cap"})
+        return None
+    try:
+        res = measure_ensemble(ctx["cfg"], v, ctx["base"], ctx["data"], seconds=secs,
+                               check=ctx["check"], log=run.log)
+    except (RuntimeError, ValueError) as exc:  # e.g. out of memory, an unsupported op
+        run.log(f"   {variant_name(v)}: failed: {type(exc).__name__}: {exc}")
+        out["variants"].append({"variant": variant_name(v), **v,
+                                "error": f"{type(exc).__name__}: {exc}"[:1000]})
+        _free()
+        return None
+    if "_reference" in res:
+        ctx["check"]["reference"] = res.pop("_reference")
+    res["tflop_per_s"] = res["net_it_per_s"] * ctx["flops"] / 1e12
+    out["variants"].append(res)
+    run.save()
+    return res
+
+
+def _choose(run, out):
+    """The fastest variant that passed the numeric check, and its speed-up over the loops."""
+    sound = [r for r in out["variants"] if "net_it_per_s" in r and r["finite"]
+             and r.get("agreement", {}).get("pass")]
+    if not sound:
+        raise RuntimeError("no variant passed the numeric sanity check")
+    chosen = max(sound, key=lambda r: r["net_it_per_s"])
+    out["chosen"] = {"compile": False, **{k: chosen[k] for k in (
+        "variant", "precision", "graph", "conv_impl", "net_it_per_s", "it_per_s",
+        "tflop_per_s") + (("compile",) if "compile" in chosen else ())}}
+    loops = [r for r in out["loops"] if "net_it_per_s" in r]
+    if loops:
+        best_loop = max(loops, key=lambda r: r["net_it_per_s"])
+        out["speedup_vs_best_loop"] = chosen["net_it_per_s"] / best_loop["net_it_per_s"]
+        out["best_loop"] = best_loop["variant"]
+        fp32_loop = [r for r in loops if r["precision"] == "fp32"]
+        if fp32_loop:
+            out["speedup_vs_fp32_loop"] = chosen["net_it_per_s"] / fp32_loop[0]["net_it_per_s"]
+    run.log(f"   chosen for {out['arch']}: {chosen['variant']} "
+            f"({chosen['net_it_per_s']:.0f} net-it/s)")
+    run.save()
+    return out["chosen"]
+
+
 def speed_section(run, deadline, arch, args):
     """Variants of the ensemble and the loop for N x arch(64, 32, 64); the fastest sound one."""
     device = torch.device(args.device)
@@ -192,48 +244,22 @@ def speed_section(run, deadline, arch, args):
     flops = flops_per_network_iteration(arch, cfg.widths, in_channels=spec.in_channels,
                                         image_size=spec.image_size, batch=cfg.batch_size)
     out["gflop_per_network_iteration"] = flops / 1e9
-    base = Ensemble(arch, cfg.widths, cfg.n_nets, in_channels=spec.in_channels,
-                    image_size=spec.image_size, seed=0)
-    data = _synthetic_set(dataset, 6000 if not args.tiny else 600, device)
-    check = {"batches": _learnable_batches(cfg, args.check_steps, device), "reference": None}
-    secs = args.variant_s
-
-    def measure(v):
-        if time.monotonic() - run.t0 + secs + 5 > deadline:
-            run.log(f"   {variant_name(v)}: skipped (section time cap)")
-            out["variants"].append({"variant": variant_name(v), **v, "skipped": "time cap"})
-            return None
-        try:
-            res = measure_ensemble(cfg, v, base, data, seconds=secs, check=check, log=run.log)
-        except (RuntimeError, ValueError) as exc:  # e.g. out of memory, an unsupported op
-            run.log(f"   {variant_name(v)}: failed: {type(exc).__name__}: {exc}")
-            out["variants"].append({"variant": variant_name(v), **v,
-                                    "error": f"{type(exc).__name__}: {exc}"[:1000]})
-            _free()
-            return None
-        if "_reference" in res:
-            check["reference"] = res.pop("_reference")
-        res["tflop_per_s"] = res["net_it_per_s"] * flops / 1e12
-        out["variants"].append(res)
-        run.save()
-        return res
-
-    first = [r for r in map(measure, _variants(device, args.tiny)) if r]
+    ctx = run.speed_ctx[arch] = {
+        "cfg": cfg, "out": out, "flops": flops, "secs": args.variant_s,
+        "base": Ensemble(arch, cfg.widths, cfg.n_nets, in_channels=spec.in_channels,
+                         image_size=spec.image_size, seed=0),
+        "data": _synthetic_set(dataset, 6000 if not args.tiny else 600, device),
+        "check": {"batches": _learnable_batches(cfg, args.check_steps, device),
+                  "reference": None}}
+    first = [r for v in _variants(device, args.tiny) if (r := _measure(run, ctx, v, deadline))]
     convs = [r for r in first if r["precision"] == ("bf16" if device.type == "cuda" else "fp32")
              and r["agreement"]["pass"] and r["finite"]]
     best_conv = max(convs, key=lambda r: r["net_it_per_s"])["conv_impl"] if convs else "auto"
     out["best_conv_impl"] = best_conv
     for v in _variants(device, args.tiny, best_conv):
-        measure(v)
-    sound = [r for r in out["variants"] if "net_it_per_s" in r and r["finite"]
-             and r.get("agreement", {}).get("pass")]
-    if not sound:
-        raise RuntimeError("no variant passed the numeric sanity check")
-    chosen = max(sound, key=lambda r: r["net_it_per_s"])
-    out["chosen"] = {k: chosen[k] for k in ("variant", "precision", "graph", "conv_impl",
-                                             "net_it_per_s", "it_per_s", "tflop_per_s")}
-    run.log(f"   chosen for {arch}: {chosen['variant']} ({chosen['net_it_per_s']:.0f} net-it/s)")
-    run.save()
+        _measure(run, ctx, v, deadline)
+    chosen = _choose(run, out)
+    secs = args.variant_s
     for precision in ("fp32", chosen["precision"]) if chosen["precision"] != "fp32" else ("fp32",):
         if time.monotonic() - run.t0 + 2 * secs + 5 > deadline:
             out["loops"].append({"variant": f"loop-{precision}", "skipped": "time cap"})
@@ -242,15 +268,30 @@ def speed_section(run, deadline, arch, args):
         res["tflop_per_s"] = res["net_it_per_s"] * flops / 1e12
         out["loops"].append(res)
         run.save()
-    loops = [r for r in out["loops"] if "net_it_per_s" in r]
-    if loops:
-        best_loop = max(loops, key=lambda r: r["net_it_per_s"])
-        out["speedup_vs_best_loop"] = chosen["net_it_per_s"] / best_loop["net_it_per_s"]
-        out["best_loop"] = best_loop["variant"]
-        fp32_loop = [r for r in loops if r["precision"] == "fp32"]
-        if fp32_loop:
-            out["speedup_vs_fp32_loop"] = chosen["net_it_per_s"] / fp32_loop[0]["net_it_per_s"]
-    return out["chosen"]
+    return _choose(run, out)
+
+
+def compile_section(run, deadline, args):
+    """The chosen variant of M and of C again, with torch.compile of the forward.
+
+    Its own section: a compilation takes tens of seconds, so it must not crowd out the other
+    variants. It becomes the chosen variant (for fig2 and the cost table) only if it passes
+    the same numeric check and is faster.
+    """
+    out = {}
+    for arch in ("M", "C"):
+        ctx = run.speed_ctx.get(arch)
+        chosen = run.report.get("speed", {}).get(arch, {}).get("chosen")
+        if ctx is None or chosen is None:
+            out[arch] = "no speed section ran for it"
+            continue
+        v = {k: chosen[k] for k in ("precision", "graph", "conv_impl")}
+        res = _measure(run, ctx, {**v, "compile": True}, deadline,
+                       extra_s=0.0 if args.tiny else COMPILE_S)
+        out[arch] = None if res is None else res["variant"]
+        if res is not None:
+            _choose(run, ctx["out"])
+    return out
 
 
 # -------------------------------------------------------------------------- profile
@@ -274,7 +315,7 @@ def profile_section(run, deadline, args):
         chosen = run.report.get("speed", {}).get(arch, {}).get("chosen") or {
             "precision": "bf16" if device.type == "cuda" else "fp32", "conv_impl": "auto"}
         variant = {"precision": chosen["precision"], "graph": False,
-                   "conv_impl": chosen["conv_impl"]}
+                   "conv_impl": chosen["conv_impl"], "compile": chosen.get("compile", False)}
         cfg = TrainConfig(arch=arch, widths=widths, dataset=dataset, n_nets=args.nets,
                           batch_size=args.batch, device=args.device, precision="fp32")
         base = Ensemble(arch, widths, args.nets, in_channels=spec.in_channels,
@@ -350,6 +391,7 @@ def shapes_section(run, deadline, args):
             out[key] = {"skipped": "time cap"}
             continue
         ch = chosen.get(src["arch"]) or {"precision": "fp32", "graph": False, "conv_impl": "auto"}
+        # no torch.compile here: a compilation per shape would cost more than the timing
         variant = {k: ch[k] for k in ("precision", "graph", "conv_impl")}
         nets = min(src["nets"], args.nets) if args.tiny else src["nets"]
         cfg = TrainConfig(arch=src["arch"], widths=tuple(src["widths"]), no_pool=src["no_pool"],
@@ -424,7 +466,8 @@ def fig2_section(run, deadline, args):
                n_nets=src["nets"], iterations_paper=full, iterations_planned=planned,
                checkpoints=checkpoints, variant=chosen.get("variant"),
                precision=chosen["precision"], cuda_graph=chosen["graph"],
-               conv_impl=chosen["conv_impl"], expected_it_per_s=rate_n)
+               conv_impl=chosen["conv_impl"], compile=chosen.get("compile", False),
+               expected_it_per_s=rate_n)
     run.log(f"   fig2: {src['nets']} x M{tuple(src['widths'])}, planned {planned:,} of "
             f"{full:,} iterations ({chosen.get('variant')}), checkpoints {checkpoints}")
     run.save()
@@ -455,7 +498,8 @@ def fig2_section(run, deadline, args):
     t_train = time.monotonic()
     try:
         train(cfg, run_dir, progress=False, resume_every=10 ** 9, callback=callback,
-              cuda_graph=chosen["graph"], conv_impl=chosen["conv_impl"])
+              cuda_graph=chosen["graph"], conv_impl=chosen["conv_impl"],
+              compile=chosen.get("compile", False))
     except _Stop:
         pass
     train_wall = time.monotonic() - t_train
@@ -713,7 +757,7 @@ def main(argv=None):
                     help="total seconds for all sections (default 360; --tiny 50)")
     ap.add_argument("--tiny", action="store_true", help="toy sizes on the CPU (the test)")
     ap.add_argument("--device", default=None, help="default: cuda if present, else cpu")
-    ap.add_argument("--sections", default="tests,speed_M,speed_C,profile,shapes,fig2,costs")
+    ap.add_argument("--sections", default="tests,speed_M,speed_C,profile,compile,shapes,fig2,costs")
     ap.add_argument("--previous", metavar="JSON",
                     help="take the tests/speed/shapes/fig2 results of an earlier "
                          "device-check.json (a second call running fewer sections)")
@@ -763,7 +807,8 @@ def main(argv=None):
         ("speed_M", speed_section, ("M", args), 0.2 * b, 0.5 * b),
         ("speed_C", speed_section, ("C", args), 0.15 * b, 0.45 * b),
         ("profile", profile_section, (args,), 0.06 * b, 0.42 * b),
-        ("shapes", shapes_section, (args,), 0.14 * b, 0.4 * b),
+        ("compile", compile_section, (args,), 0.3 * b, 0.3 * b),
+        ("shapes", shapes_section, (args,), 0.14 * b, 0.3 * b),
         ("fig2", fig2_section, (args,), b, 0.02 * b),
         ("costs", cost_section, (args,), b, 0.0),
     ]

@@ -64,7 +64,8 @@ def flops_per_network_iteration(arch, widths, *, no_pool=False, in_channels=1, i
 # ------------------------------------------------------------------- measuring a variant
 
 def variant_name(v):
-    return f"{v['precision']}-{'graph' if v['graph'] else 'eager'}-{v['conv_impl']}"
+    return (f"{v['precision']}-{'graph' if v['graph'] else 'eager'}-{v['conv_impl']}"
+            f"{'-compile' if v.get('compile') else ''}")
 
 
 def _synthetic_set(dataset, n_images, device, seed=0):
@@ -102,7 +103,8 @@ def measure_ensemble(cfg, variant, base, data, *, seconds, check=None, log=print
     cfg : TrainConfig
         Shape of the ensemble; its precision is replaced by the variant's.
     variant : dict
-        ``{"precision", "graph", "conv_impl"}``.
+        ``{"precision", "graph", "conv_impl"}`` and optionally ``"compile"`` (torch.compile
+        of the forward; its compilation counts as warm-up).
     base : Ensemble
         Initial weights (CPU), copied.
     data : (train_x, train_y)
@@ -126,7 +128,8 @@ def measure_ensemble(cfg, variant, base, data, *, seconds, check=None, log=print
     model = copy.deepcopy(base).to(device).train()
     model.conv_impl = variant["conv_impl"]
     opt = _optimizer(model, cfg, capturable=variant["graph"])
-    step = _Step(model, opt, cfg, _passes(cfg.n_nets, cfg.n_nets), graph=variant["graph"])
+    step = _Step(model, opt, cfg, _passes(cfg.n_nets, cfg.n_nets), graph=variant["graph"],
+                 compile=bool(variant.get("compile")))
     batches = _Batches(cfg, *data)
     total = torch.zeros(cfg.n_nets, dtype=torch.float64, device=device)
     try:
@@ -277,7 +280,8 @@ def profile_ensemble(cfg, variant, base, data, *, steps=5, top=25):
     model = copy.deepcopy(base).to(device).train()
     model.conv_impl = variant["conv_impl"]
     opt = _optimizer(model, cfg)
-    step = _Step(model, opt, cfg, _passes(cfg.n_nets, cfg.n_nets), graph=False)
+    step = _Step(model, opt, cfg, _passes(cfg.n_nets, cfg.n_nets), graph=False,
+                 compile=bool(variant.get("compile")))
     batches = _Batches(cfg, *data)
     cuda = device.type == "cuda"
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])

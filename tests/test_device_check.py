@@ -36,8 +36,8 @@ def test_no_budget_skips_every_section_and_still_reports(tmp_path):
                               "--work-dir", str(tmp_path / "work")]) == 0
     rep = json.loads((tmp_path / "device-check.json").read_text())
     assert {s["status"] for s in rep["sections"].values()} == {"skipped"}
-    assert set(rep["sections"]) == {"tests", "speed_M", "speed_C", "profile", "shapes", "fig2",
-                                    "costs"}
+    assert set(rep["sections"]) == {"tests", "speed_M", "speed_C", "profile", "compile",
+                                    "shapes", "fig2", "costs"}
     assert rep["targets"]["M_net_it_per_s_ge_10000"] is False
 
 
@@ -57,7 +57,7 @@ def test_tiny_run_end_to_end(tiny_run):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert rep["format"] == "cnntopo-device-check/1" and rep["tiny"] is True
     assert {k: s["status"] for k, s in rep["sections"].items()} == dict.fromkeys(
-        ["tests", "speed_M", "speed_C", "profile", "shapes", "fig2", "costs"], "ok")
+        ["tests", "speed_M", "speed_C", "profile", "compile", "shapes", "fig2", "costs"], "ok")
     # the log is the script's output
     log = (out / "device-check.log").read_text()
     assert "== fig2" in log and "done in" in log
@@ -84,6 +84,18 @@ def test_tiny_run_speed_numbers_add_up(tiny_run):
         assert s["speedup_vs_best_loop"] == pytest.approx(chosen["net_it_per_s"] / loop)
         assert s["chosen"]["tflop_per_s"] == pytest.approx(
             chosen["net_it_per_s"] * s["gflop_per_network_iteration"] / 1e3)
+
+
+def test_tiny_run_compiled_variant_is_checked_and_timed(tiny_run):
+    _, _, rep = tiny_run
+    for arch in ("M", "C"):
+        s = rep["speed"][arch]
+        (v,) = [v for v in s["variants"] if v.get("compile")]
+        assert v["variant"].endswith("-compile") and v["net_it_per_s"] > 0
+        assert v["agreement"]["pass"]  # compiled, it trains like fp32 eager
+        # the chosen variant is still the fastest sound one, compiled or not
+        sound = [r for r in s["variants"] if "net_it_per_s" in r and r["agreement"]["pass"]]
+        assert s["chosen"]["variant"] == max(sound, key=lambda r: r["net_it_per_s"])["variant"]
 
 
 def test_tiny_run_profile_adds_up(tiny_run):

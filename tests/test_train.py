@@ -116,6 +116,28 @@ def test_one_network_per_pass_trains_the_same_networks(tiny_data, tmp_path):
         torch.testing.assert_close(a[k], b[k], atol=1e-5, rtol=1e-4)
 
 
+@pytest.mark.slow
+def test_compiled_forward_trains_the_same_networks(tiny_data, tmp_path):
+    # torch.compile (inductor) of the forward pass and its backward: the same networks up to
+    # float rounding (fused element-wise work reorders sums), under the CPU's deterministic mode
+    from cnntopo.cli import main
+
+    cfg = _config(widths=(4, 3, 8), iterations=6, checkpoints=[6])
+    train(cfg, tmp_path / "eager", progress=False)
+    torch._dynamo.reset()
+    torch._dynamo.utils.counters.clear()
+    assert main(["train", "--arch", "M", "--widths", "4,3,8", "--nets", "2", "--iterations", "6",
+                 "--checkpoints", "6", "--seed", "3", "--batch-size", "16", "--compile",
+                 "--quiet", "--out", str(tmp_path / "compiled")]) == 0
+    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] >= 1  # it did compile
+    a, b = _weights(tmp_path / "eager", 6), _weights(tmp_path / "compiled", 6)
+    init = train_mod.build_model(cfg).state_dict()
+    for k in a:
+        torch.testing.assert_close(b[k], a[k], atol=1e-5, rtol=1e-4)
+        # and training moved every layer far more than that
+        assert (a[k] - init[k]).abs().max() > 1e-3, k
+
+
 def test_loss_decreases_on_a_learnable_problem(tiny_data, tmp_path):
     cfg = _config(widths=(8, 0, 16), iterations=300, checkpoints=[10, 290, 300], batch_size=32)
     first, _, last = train(cfg, tmp_path, progress=False)["checkpoints"]  # iterations 1-10, 291-300

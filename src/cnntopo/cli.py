@@ -267,7 +267,8 @@ def cmd_train(args) -> int:
     if args.resume:
         config = load_run_config(args.resume)
         _check_device(config.device, f"the run in {args.resume} trains on {config.device}")
-        manifest = train(config, args.resume, resume=True, progress=not args.quiet)
+        manifest = train(config, args.resume, resume=True, progress=not args.quiet,
+                         compile=args.compile)
         out = args.resume
     else:
         missing = [f for f in ("arch", "widths", "iterations", "out") if getattr(args, f) is None]
@@ -284,7 +285,8 @@ def cmd_train(args) -> int:
                              n_nets=args.nets, iterations=args.iterations, checkpoints=checkpoints,
                              seed=args.seed, batch_size=args.batch_size, lr=args.lr, device=args.device,
                              data_dir=args.data_dir, precision=args.precision)
-        manifest = train(config, args.out, resume=False, progress=not args.quiet)
+        manifest = train(config, args.out, resume=False, progress=not args.quiet,
+                         compile=args.compile)
         out = args.out
     last = manifest["checkpoints"][-1] if manifest.get("checkpoints") else None
     if last:
@@ -566,6 +568,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--precision", choices=["fp32", "tf32", "bf16"], default=None,
                    help="arithmetic of the training step on CUDA (default: fp32 on the CPU, "
                         "bf16 autocast on CUDA; weights stay float32)")
+    t.add_argument("--compile", action="store_true",
+                   help="torch.compile the forward pass (tens of seconds of compilation first; "
+                        "the same networks up to float rounding)")
     t.add_argument("--data-dir", help="IDX MNIST or CIFAR-10 python batches")
     t.add_argument("--out", metavar="RUN_DIR")
     t.add_argument("--resume", metavar="RUN_DIR", help="resume an interrupted run")
