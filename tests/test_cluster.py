@@ -188,6 +188,30 @@ def test_a_shorter_training_reads_the_longer_run_and_gets_what_it_would_alone(tm
     assert [a["iteration"] for a in long["source"]["test_accuracy"]] == [4, 8]
 
 
+def test_a_shorter_experiment_finishes_an_interrupted_longer_run(tmp_path):
+    from cnntopo.experiments.plan import train_source
+    from cnntopo.experiments.runner import run_experiment
+
+    paths = _write_configs(tmp_path, _prefix_configs())
+    plan = make_plan(paths, "paper", tmp_path / "root")
+    (t,) = plan.trainings
+
+    def stop(it, model):
+        if it == 5:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):  # killed after checkpoints 3 and 4
+        train_source(t, progress=False, callback=stop)
+    short = next(j for j in plan.jobs if j.name == "short")
+    summary = run_experiment(short.config, short.out_dir, run_dir=t.run_dir, progress=False)
+    # it resumed the shared run (as long as the longest) rather than refusing or restarting
+    manifest = json.loads((t.run_dir / "manifest.json").read_text())
+    assert manifest["completed"] and manifest["config"]["iterations"] == 8
+    assert [c["iteration"] for c in manifest["checkpoints"]] == [3, 4, 6, 8]
+    assert summary["source"]["trained_now"] and summary["analyses"][0]["iteration"] == 6
+    assert [a["iteration"] for a in summary["source"]["test_accuracy"]] == [3, 6]
+
+
 def test_a_run_that_lacks_a_checkpoint_is_refused(tmp_path):
     from cnntopo.experiments.runner import run_experiment
     from cnntopo.experiments import validate_config

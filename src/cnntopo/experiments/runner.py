@@ -614,12 +614,15 @@ def _accuracies(manifest, iterations=None):
 
 
 def _train(src, run_dir, data_dir, progress):
-    from ..train import TrainConfig, train
+    from dataclasses import replace
+
+    from ..train import train
 
     manifest = _read_manifest(run_dir)
     config = _train_config(src, data_dir)
     if manifest is not None:  # resume the run there, which may be a longer one (_run_covers)
-        config = TrainConfig.from_dict(manifest["config"])
+        have = manifest["config"]
+        config = replace(config, iterations=have["iterations"], checkpoints=have["checkpoints"])
     return train(config, run_dir, resume=manifest is not None, progress=progress)
 
 
