@@ -116,7 +116,16 @@ def test_one_network_per_pass_trains_the_same_networks(tiny_data, tmp_path):
         torch.testing.assert_close(a[k], b[k], atol=1e-5, rtol=1e-4)
 
 
+def _have_cpp_compiler():
+    try:
+        train_mod._check_cpp_compiler()
+        return True
+    except ValueError:
+        return False
+
+
 @pytest.mark.slow
+@pytest.mark.skipif(not _have_cpp_compiler(), reason="torch.compile on the CPU needs a C++ compiler")
 def test_compiled_forward_trains_the_same_networks(tiny_data, tmp_path):
     # torch.compile (inductor) of the forward pass and its backward: the same networks up to
     # float rounding (fused element-wise work reorders sums), under the CPU's deterministic mode
@@ -136,6 +145,22 @@ def test_compiled_forward_trains_the_same_networks(tiny_data, tmp_path):
         torch.testing.assert_close(b[k], a[k], atol=1e-5, rtol=1e-4)
         # and training moved every layer far more than that
         assert (a[k] - init[k]).abs().max() > 1e-3, k
+
+
+def test_compile_without_a_cpp_compiler_is_one_line_and_writes_nothing(tiny_data, tmp_path,
+                                                                          monkeypatch, capsys):
+    from cnntopo.cli import main
+
+    monkeypatch.setenv("CXX", str(tmp_path / "no-such-g++"))
+    # inductor reads CXX when its config is imported; point its config there too
+    import torch._inductor.config as inductor_config
+    monkeypatch.setattr(inductor_config.cpp, "cxx", (None, str(tmp_path / "no-such-g++")))
+    out = tmp_path / "run"
+    assert main(["train", "--arch", "M", "--widths", "4,0,8", "--iterations", "2", "--compile",
+                 "--quiet", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "'compile' parameter of train needs a C++ compiler" in err[0]
+    assert not out.exists()
 
 
 def test_loss_decreases_on_a_learnable_problem(tiny_data, tmp_path):

@@ -480,6 +480,18 @@ class _Step:
         self._g = self._static = self._loss = None
 
 
+def _check_cpp_compiler():
+    """torch.compile on the CPU builds C++: refuse `compile` early, before any file is written."""
+    from torch._inductor import cpp_builder
+
+    try:
+        cpp_builder.get_cpp_compiler()
+    except RuntimeError as exc:
+        raise ValueError(f"The 'compile' parameter of train needs a C++ compiler on the CPU "
+                         f"(torch.compile builds C++ there): {str(exc).splitlines()[0]}; "
+                         f"install g++ or set CXX, or train without compile.") from None
+
+
 def train(config, out_dir, *, resume=False, progress=True, resume_every=500, callback=None,
           nets_per_pass=None, cuda_graph=None, conv_impl="auto", compile=False):
     """Train ``config.n_nets`` networks side by side; save checkpoints and a manifest.
@@ -528,6 +540,8 @@ def train(config, out_dir, *, resume=False, progress=True, resume_every=500, cal
         raise TypeError(f"The 'config' parameter of train must be a TrainConfig; "
                         f"got {type(config).__name__}.")
     device = check_device(config.device)
+    if compile and device.type == "cpu":
+        _check_cpp_compiler()
     if cuda_graph is None:
         cuda_graph = device.type == "cuda"
     if cuda_graph and device.type != "cuda":
