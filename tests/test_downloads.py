@@ -318,8 +318,14 @@ def test_cli_download(tmp_path, monkeypatch, capsys):
     assert "must be a model (vgg16, vgg19," in capsys.readouterr().err
     monkeypatch.setitem(ARTIFACTS, "test-w", _artifact("", urls=((tmp_path / "no").as_uri(),)))
     assert main(["download", "testnet", "--dest", str(tmp_path / "e"), "--quiet"]) == 1
-    assert "Could not get test-w; tried:" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "Could not get test-w; tried:" in err and "another format" not in err
     assert _listing(tmp_path / "e") == []
+    # a model with another format says so (vgg16's torchvision file is not on the registry)
+    monkeypatch.setitem(downloads.MODELS, "testnet", {"torchvision": "test-w", "keras": "w-k"})
+    assert main(["download", "testnet", "--dest", str(tmp_path / "e"), "--quiet"]) == 1
+    assert ("The same network in another format: w-k (keras); pass that name, or --format to "
+            "`cnntopo download`.") in capsys.readouterr().err
 
 
 def test_cli_filters_takes_a_model_name(tmp_path, monkeypatch, capsys):

@@ -650,7 +650,12 @@ def fetch(name, *, dest=None, progress=True, index_url=None, opener=None):
             except (OSError, http.client.HTTPException, ValueError) as exc:
                 tried.append(f"{art.name} from {label}: {type(exc).__name__}: "
                              f"{str(exc).strip().splitlines()[0] if str(exc).strip() else ''}")
-    raise DownloadError(f"Could not get {_artifact(name).name}; tried:\n  " + "\n  ".join(tried))
+    got = _artifact(name).name
+    others = [f"{a} ({fmt})" for model in MODELS.values() if got in model.values()
+              for fmt, a in model.items() if a != got]
+    hint = (f"\nThe same network in another format: {', '.join(others)}; pass that name, or "
+            f"--format to `cnntopo download`." if others else "")
+    raise DownloadError(f"Could not get {got}; tried:\n  " + "\n  ".join(tried) + hint)
 
 
 def describe_file(path, *, artifact=None):
