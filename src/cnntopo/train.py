@@ -524,8 +524,8 @@ def train(config, out_dir, *, resume=False, progress=True, resume_every=500, cal
     compile : bool
         Run the forward pass (and so its backward) through ``torch.compile``: a compilation
         of tens of seconds per pass size first, then fused element-wise work. Not faster on
-        2 CPU cores (0.73x the demo's M step, 0.99x C's; benchmarks/bench_compile.py); on a GPU the device check measures
-        it. Not part of the config.
+        2 CPU cores (0.73x the demo's M step, 0.99x C's; benchmarks/bench_compile.py); on a
+        GPU the device check measures it. Not part of the config.
 
     Returns
     -------
