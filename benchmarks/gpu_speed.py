@@ -95,6 +95,19 @@ def _learnable_batches(cfg, steps, device, seed=1):
     return out
 
 
+def _variant_step(cfg, variant, base, data, graph=None):
+    """(config, model, optimiser, step, batches) of `variant`, all N networks in one pass,
+    from a copy of `base`; `graph` overrides the variant's CUDA-graph setting."""
+    graph = variant["graph"] if graph is None else graph
+    cfg = TrainConfig(**{**cfg.__dict__, "precision": variant["precision"]})
+    model = copy.deepcopy(base).to(torch.device(cfg.device)).train()
+    model.conv_impl = variant["conv_impl"]
+    opt = _optimizer(model, cfg, capturable=graph)
+    step = _Step(model, opt, cfg, _passes(cfg.n_nets, cfg.n_nets), graph=graph,
+                 compile=bool(variant.get("compile")))
+    return cfg, model, opt, step, _Batches(cfg, *data)
+
+
 def measure_ensemble(cfg, variant, base, data, *, seconds, check=None, log=print):
     """Train-loop rate of one variant (and its agreement with a reference).
 
@@ -122,15 +135,9 @@ def measure_ensemble(cfg, variant, base, data, *, seconds, check=None, log=print
         and, for the reference, ``_reference`` (its losses and weight changes).
     """
     device = torch.device(cfg.device)
-    cfg = TrainConfig(**{**cfg.__dict__, "precision": variant["precision"]})
+    cfg, model, opt, step, batches = _variant_step(cfg, variant, base, data)
     res = {"variant": variant_name(variant), **variant, "n_nets": cfg.n_nets,
            "batch_size": cfg.batch_size}
-    model = copy.deepcopy(base).to(device).train()
-    model.conv_impl = variant["conv_impl"]
-    opt = _optimizer(model, cfg, capturable=variant["graph"])
-    step = _Step(model, opt, cfg, _passes(cfg.n_nets, cfg.n_nets), graph=variant["graph"],
-                 compile=bool(variant.get("compile")))
-    batches = _Batches(cfg, *data)
     total = torch.zeros(cfg.n_nets, dtype=torch.float64, device=device)
     try:
         with _numerics(cfg.precision, device):
@@ -276,13 +283,7 @@ def profile_ensemble(cfg, variant, base, data, *, steps=5, top=25):
     from torch.profiler import ProfilerActivity, profile
 
     device = torch.device(cfg.device)
-    cfg = TrainConfig(**{**cfg.__dict__, "precision": variant["precision"]})
-    model = copy.deepcopy(base).to(device).train()
-    model.conv_impl = variant["conv_impl"]
-    opt = _optimizer(model, cfg)
-    step = _Step(model, opt, cfg, _passes(cfg.n_nets, cfg.n_nets), graph=False,
-                 compile=bool(variant.get("compile")))
-    batches = _Batches(cfg, *data)
+    cfg, model, opt, step, batches = _variant_step(cfg, variant, base, data, graph=False)
     cuda = device.type == "cuda"
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
     try:
