@@ -16,8 +16,15 @@ import time
 
 import torch
 
-from cnntopo.nets import Ensemble
-from cnntopo.train import CPU_PASS_BYTES, TrainConfig, _nets_per_pass, _optimizer, _passes, _Step
+from cnntopo.training.loop import (
+    CPU_PASS_BYTES,
+    TrainConfig,
+    _nets_per_pass,
+    _optimizer,
+    _passes,
+    _Step,
+)
+from cnntopo.training.nets import Ensemble
 
 SHAPES = [("M", (64, 32, 64), 8, 32, "mnist", 1, 28),
           ("C", (64, 32, 64), 2, 128, "cifar10-color", 3, 24)]

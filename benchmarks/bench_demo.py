@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 _TRAIN = """
 import json, sys
 from cnntopo.experiments.runner import load_config
-from cnntopo.train import TrainConfig, train
+from cnntopo.training.loop import TrainConfig, train
 s = load_config("fig2", "laptop")["source"]
 its = int(sys.argv[2])
 cfg = TrainConfig(arch=s["arch"], widths=tuple(s["widths"]), dataset=s["dataset"], n_nets=s["nets"],

@@ -1,4 +1,4 @@
-"""rho(k, p) density filtration: cnntopo.pointcloud.density_filter vs scikit-learn.
+"""rho(k, p) density filtration: cnntopo.cloud.pointcloud.density_filter vs scikit-learn.
 
 The cloud imitates 64 x 32 x 100 = 204,800 second-layer 3x3 filters (paper, section 5.1):
 half a noisy primary circle of edge filters, half uniform noise on the sphere, mean-centred
@@ -20,7 +20,7 @@ import time
 import numpy as np
 from sklearn.neighbors import NearestNeighbors
 
-from cnntopo.pointcloud import density_filter, normalise
+from cnntopo.cloud.pointcloud import density_filter, normalise
 
 
 def make_cloud(n, seed=0, noise=0.15):

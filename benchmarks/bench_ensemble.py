@@ -5,7 +5,7 @@ network; forward, backward, Adam step; dropout on), two ways:
 
     loop      N separate `Net` modules (plain nn.Conv2d / nn.Linear), each with its own
               torch.optim.Adam (PyTorch's default implementation), one after the other
-    ensemble  `cnntopo.train.train_step` on one `Ensemble`: stacked weights, channels-last
+    ensemble  `cnntopo.training.loop.train_step` on one `Ensemble`: stacked weights, channels-last
               activations, im2col first layer, one fused Adam over all N; networks in passes
               as `train` runs them (on the CPU as many as keep the largest activation under
               32 MiB, here 1 per pass; on a GPU all N in one pass)
@@ -26,14 +26,21 @@ import time
 import torch
 import torch.nn.functional as F
 
-from cnntopo.nets import Ensemble, Net
-from cnntopo.train import CPU_PASS_BYTES, TrainConfig, _nets_per_pass, _optimizer, _passes, train_step
+from cnntopo.training.loop import (
+    CPU_PASS_BYTES,
+    TrainConfig,
+    _nets_per_pass,
+    _optimizer,
+    _passes,
+    train_step,
+)
+from cnntopo.training.nets import Ensemble, Net
 
 WIDTHS = (64, 32, 64)
 BATCH = 128
 
 
-def _sync(device):
+def synchronize(device):
     if device.type == "cuda":
         torch.cuda.synchronize(device)
 
@@ -71,11 +78,11 @@ def ensemble_step(n, device):
 
 
 def _seconds(step, iterations, device):
-    _sync(device)
+    synchronize(device)
     t0 = time.perf_counter()
     for _ in range(iterations):
         step()
-    _sync(device)
+    synchronize(device)
     return (time.perf_counter() - t0) / iterations
 
 

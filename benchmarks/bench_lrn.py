@@ -1,6 +1,6 @@
 """The C network's training step with LRN as one banded matmul against torch's LRN.
 
-`cnntopo.nets._lrn_last` computes ``tf.nn.lrn`` over the channels of channels-last maps as
+`cnntopo.training.nets._lrn_last` computes ``tf.nn.lrn`` over the channels of channels-last maps as
 ``x / (1 + x**2 @ band) ** 0.75`` (band: the 9-wide 0/1 window times alpha). Baseline: the
 same step with the LRN it replaced, ``F.local_response_norm`` on (images, C, H, W) views
 (which pads and average-pools a 5-D view). One `train_step` of N x C(64, 32, 64) on colour
@@ -20,8 +20,15 @@ import time
 import torch
 import torch.nn.functional as F
 
-import cnntopo.nets as nets
-from cnntopo.train import CPU_PASS_BYTES, TrainConfig, _nets_per_pass, _optimizer, _passes, train_step
+import cnntopo.training.nets as nets
+from cnntopo.training.loop import (
+    CPU_PASS_BYTES,
+    TrainConfig,
+    _nets_per_pass,
+    _optimizer,
+    _passes,
+    train_step,
+)
 
 
 def torch_lrn_last(x):

@@ -1,9 +1,9 @@
-"""Mapper(30, 3) on 20,000 points in R^9: cnntopo.mapper against KeplerMapper 2.1.0.
+"""Mapper(30, 3) on 20,000 points in R^9: cnntopo.topology.mapper against KeplerMapper 2.1.0.
 
 Points: a noisy primary circle of 3x3 edge filters (cos t e1 + sin t e2 in the DCT basis),
 plus Gaussian noise, mean-centred and normalised, seeded. Both tools get the same lenses
 (PCA 1 and 2), the same VNE-scaled points, a cover with the same intervals (KeplerMapper's
-`limits` set so that its cubes equal ours, see cnntopo.mapper's docstring) and the same
+`limits` set so that its cubes equal ours, see cnntopo.topology.mapper's docstring) and the same
 clusterer (single linkage cut by the first-empty-bin rule). KeplerMapper is also timed with
 its default-style cover `Cover(n_cubes=30, perc_overlap=2/3)` and with scikit-learn's
 AgglomerativeClustering(linkage="single", distance_threshold=fixed) for reference.
@@ -49,8 +49,12 @@ def main(argv=None):
     import kmapper as km
     from sklearn.cluster import AgglomerativeClustering
 
-    from cnntopo.mapper import (GapSingleLinkage, mapper_graph, pca_lens,
-                                variance_normalise)
+    from cnntopo.topology.mapper import (
+        GapSingleLinkage,
+        mapper_graph,
+        pca_lens,
+        variance_normalise,
+    )
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=20000)
@@ -69,7 +73,7 @@ def main(argv=None):
     t_ours, g = best_of(lambda: mapper_graph(X, lens=lens, resolution=res, gain=gain), 3)
     ours = (len(g["nodes"]), len(g["links"]))
 
-    # KeplerMapper's cubes equal ours with these limits (see cnntopo.mapper's docstring).
+    # KeplerMapper's cubes equal ours with these limits (see cnntopo.topology.mapper's docstring).
     lo, hi = lens.min(axis=0), lens.max(axis=0)
     step = (hi - lo) / (res - 1 + gain)
     start = lo + (gain - 1) * step / 2
@@ -97,7 +101,7 @@ def main(argv=None):
         # pairs the nodes of each point (inverted index).
         from kmapper.nerve import GraphNerve
 
-        from cnntopo.mapper import _links
+        from cnntopo.topology.mapper import _links
         node_lists = [np.asarray(v, dtype=np.int64) for v in kg["nodes"].values()]
         t_ours_nerve, pairs = best_of(lambda: _links(node_lists, args.n), 3)
         t_km_nerve, _ = best_of(lambda: GraphNerve().compute(kg["nodes"]), 1)
@@ -112,7 +116,7 @@ def main(argv=None):
         print(f"nerve only, {nodes} nodes / {links} links: ours {t_a:.3f} s, "
               f"kmapper GraphNerve {t_b:.2f} s ({t_b / t_a:.0f}x)")
     # Cubes of one point: ours keep them as nodes, kmapper drops them (min 2 samples).
-    from cnntopo.mapper import cover_sets
+    from cnntopo.topology.mapper import cover_sets
     lone = {c for c, m in cover_sets(lens, res, gain).items() if m.size == 1}
     mine = sorted(tuple(nd["members"]) for nd in g["nodes"] if tuple(nd["cube"]) not in lone)
     print(f"node member sets identical to kmapper's (same cover, same clusterer): {mine == same}")

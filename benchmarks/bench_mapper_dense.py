@@ -12,15 +12,15 @@ configs) and three Mapper graphs are built:
   seeded landmarks, ``lens="neighborhood"``), the paper's "Neighborhood lens" check.
 
 Each row gives nodes, links, the nerve's Betti numbers b0 and b1 (flag complex,
-cnntopo.nerve.nerve_betti), the theta winding of the nodes near the primary circle
-(cnntopo.mapper_readings.theta_winding: 1 = they form a loop along which theta goes round
+cnntopo.topology.nerve.nerve_betti), the theta winding of the nodes near the primary circle
+(cnntopo.topology.mapper_readings.theta_winding: 1 = they form a loop along which theta goes round
 once), the share of points left in no node, and seconds. The criteria of issue 8 are checked
 at the end: nerve b1 <= 3 in at least 9 of the 11 VGG16 layers 2-12, at least 50 nodes per
 graph, winding 1 (``--layers 2-13`` adds layer 13, outside the criteria: the paper finds
 another circle there). "nbhd s" includes the lens ("lens s").
 
 ``--figs DIR`` writes, per layer, ``before_*.png`` and ``after_*.png`` drawn by
-``cnntopo.plots.plot_mapper(graph, points, shape=(3, 3), seed=0)`` as it is today, and
+``cnntopo.viz.plots.plot_mapper(graph, points, shape=(3, 3), seed=0)`` as it is today, and
 ``after-newlayout_*.png`` / ``nbhd-newlayout_*.png`` drawn with the layout proposed in the
 notes (:func:`proposed_positions`): the force-directed refinement started from the node
 means projected on the principal axes of the whole cloud (for the PCA lens: each node's
@@ -67,8 +67,8 @@ def vgg19_h5_conv(path, layer):
 
 
 def prepared(weight_fn, model, layer, k, p, cache):
-    from cnntopo.filters import spatial_filters
-    from cnntopo.pipeline import prepare_points
+    from cnntopo.cloud.prepare import prepare_points
+    from cnntopo.sources.filters import spatial_filters
 
     file = None if cache is None else Path(cache) / f"{model}_l{layer}_k{k}_p{p}.npy"
     if file is not None and file.is_file():
@@ -83,8 +83,8 @@ def prepared(weight_fn, model, layer, k, p, cache):
 
 
 def readings(graph, points, seconds):
-    from cnntopo.mapper_readings import theta_winding
-    from cnntopo.nerve import nerve_betti
+    from cnntopo.topology.mapper_readings import theta_winding
+    from cnntopo.topology.nerve import nerve_betti
 
     b0, b1 = nerve_betti(graph)
     w = theta_winding(graph, points)
@@ -102,7 +102,7 @@ def proposed_positions(graph, points, seed=0):
     folded. For the PCA lens the proposed start is each node's mean lens value exactly (the
     lens is linear).
     """
-    from cnntopo.plots import _fruchterman_reingold
+    from cnntopo.viz.plots import _fruchterman_reingold
 
     ids = [n["id"] for n in graph["nodes"]]
     index = {i: j for j, i in enumerate(ids)}
@@ -122,15 +122,15 @@ def proposed_positions(graph, points, seed=0):
 
 
 def draw(graph, points, path, title, layout=None):
-    from cnntopo.plots import plot_mapper, save_figure
+    from cnntopo.viz.plots import plot_mapper, save_figure
 
     fig = plot_mapper(graph, points, shape=(3, 3), seed=0, title=title, layout=layout)
     save_figure(fig, path, dpi=90)
 
 
 def run_layer(model, layer, points, m, args):
-    from cnntopo.lenses import neighborhood_lens
-    from cnntopo.mapper import mapper_graph
+    from cnntopo.topology.lenses import neighborhood_lens
+    from cnntopo.topology.mapper import mapper_graph
 
     settings = dict(resolution=m["resolution"], gain=m["gain"], n_bins=m["n_bins"],
                     vne=None if m["vne"] == "none" else m["vne"])
@@ -240,7 +240,7 @@ def main(argv=None):
                   f"most links {max(r[key]['links'] for r in rows)} (all graphs)"
                   + (f"; {', '.join(others)}" if others else ""))
     if args.json:
-        from cnntopo._io import atomic_write_json
+        from cnntopo.files import atomic_write_json
 
         atomic_write_json(args.json, {"rows": rows})
 

@@ -32,9 +32,9 @@ import time
 
 import numpy as np
 
-from cnntopo.homology import lazy_witness_barcodes
-from cnntopo.pointcloud import normalise
-from cnntopo.significance import _memory_cache, significant_bars
+from cnntopo.cloud.pointcloud import normalise
+from cnntopo.topology.significance import NULL_CACHE, significant_bars
+from cnntopo.topology.witness import lazy_witness_barcodes
 
 
 def make_cloud(n, seed=0, circle_share=1.0, noise=0.1):
@@ -67,9 +67,9 @@ def _circle(rng, n, axes=(0, 1), dim=3):
 
 def table_clouds(demo_run=None):
     """(name, points, keyword arguments) of the clouds the tests read."""
-    from cnntopo.klein import dct_basis
-    from cnntopo.patches import natural_patches
-    from cnntopo.pointcloud import density_filter
+    from cnntopo.cloud.pointcloud import density_filter
+    from cnntopo.sources.patches import natural_patches
+    from cnntopo.topology.klein import dct_basis
 
     rng = np.random.default_rng(0)
     ring = _circle(rng, 1000) + 0.03 * rng.standard_normal((1000, 3))
@@ -105,7 +105,7 @@ def table_clouds(demo_run=None):
             out.append((f"optical patches k{k} (JavaPlex)", x,
                         {"density": (k, 0.3), "n_input": 50_000}))
     if demo_run is not None:
-        from cnntopo.filters import filters_from_source
+        from cnntopo.sources.filters import filters_from_source
 
         x, kw = rho(filters_from_source(demo_run, 1)[0], 20, 0.3)
         out.append(("demo layer 1, rho(20, 0.3)", x, kw))
@@ -129,8 +129,8 @@ def run_table(demo_run, landmarks, resamples):
 
 def run_rho15(landmarks, resamples):
     """Natural patches at rho(15, 0.3): more patches, other images, other landmark counts."""
-    from cnntopo.patches import natural_patches
-    from cnntopo.pointcloud import density_filter
+    from cnntopo.cloud.pointcloud import density_filter
+    from cnntopo.sources.patches import natural_patches
 
     photos = ("camera", "astronaut", "coffee", "chelsea", "rocket")
     textures = ("grass", "brick", "gravel")
@@ -184,7 +184,7 @@ def main(argv=None):
         for kind, share in (("circle", 1.0), ("noise", 0.0)):
             x = make_cloud(n, circle_share=share)
             for L in landmarks:
-                _memory_cache.clear()
+                NULL_CACHE.clear()
                 with tempfile.TemporaryDirectory() as cache:
                     kw = dict(density=density, n_input=n_input, n_resamples=args.resamples,
                               cache_dir=cache)

@@ -16,7 +16,12 @@ import time
 import numpy as np
 from scipy.spatial.distance import cdist
 
-from cnntopo.homology import _maxmin, _ripser_diagrams, _witness_matrix, lazy_witness_barcodes
+from cnntopo.topology.witness import (
+    _maxmin,
+    _ripser_diagrams,
+    _witness_matrix,
+    lazy_witness_barcodes,
+)
 
 
 def primary_circle(n, seed):

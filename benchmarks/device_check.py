@@ -16,7 +16,7 @@ speed_M 100 x M(64, 32, 64) on MNIST-shaped data. Variants of the ensemble step
         (precision fp32 / tf32 / bf16 x conv implementation x eager / CUDA graph), each
         first trained 20 steps from the same weights on the same learnable batches and
         compared with the fp32 eager reference (the numeric sanity check), then timed as
-        `cnntopo.train.train` runs its loop: batch gathering (and CIFAR-10 crops) on the
+        `cnntopo.training.loop.train` runs its loop: batch gathering (and CIFAR-10 crops) on the
         device, then the step. Against a loop over 100 plain `Net` modules (each its own
         optimiser; batches drawn beforehand, so the loop's rate is flattered).
 speed_C 100 x C(64, 32, 64) on CIFAR-shaped data (uint8 32x32x3, cropped on the device).
@@ -59,14 +59,21 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from gpu_speed import (
+    _free,
+    _learnable_batches,
+    _synthetic_set,
+    flops_per_network_iteration,
+    measure_ensemble,
+    measure_loop,
+    profile_ensemble,
+    variant_name,
+)
 
-from gpu_speed import (_free, _learnable_batches, _synthetic_set, flops_per_network_iteration,
-                       measure_ensemble, measure_loop, profile_ensemble, variant_name)
-
-from cnntopo._io import atomic_write_json
-from cnntopo.data import dataset_spec
-from cnntopo.nets import Ensemble
-from cnntopo.train import TrainConfig, train
+from cnntopo.files import atomic_write_json
+from cnntopo.training.data import dataset_spec
+from cnntopo.training.loop import TrainConfig, train
+from cnntopo.training.nets import Ensemble
 
 REPO = Path(__file__).resolve().parents[1]
 FORMAT = "cnntopo-device-check/1"
@@ -426,7 +433,7 @@ class _Stop(Exception):
 def fig2_section(run, deadline, args):
     """Figure 2 (paper scale, or smoke scale with --tiny): train what fits, then analyse."""
     from cnntopo.experiments.runner import load_config, run_experiment
-    from cnntopo.filters import load_state_dict
+    from cnntopo.sources.filters import load_state_dict
 
     device = torch.device(args.device)
     out = run.report["fig2"] = {}

@@ -1,7 +1,7 @@
 """Speed of the ensemble's training loop on one device, and of a loop over single networks.
 
 Used by benchmarks/device_check.py. `measure_ensemble` times the body of
-`cnntopo.train.train`'s loop (batch gathering and CIFAR-10 crops on the device, then the
+`cnntopo.training.loop.train`'s loop (batch gathering and CIFAR-10 crops on the device, then the
 step, eager or replayed from a CUDA graph) for one variant (precision x conv implementation
 x CUDA graph), after checking its first steps against a float32 reference;
 `measure_loop` times N plain `Net` modules with their own optimisers;
@@ -18,9 +18,17 @@ import time
 import torch
 import torch.nn.functional as F
 
-from cnntopo.data import dataset_spec
-from cnntopo.nets import Net
-from cnntopo.train import TrainConfig, _autocast, _Batches, _numerics, _optimizer, _passes, _Step
+from cnntopo.training.data import dataset_spec
+from cnntopo.training.loop import (
+    TrainConfig,
+    _Batches,
+    _optimizer,
+    _passes,
+    _Step,
+    autocast,
+    numerics,
+)
+from cnntopo.training.nets import Net
 
 __all__ = ["flops_per_network_iteration", "measure_ensemble", "measure_loop", "profile_ensemble",
            "variant_name"]
@@ -32,7 +40,7 @@ def _free():
         torch.cuda.empty_cache()
 
 
-def _sync(device):
+def synchronize(device):
     if device.type == "cuda":
         torch.cuda.synchronize(device)
 
@@ -140,8 +148,8 @@ def measure_ensemble(cfg, variant, base, data, *, seconds, check=None, log=print
            "batch_size": cfg.batch_size}
     total = torch.zeros(cfg.n_nets, dtype=torch.float64, device=device)
     try:
-        with _numerics(cfg.precision, device):
-            _sync(device)
+        with numerics(cfg.precision, device):
+            synchronize(device)
             t0 = time.perf_counter()
             t = 0
             if check is not None:
@@ -178,7 +186,7 @@ def measure_ensemble(cfg, variant, base, data, *, seconds, check=None, log=print
             while t < 4:  # warm-up: cuDNN autotuning, graph capture
                 total += step(*batches(t))
                 t += 1
-            _sync(device)
+            synchronize(device)
             res["warmup_s"] = round(time.perf_counter() - t0, 3)
             if step.error:
                 res["graph_error"] = step.error
@@ -188,7 +196,7 @@ def measure_ensemble(cfg, variant, base, data, *, seconds, check=None, log=print
                     total += step(*batches(t))
                     t += 1
                 n_done += chunk
-                _sync(device)
+                synchronize(device)
                 el = time.perf_counter() - start
                 if el >= seconds or n_done >= 100_000:
                     break
@@ -233,7 +241,7 @@ def measure_loop(cfg, precision, *, seconds, log=print):
 
     def step():
         for i, (net, opt) in enumerate(zip(nets, opts)):
-            with _autocast(precision, device):
+            with autocast(precision, device):
                 loss = F.cross_entropy(net(x[i]).float(), y[i])
                 if cfg.weight_decay and hasattr(net, "fc"):
                     loss = loss + cfg.weight_decay * 0.5 * net.fc.weight.square().sum()
@@ -242,15 +250,15 @@ def measure_loop(cfg, precision, *, seconds, log=print):
             opt.step()
 
     try:
-        with _numerics(precision, device):
+        with numerics(precision, device):
             step()
             step()
-            _sync(device)
+            synchronize(device)
             n_done, start = 0, time.perf_counter()
             while True:
                 step()
                 n_done += 1
-                _sync(device)
+                synchronize(device)
                 el = time.perf_counter() - start
                 if el >= seconds:
                     break
@@ -287,14 +295,14 @@ def profile_ensemble(cfg, variant, base, data, *, steps=5, top=25):
     cuda = device.type == "cuda"
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
     try:
-        with _numerics(cfg.precision, device):
+        with numerics(cfg.precision, device):
             for t in range(3):
                 step(*batches(t))
-            _sync(device)
+            synchronize(device)
             with profile(activities=activities) as prof:
                 for t in range(3, 3 + steps):
                     step(*batches(t))
-                _sync(device)
+                synchronize(device)
     finally:
         step.close()
     attr = "self_device_time_total" if cuda else "self_cpu_time_total"

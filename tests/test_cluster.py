@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import need_module
 
 from cnntopo.cli import main
 from cnntopo.experiments import list_experiments, load_config
@@ -213,8 +214,8 @@ def test_a_shorter_experiment_finishes_an_interrupted_longer_run(tmp_path):
 
 
 def test_a_run_that_lacks_a_checkpoint_is_refused(tmp_path):
-    from cnntopo.experiments.runner import run_experiment
     from cnntopo.experiments import validate_config
+    from cnntopo.experiments.runner import run_experiment
 
     paths = _write_configs(tmp_path, {"short": _prefix_configs()["short"]})
     assert main(["reproduce", *paths, "--scale", "paper", "--out", str(tmp_path / "r"),
@@ -252,7 +253,7 @@ class KillOnce:
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     """The same three experiments run serially (CLI) and as Ray tasks (2 CPUs)."""
-    ray = pytest.importorskip("ray")
+    ray = need_module("ray")
     import torch
 
     from cnntopo.experiments.cluster import run_plan
@@ -353,7 +354,7 @@ def test_cli_ray_runs_on_the_connected_cluster_and_reports_failures(runs, capsys
                  "paper", "--out", str(out), "--quiet"]) == 1
     captured = capsys.readouterr()
     assert f"c: report {out / 'c' / 'index.html'}" in captured.out
-    assert ("d: FAILED: ValueError: analysis 'n5': network 5 does not exist: layer 1 holds "
+    assert ("d: FAILED: InputError: analysis 'n5': network 5 does not exist: layer 1 holds "
             "2 networks (0 to 1).") in captured.err.splitlines()
     assert captured.err.splitlines()[-1] == "cnntopo reproduce: failed (see above): d"
     np.testing.assert_array_equal(np.load(out / "c" / "points_p.npy"),

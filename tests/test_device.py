@@ -5,9 +5,9 @@ import json
 import pytest
 import torch
 
-import cnntopo.train as train_mod
+import cnntopo.training.loop as train_mod
 from cnntopo.cli import main
-from cnntopo.train import TrainConfig, check_device, device_problem, train
+from cnntopo.training.loop import TrainConfig, check_device, device_problem, train
 
 TRAIN = ["train", "--arch", "M", "--widths", "4,0,8", "--iterations", "2", "--nets", "1",
          "--quiet"]

@@ -15,10 +15,9 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 import device_check  # noqa: E402
 
-import cnntopo.train as train_mod  # noqa: E402
-
+import cnntopo.training.loop as train_mod  # noqa: E402
 from cnntopo.experiments.runner import list_experiments  # noqa: E402
-from cnntopo.filters import load_state_dict  # noqa: E402
+from cnntopo.sources.filters import load_state_dict  # noqa: E402
 
 
 def test_flops_of_m64_32_64_by_hand():

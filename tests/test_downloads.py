@@ -1,4 +1,4 @@
-"""cnntopo.downloads against a local HTTP server that plays the official site and the registry.
+"""cnntopo.sources.downloads against a local HTTP server that plays the official site and the registry.
 
 The server answers the JSON simple API (PEP 691) only when asked for it with the Accept
 header, serves wheels (zip) and sdists (tar.gz), and can cut a transfer short.
@@ -17,8 +17,8 @@ import zipfile
 
 import pytest
 
-from cnntopo import downloads
-from cnntopo.downloads import (
+from cnntopo.sources import downloads
+from cnntopo.sources.downloads import (
     ARTIFACTS,
     Artifact,
     DownloadError,
@@ -166,7 +166,7 @@ def test_cache_hit_needs_no_network(tmp_path, monkeypatch):
 def test_wrong_checksum_is_an_error_and_leaves_nothing(server, tmp_path):
     base, handler = server
     handler.routes["/official/w.bin"] = (200, "application/octet-stream", PAYLOAD + b"!", False)
-    with pytest.raises(DownloadError, match=rf"official/w\.bin: ValueError: The file from "
+    with pytest.raises(DownloadError, match=rf"official/w\.bin: InputError: The file from "
                                             rf".* has MD5 [0-9a-f]{{32}}; expected {MD5}"):
         fetch(_artifact(base), dest=tmp_path, progress=False)
     assert _listing(tmp_path) == []
@@ -330,8 +330,9 @@ def test_cli_download(tmp_path, monkeypatch, capsys):
 
 def test_cli_filters_takes_a_model_name(tmp_path, monkeypatch, capsys):
     """`cnntopo filters NAME` fetches the model into the cache and reads it."""
-    from cnntopo.cli import main
     from test_weights import write_onnx
+
+    from cnntopo.cli import main
 
     write_onnx(tmp_path / "tiny.onnx")
     data = (tmp_path / "tiny.onnx").read_bytes()

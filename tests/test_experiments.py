@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 import pytest
+from conftest import cached_weights
 
 from cnntopo.experiments import SCALES, list_experiments, load_config, run_experiment
 from cnntopo.experiments._config import resolve_scale, validate_config
@@ -208,7 +209,7 @@ def test_missing_cifar_fails_before_any_work(tmp_path):
 
 
 def test_missing_vgg_weights_fail_before_any_work(tmp_path, monkeypatch):
-    from cnntopo import downloads
+    from cnntopo.sources import downloads
 
     def offline(name, **kw):
         raise downloads.DownloadError(f"Could not get {name}; tried: (offline)")
@@ -241,12 +242,7 @@ def test_weights_of_another_network_are_refused_before_any_work(tmp_path):
 
 
 def _cached(name):
-    from cnntopo.downloads import cached
-
-    hit = cached(name)
-    if hit is None or hit.artifact.name != name:
-        pytest.skip(f"{name} is not in the download cache (cnntopo download ...)")
-    return hit.path
+    return cached_weights(name)
 
 
 def test_fig15_reads_the_official_vgg19_file_and_says_so(tmp_path):
@@ -340,7 +336,7 @@ def test_patches_smoke_run_writes_summary_and_files(patches_run):
     assert bars["long_bars"] == a["long_bars"] and len(bars["diagrams"]) == 2
     # members and landmark_rows are rows of filters_<tag>.npy; point_rows / landmark_points
     # tie them to points_<tag>.npy
-    from cnntopo.pointcloud import normalise
+    from cnntopo.cloud.pointcloud import normalise
 
     filters = np.load(out / a["files"]["filters"])
     assert filters.shape == (n, 9) and bars["input_file"] == a["files"]["filters"]
@@ -351,7 +347,7 @@ def test_patches_smoke_run_writes_summary_and_files(patches_run):
     for node in graph["nodes"]:
         assert set(node["members"]) <= set(rows.tolist())
     # the Klein readings in the summary are those of the analysed points
-    from cnntopo.klein import klein_readings
+    from cnntopo.topology.klein import klein_readings
 
     assert {k: a[k] for k in ("primary_circle_fraction", "primary_circle_coverage",
                               "klein_fraction", "off_model_fraction")} == \
@@ -367,7 +363,7 @@ def test_patches_smoke_run_writes_summary_and_files(patches_run):
     assert row["significant_confidence"] == [round(c, 3) for c in bars["significant_confidence"]]
     assert row["primary_circle_fraction"] == a["primary_circle_fraction"]
     assert row["nerve_betti"] == a["mapper"]["nerve_betti"]
-    from cnntopo.describe import reading
+    from cnntopo.verdict.table import reading
 
     assert row["reading"] == reading(row)
     assert list(on_disk)[:4] == ["name", "title", "paper", "verdict"]
@@ -450,6 +446,49 @@ def test_mnist_smoke_grid(mnist_run):
     assert g["cells"][0][1]["n_points"] == summary["analyses"][0]["n_points"]
 
 
+def test_redraw_draws_the_same_figures_and_computes_nothing(mnist_run, tmp_path, monkeypatch):
+    """Every PNG, page and the report again, byte for byte, from the saved results alone."""
+    import shutil
+
+    from cnntopo.cli import main
+
+    out, _, summary = mnist_run
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy, ignore=shutil.ignore_patterns("run"))
+    drawn = sorted(p.relative_to(copy) for p in copy.rglob("*") if p.suffix in (".png", ".html"))
+    assert {str(p) for p in drawn} >= {"grid.png", "index.html", "mapper_layer1.png",
+                                       "barcodes_layer1.png", "graph_layer1.html"}
+    before = {p: (copy / p).read_bytes() for p in drawn}
+    for p in drawn:
+        (copy / p).unlink()
+
+    def computed(*args, **kwargs):
+        raise AssertionError("redraw computed something")
+    for name in ("cnntopo.verdict.analysis.analyse", "cnntopo.topology.mapper.mapper_graph",
+                 "cnntopo.topology.witness.lazy_witness_barcodes",
+                 "cnntopo.topology.significance.significant_bars",
+                 "cnntopo.topology.klein.klein_readings", "cnntopo.topology.layout.mapper_layout",
+                 "cnntopo.topology.layout.node_positions"):
+        monkeypatch.setattr(name, computed)
+    assert main(["redraw", str(copy)]) == 0
+    assert {p: (copy / p).read_bytes() for p in drawn} == before
+
+
+def test_saved_results_read_back_as_they_were(mnist_run):
+    from cnntopo.verdict.results import analysis_numbers, load_result
+
+    out, _, summary = mnist_run
+    (a,) = summary["analyses"]
+    result = load_result(out, a["tag"])
+    assert result.row == {k: v for k, v in a["verdict"].items() if k != "tag"}
+    numbers = analysis_numbers(result)
+    assert {k: numbers[k] for k in numbers} == {k: a[k] for k in numbers}
+    assert result.graph["nodes"][0]["members"] == sorted(result.graph["nodes"][0]["members"])
+    np.testing.assert_array_equal(result.points, np.load(out / a["files"]["points"]))
+    with pytest.raises(ValueError, match="cannot read the saved analysis"):
+        load_result(out, "no-such-tag")
+
+
 def test_mnist_rerun_reuses_the_run_and_refuses_another_config(mnist_run):
     out, config, first = mnist_run
     ckpt = out / "run" / "checkpoints"
@@ -476,8 +515,8 @@ def test_a_run_source_reads_an_existing_run(mnist_run, tmp_path):
     s = config["source"]
     assert (a["iteration"], a["n_filters"]) == (10, s["widths"][0])  # one network's filters
     points = np.load(tmp_path / "mine" / a["files"]["points"])
-    from cnntopo.filters import filters_from_source
-    from cnntopo.pointcloud import normalise
+    from cnntopo.cloud.pointcloud import normalise
+    from cnntopo.sources.filters import filters_from_source
 
     raw, meta, _ = filters_from_source(out / "run", 1, iteration=10)
     np.testing.assert_allclose(points, normalise(raw[meta["network"] == 1])[0])
@@ -502,7 +541,7 @@ def test_fig14_with_a_torchvision_file_given_by_weights(tmp_path):
     """--weights with a torchvision .pth still works: same layer numbers, named features.<i>."""
     import torch
 
-    from cnntopo.pretrained import vgg_state_dict_shapes
+    from cnntopo.sources.pretrained import vgg_state_dict_shapes
 
     g = torch.Generator().manual_seed(0)
     sd = {k: torch.randn(s, generator=g, dtype=torch.float32).half()

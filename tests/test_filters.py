@@ -1,4 +1,4 @@
-"""Tests for cnntopo.filters: extraction order, metadata, and reading weights from files."""
+"""Tests for cnntopo.sources.filters: extraction order, metadata, and reading weights from files."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from cnntopo.filters import (
+from cnntopo.sources.filters import (
     ENSEMBLE_FORMAT,
     conv_layers,
     describe_layers,
@@ -18,7 +18,6 @@ from cnntopo.filters import (
     load_state_dict,
     spatial_filters,
 )
-
 
 # ----------------------------------------------------------------------------- extraction order
 
@@ -316,3 +315,25 @@ def test_describe_layers(tmp_path):
     assert lines[1].split() == ["1", "conv1.weight", "(3,", "8,", "1,", "3,", "3)", "24",
                                 "spatial", "filters", "of", "3x3"]
     assert "96 spatial filters" in lines[2]
+
+
+def test_what_the_cli_writes_the_library_reads(tmp_path):
+    """`cnntopo filters -o OUT.npy` writes three files; cnntopo.load_filters reads them back."""
+    from cnntopo import load_filters
+    from cnntopo.cli import main
+
+    run = _write_run(tmp_path, [100, 250])
+    out = tmp_path / "layer2.npy"
+    assert main(["filters", str(run), "--layer", "2", "--iteration", "100", "-o", str(out)]) == 0
+    filters, meta, info = load_filters(out)
+    want, want_meta, want_info = filters_from_source(run, 2, iteration=100)
+    np.testing.assert_array_equal(filters, want)
+    assert sorted(meta) == sorted(want_meta)
+    for key in meta:
+        np.testing.assert_array_equal(meta[key], want_meta[key])
+    assert meta["iteration"].tolist() == [100] * len(filters)
+    assert info["layer_name"] == want_info["layer_name"] == "conv2.weight"
+    assert info["n_filters"] == 3 * 4 * 8
+    out.with_suffix(".meta.npz").write_bytes(b"half an archive")
+    with pytest.raises(ValueError, match="is not a NumPy .npz archive"):
+        load_filters(out)

@@ -1,20 +1,18 @@
 """Lazy witness homology: brute-force references, known topology, JavaPlex regression data."""
 
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import circle, need_module, shared_file
 from scipy.spatial.distance import cdist
 
-from cnntopo.homology import (
+from cnntopo.topology.witness import (
     covering_radius,
     lazy_witness_barcodes,
     lazy_witness_filtration,
     long_bars,
     maxmin_landmarks,
 )
-
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "javaplex-optical-patches"
 
 
 def brute_force_filtration(points, landmarks, nu):
@@ -28,13 +26,6 @@ def brute_force_filtration(points, landmarks, nu):
             if a != b:
                 out[a, b] = max(0.0, min(max(d[w, a], d[w, b]) - m[w] for w in range(len(points))))
     return out
-
-
-def circle(rng, n, axes=(0, 1), dim=3):
-    t = rng.uniform(0, 2 * np.pi, n)
-    x = np.zeros((n, dim))
-    x[:, axes[0]], x[:, axes[1]] = np.cos(t), np.sin(t)
-    return x
 
 
 # ----------------------------------------------------------------- filtration
@@ -226,7 +217,7 @@ def test_long_bars_rule():
 
 
 def test_ripser_and_giotto_ph_agree():
-    gph = pytest.importorskip("gph")
+    gph = need_module("gph", "giotto-ph (the bench extra)")
     rng = np.random.default_rng(6)
     x = np.vstack([noisy(rng, circle(rng, 400, (0, 1))), noisy(rng, circle(rng, 400, (0, 2)))])
     bars = lazy_witness_barcodes(x, 40, nu=1, maxdim=2)
@@ -241,9 +232,7 @@ def test_ripser_and_giotto_ph_agree():
 # ----------------------------------------------------------------- JavaPlex regression
 
 def load_patches(k):
-    path = DATA / f"pointsOpticalDct_k{k}.mat"
-    if not path.exists():
-        pytest.skip(f"{path} is absent")
+    path = shared_file("data", "javaplex-optical-patches", f"pointsOpticalDct_k{k}.mat")
     from scipy.io import loadmat
 
     return loadmat(path)[f"pointsOpticalDct_k{k}"]

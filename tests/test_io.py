@@ -6,7 +6,12 @@ import sys
 import numpy as np
 import pytest
 
-from cnntopo._io import atomic_open, atomic_save_npy, atomic_write_json, atomic_write_text
+from cnntopo.files import (
+    atomic_open,
+    atomic_save_npy,
+    atomic_write_json,
+    atomic_write_text,
+)
 
 
 def test_failed_write_leaves_old_content_and_no_temp_files(tmp_path):

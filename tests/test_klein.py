@@ -1,11 +1,20 @@
 import numpy as np
 import pytest
 
-from cnntopo.klein import (COVERAGE_BINS, READING_RADIUS, KleinReadings, angular_coverage,
-                           dct_basis, klein_coordinates, klein_histogram, klein_readings,
-                           primary_circle_coordinates, primary_circle_fraction)
-from cnntopo.patches import grid_laplacian, natural_patches
-from cnntopo.pointcloud import density_filter, normalise
+from cnntopo.cloud.pointcloud import density_filter, normalise
+from cnntopo.sources.patches import grid_laplacian, natural_patches
+from cnntopo.topology.klein import (
+    COVERAGE_BINS,
+    READING_RADIUS,
+    KleinReadings,
+    angular_coverage,
+    dct_basis,
+    klein_coordinates,
+    klein_histogram,
+    klein_readings,
+    primary_circle_coordinates,
+    primary_circle_fraction,
+)
 
 ROWS, COLS = np.divmod(np.arange(9), 3)
 GX, GY = COLS - 1.0, 1.0 - ROWS            # x left to right, y bottom to top

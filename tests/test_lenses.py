@@ -1,24 +1,17 @@
-"""Tests of cnntopo.lenses.neighborhood_lens: an independent Isomap (kNN graph, Dijkstra,
+"""Tests of cnntopo.topology.lenses.neighborhood_lens: an independent Isomap (kNN graph, Dijkstra,
 classical MDS), loops drawn as loops, the landmark extension, seeds and errors."""
 
 import warnings
 
 import numpy as np
 import pytest
+from conftest import noisy_circle
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import shortest_path
 from scipy.spatial import cKDTree
 
-from cnntopo.lenses import neighborhood_lens
-from cnntopo.mapper import mapper_graph
-
-
-def noisy_circle(n, noise, seed, dim=3):
-    rng = np.random.default_rng(seed)
-    t = rng.uniform(0, 2 * np.pi, n)
-    X = np.zeros((n, dim))
-    X[:, 0], X[:, 1] = np.cos(t), np.sin(t)
-    return X + noise * rng.normal(size=X.shape), t
+from cnntopo.topology.lenses import neighborhood_lens
+from cnntopo.topology.mapper import mapper_graph
 
 
 def isomap_reference(X, k, n_components):
@@ -50,7 +43,7 @@ def winding_of_lens(lens, t):
 
 
 def test_equals_isomap_from_its_definition():
-    X, _ = noisy_circle(300, 0.05, seed=0)
+    X, _ = noisy_circle(300, 0.05, seed=0, dim=3)
     lens = neighborhood_lens(X, n_neighbors=8)
     same_up_to_column_signs(lens, isomap_reference(X, 8, 2), atol=1e-8)
 
@@ -65,7 +58,7 @@ def test_noisy_circle_is_a_loop_in_the_lens():
 
 
 def test_landmarks_fitted_exactly_and_the_rest_placed_on_the_loop():
-    X, t = noisy_circle(3000, 0.03, seed=3)
+    X, t = noisy_circle(3000, 0.03, seed=3, dim=3)
     lens = neighborhood_lens(X, n_landmarks=400, seed=5)
     rows = np.sort(np.random.default_rng(5).choice(3000, 400, replace=False))
     same_up_to_column_signs(lens[rows], isomap_reference(X[rows], 10, 2), atol=1e-8)
@@ -74,7 +67,7 @@ def test_landmarks_fitted_exactly_and_the_rest_placed_on_the_loop():
 
 
 def test_seeded_and_sign_convention():
-    X, _ = noisy_circle(1500, 0.05, seed=4)
+    X, _ = noisy_circle(1500, 0.05, seed=4, dim=3)
     a = neighborhood_lens(X, n_landmarks=300, seed=1)
     np.testing.assert_array_equal(a, neighborhood_lens(X, n_landmarks=300, seed=1))
     assert not np.allclose(a, neighborhood_lens(X, n_landmarks=300, seed=2))
@@ -83,7 +76,7 @@ def test_seeded_and_sign_convention():
 
 
 def test_mapper_graph_with_the_neighborhood_lens():
-    X, _ = noisy_circle(200, 0.05, seed=5)
+    X, _ = noisy_circle(200, 0.05, seed=5, dim=3)
     g = mapper_graph(X, lens="neighborhood", resolution=10, seed=3)
     ref = mapper_graph(X, lens=neighborhood_lens(X, seed=3), resolution=10)
     assert (g["graph"]["lens"], g["graph"]["seed"]) == ("neighborhood", 3)
@@ -100,20 +93,20 @@ def test_mapper_graph_with_the_neighborhood_lens():
     ({"seed": -1}, r"'seed' parameter of neighborhood_lens must be an int >= 0"),
 ])
 def test_bad_input(kwargs, needle):
-    X, _ = noisy_circle(30, 0.05, seed=0)
+    X, _ = noisy_circle(30, 0.05, seed=0, dim=3)
     with pytest.raises(ValueError, match=needle):
         neighborhood_lens(X, **kwargs)
 
 
 def test_bad_lens_name():
-    X, _ = noisy_circle(30, 0.05, seed=0)
+    X, _ = noisy_circle(30, 0.05, seed=0, dim=3)
     with pytest.raises(ValueError, match=r"'lens' parameter of mapper_graph must be an array, "
                                          r"None, 'pca' or 'neighborhood'; got 'umap'"):
         mapper_graph(X, lens="umap")
 
 
 def test_disconnected_graph_is_joined_with_a_warning():
-    X, _ = noisy_circle(200, 0.02, seed=6)
+    X, _ = noisy_circle(200, 0.02, seed=6, dim=3)
     X = np.r_[X, X[:50] + 100.0]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

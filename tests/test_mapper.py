@@ -1,4 +1,4 @@
-"""Tests of cnntopo.mapper: hand-worked covers and cuts, brute-force references, KeplerMapper."""
+"""Tests of cnntopo.topology.mapper: hand-worked covers and cuts, brute-force references, KeplerMapper."""
 
 import itertools
 import json
@@ -7,18 +7,20 @@ import warnings
 import networkx as nx
 import numpy as np
 import pytest
+from conftest import need_module, noisy_circle
 from scipy.sparse.csgraph import connected_components, minimum_spanning_tree
 from scipy.spatial.distance import pdist, squareform
 
-from cnntopo.mapper import (GapSingleLinkage, cover_intervals, cover_sets, mapper_graph,
-                            pca_lens, single_linkage_gap, to_networkx, variance_normalise)
-
-
-def noisy_circle(n, noise, seed):
-    rng = np.random.default_rng(seed)
-    t = rng.uniform(0, 2 * np.pi, n)
-    return np.c_[np.cos(t), np.sin(t)] + noise * rng.normal(size=(n, 2))
-
+from cnntopo.topology.mapper import (
+    GapSingleLinkage,
+    cover_intervals,
+    cover_sets,
+    mapper_graph,
+    pca_lens,
+    single_linkage_gap,
+    to_networkx,
+    variance_normalise,
+)
 
 # ---------------------------------------------------------------- cover
 
@@ -202,7 +204,7 @@ def test_graph_structure_and_links_brute_force():
 
 
 def test_noisy_circle_has_one_cycle():
-    X = noisy_circle(400, 0.05, seed=0)
+    X = noisy_circle(400, 0.05, seed=0)[0]
     G = to_networkx(mapper_graph(X, lens=X[:, 0], resolution=10, gain=1.5))
     assert nx.is_connected(G)
     assert len(nx.cycle_basis(G)) == 1
@@ -224,7 +226,7 @@ def test_two_blobs_two_components(resolution):
 
 
 def test_determinism_and_networkx_round_trip():
-    X = noisy_circle(500, 0.1, seed=6)
+    X = noisy_circle(500, 0.1, seed=6)[0]
     X = np.c_[X, np.random.default_rng(6).normal(size=(500, 3))]
     a = json.dumps(mapper_graph(X, resolution=12, gain=3))
     b = json.dumps(mapper_graph(X.copy(), resolution=12, gain=3))
@@ -241,7 +243,7 @@ def test_same_nodes_and_links_as_kmapper(res, gain):
     """KeplerMapper with limits that make its cubes ours, and our clusterer, builds the same
     graph. Integer lens values with dyadic gains keep both covers' arithmetic exact, so the
     many points on interval ends test closed-interval handling on both sides."""
-    km = pytest.importorskip("kmapper")
+    km = need_module("kmapper", "KeplerMapper (the bench extra)")
     rng = np.random.default_rng(res + int(gain))
     n = 250
     X = rng.normal(size=(n, 9))
@@ -318,7 +320,7 @@ def test_min_cluster_fraction_rounding_keeps_exact_products():
 
 def test_min_cluster_fraction_keeps_exactly_the_large_nodes_and_their_links():
     rng = np.random.default_rng(12)
-    X = np.c_[noisy_circle(700, 0.15, seed=12), rng.normal(scale=0.3, size=(700, 2))]
+    X = np.c_[noisy_circle(700, 0.15, seed=12)[0], rng.normal(scale=0.3, size=(700, 2))]
     full = mapper_graph(X, resolution=15, gain=3)
     sizes = [len(m) for m in cover_sets(pca_lens(X), 15, 3).values()]
     g = mapper_graph(X, resolution=15, gain=3, min_cluster_fraction=0.5)
@@ -342,7 +344,7 @@ def test_min_cluster_fraction_that_leaves_nothing_warns():
     assert g["nodes"] == [] and g["links"] == [] and g["graph"]["n_unassigned"] == 60
 
 
-X_SMALL_CIRCLE = noisy_circle(60, 0.05, seed=1)
+X_SMALL_CIRCLE = noisy_circle(60, 0.05, seed=1)[0]
 
 
 # ---------------------------------------------------------------- errors

@@ -1,4 +1,4 @@
-"""Tests of cnntopo.mapper_readings.theta_winding: hand-made graphs with known windings, a
+"""Tests of cnntopo.topology.mapper_readings.theta_winding: hand-made graphs with known windings, a
 brute-force check over all simple cycles, and Mapper graphs of synthetic filter clouds."""
 
 import math
@@ -7,9 +7,9 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from cnntopo.klein import dct_basis
-from cnntopo.mapper import mapper_graph
-from cnntopo.mapper_readings import theta_winding
+from cnntopo.topology.klein import dct_basis
+from cnntopo.topology.mapper import mapper_graph
+from cnntopo.topology.mapper_readings import theta_winding
 
 E1, E2 = dct_basis()[:2]
 

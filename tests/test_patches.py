@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from cnntopo.patches import d_norm, grid_laplacian, natural_patches
+from cnntopo.sources.patches import d_norm, grid_laplacian, natural_patches
 
 
 def test_grid_laplacian_is_twelve_pair_sum():

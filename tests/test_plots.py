@@ -1,27 +1,36 @@
-"""Tests of cnntopo.plots and cnntopo.graph_html: what is drawn, not only that it ran."""
+"""Tests of cnntopo.viz.plots and cnntopo.viz.graph_html: what is drawn, not only that it ran."""
 
 from __future__ import annotations
 
 import json
-import shutil
 import struct
 import subprocess
 from html.parser import HTMLParser
 
 import numpy as np
 import pytest
+from conftest import need_program
 from matplotlib import colormaps
 from matplotlib.colors import rgb_to_hsv
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from cnntopo.graph_html import mapper_html, write_mapper_html
-from cnntopo.layout import (MapperLayout, choose_thumbnail_nodes, mapper_layout, mean_filters,
-                            node_positions)
-from cnntopo.node_colours import node_colours, node_colours_from_values
-from cnntopo.plots import (plot_barcodes, plot_evolution_grid, plot_klein_density, plot_mapper,
-                           save_figure)
-
+from cnntopo.topology.layout import (
+    MapperLayout,
+    choose_thumbnail_nodes,
+    mapper_layout,
+    mean_filters,
+    node_positions,
+)
+from cnntopo.viz.colours import node_colours, node_colours_from_values
+from cnntopo.viz.graph_html import mapper_html, write_mapper_html
+from cnntopo.viz.plots import (
+    plot_barcodes,
+    plot_evolution_grid,
+    plot_klein_density,
+    plot_mapper,
+    save_figure,
+)
 
 # --------------------------------------------------------------------------- helpers
 
@@ -433,8 +442,8 @@ console.log(JSON.stringify({shown: shown, hidden: tip.style.display, viewBox: vb
 """
 
 
-@pytest.mark.skipif(shutil.which("node") is None, reason="needs node to run the page script")
 def test_html_script_shows_tooltip_with_mean_filter(circle):
+    need_program("node", "running the page's script")
     """Run the page's own script under node with a minimal DOM stub and hover a node."""
     g, x = circle
     p = parse(mapper_html(g, x))
@@ -501,8 +510,9 @@ def test_node_colours_are_means_and_circular_means_of_members():
 
 
 def test_named_colourings_theta_distance_network(circle):
-    from cnntopo.klein import klein_coordinates
     from scipy.stats import circmean
+
+    from cnntopo.topology.klein import klein_coordinates
 
     g, x = circle
     members = [np.asarray(n["members"]) for n in g["nodes"]]
@@ -622,8 +632,8 @@ console.log(JSON.stringify({fills: circles.map(function (c) { return c.getAttrib
 """
 
 
-@pytest.mark.skipif(shutil.which("node") is None, reason="needs node to run the page script")
 def test_html_selector_recolours_the_nodes(circle):
+    need_program("node", "running the page's script")
     g, x = circle
     page = mapper_html(g, x, colours=[node_colours(g, "theta", points=x), node_colours(g)])
     p = parse(page)

@@ -5,8 +5,13 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from sklearn.neighbors import NearestNeighbors
 
-from cnntopo import pointcloud as pc
-from cnntopo.pointcloud import density_filter, knn_distance, normalise, validate_points
+from cnntopo.cloud import pointcloud as pc
+from cnntopo.cloud.pointcloud import (
+    density_filter,
+    knn_distance,
+    normalise,
+    validate_points,
+)
 
 
 def _sphere_points(n, d=9, seed=0):

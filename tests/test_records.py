@@ -3,12 +3,12 @@
 import numpy as np
 import pytest
 
-from cnntopo.homology import lazy_witness_barcodes, long_bars
-from cnntopo.mapper import mapper_graph
-from cnntopo.nerve import nerve_betti
-from cnntopo.pipeline import prepare_points
-from cnntopo.records import barcodes_record, mapper_record
-from cnntopo.significance import significant_bars
+from cnntopo.cloud.prepare import prepare_points
+from cnntopo.topology.mapper import mapper_graph
+from cnntopo.topology.nerve import nerve_betti
+from cnntopo.topology.significance import significant_bars
+from cnntopo.topology.witness import lazy_witness_barcodes, long_bars
+from cnntopo.verdict.records import barcodes_record, mapper_record
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +31,7 @@ def test_barcodes_record_rows_are_input_rows(prepared):
     assert (rec["n_input"], rec["n_constant"], rec["n_points"], rec["n_filtered"]) == (200, 3, 197, 99)
     assert rec["landmark_points"] == [int(i) for i in bars.landmarks]
     # input rows: normalising those rows of the input gives the landmark points
-    from cnntopo.pointcloud import normalise
+    from cnntopo.cloud.pointcloud import normalise
 
     unit, _ = normalise(raw[rec["landmark_rows"]])
     np.testing.assert_allclose(unit, prep.points[rec["landmark_points"]])

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import missing_asset, need_module
 
 pytestmark = pytest.mark.browser
 
@@ -32,7 +33,7 @@ CHROME_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
 
 def _circle_points(n=240, seed=0):
     """Noisy primary-circle filters cos(t) e1 + sin(t) e2, unit norm, shape (n, 9)."""
-    from cnntopo.klein import dct_basis
+    from cnntopo.topology.klein import dct_basis
 
     rng = np.random.default_rng(seed)
     e = dct_basis()
@@ -44,16 +45,21 @@ def _circle_points(n=240, seed=0):
 
 def _build_report(out):
     """A report from synthetic data drawn with the real plot, graph page and report code."""
-    from cnntopo._io import atomic_write_json
-    from cnntopo.graph_html import write_mapper_html
-    from cnntopo.klein import klein_histogram, klein_readings
-    from cnntopo.layout import mapper_layout
-    from cnntopo.mapper import mapper_graph
-    from cnntopo.nerve import nerve_betti
-    from cnntopo.node_colours import node_colourings
-    from cnntopo.plots import (plot_barcodes, plot_evolution_grid, plot_klein_density, plot_mapper,
-                               save_figure)
-    from cnntopo.report import write_report
+    from cnntopo.files import atomic_write_json
+    from cnntopo.topology.klein import klein_histogram, klein_readings
+    from cnntopo.topology.layout import mapper_layout
+    from cnntopo.topology.mapper import mapper_graph
+    from cnntopo.topology.nerve import nerve_betti
+    from cnntopo.viz.colours import node_colourings
+    from cnntopo.viz.graph_html import write_mapper_html
+    from cnntopo.viz.plots import (
+        plot_barcodes,
+        plot_evolution_grid,
+        plot_klein_density,
+        plot_mapper,
+        save_figure,
+    )
+    from cnntopo.viz.report import write_report
 
     points = _circle_points()
     graph = mapper_graph(points, resolution=10, gain=3)
@@ -102,9 +108,8 @@ def _build_report(out):
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
     if not CHROMIUM.exists() or not CHROMEDRIVER.exists():
-        pytest.skip(f"needs {CHROMIUM} and {CHROMEDRIVER} (run scripts/install-browser.sh as root)")
-    webdriver = pytest.importorskip("selenium.webdriver",
-                                    reason="needs selenium (pip install -e '.[dev]')")
+        missing_asset(f"needs {CHROMIUM} and {CHROMEDRIVER} (run scripts/install-browser.sh as root)")
+    webdriver = need_module("selenium.webdriver", "selenium (the dev extra)")
     from selenium.webdriver.chrome.service import Service
 
     opts = webdriver.ChromeOptions()
@@ -115,8 +120,8 @@ def browser(tmp_path_factory):
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     try:
         driver = webdriver.Chrome(options=opts, service=Service(str(CHROMEDRIVER)))
-    except Exception as exc:  # a broken install should read as a skip with its reason
-        pytest.skip(f"chromium did not start: {type(exc).__name__}: {str(exc).splitlines()[0]}")
+    except Exception as exc:  # a broken install reads as a missing asset, with its reason
+        missing_asset(f"chromium did not start: {type(exc).__name__}: {str(exc).splitlines()[0]}")
     driver.set_page_load_timeout(30)
     yield driver
     driver.quit()

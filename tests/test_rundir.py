@@ -8,10 +8,10 @@ import re
 import pytest
 import torch
 
-from cnntopo import rundir
-from cnntopo.experiments.runner import _run_complete, check_inputs
-from cnntopo.filters import filters_from_source, load_state_dict
-from cnntopo.train import TrainConfig, load_run_config, train
+from cnntopo.experiments.runner import check_inputs, run_complete
+from cnntopo.sources import rundir
+from cnntopo.sources.filters import filters_from_source, load_state_dict
+from cnntopo.training.loop import TrainConfig, load_run_config, train
 
 _GOOD = {"format": "cnntopo-run/1", "config": {"arch": "M"},
          "checkpoints": [{"iteration": 10, "file": "checkpoints/iter_0000010.pt"},
@@ -98,7 +98,7 @@ def test_every_reader_refuses_a_bad_manifest_by_name(tmp_path, case, monkeypatch
         train(cfg, run, resume=True, progress=False)
     # the experiment runner, for a "run" source and for its own out_dir/run
     with pytest.raises(ValueError, match=expected):
-        _run_complete(run, [10])
+        run_complete(run, [10])
     config = {"name": "x", "title": "t", "paper": "t", "source": {"kind": "run", "path": str(run)},
               "analyses": [{"tag": "a", "layer": 1, "mapper": {"resolution": 2}}]}
     with pytest.raises(ValueError, match=expected):
@@ -114,13 +114,13 @@ def test_no_manifest(tmp_path):
                                                 r"training run"):
         rundir.read_manifest(tmp_path)
     assert not rundir.is_run_dir(tmp_path)
-    assert _run_complete(tmp_path, [10]) is False
+    assert run_complete(tmp_path, [10]) is False
 
 
 def test_run_complete_needs_every_checkpoint_file(tmp_path):
     (tmp_path / "manifest.json").write_text(json.dumps(_GOOD))
     (tmp_path / "checkpoints").mkdir()
     torch.save({}, tmp_path / "checkpoints" / "iter_0000010.pt")
-    assert _run_complete(tmp_path, [10]) is True
-    assert _run_complete(tmp_path, [10, 20]) is False  # listed but not on disk
-    assert _run_complete(tmp_path, [30]) is False  # not listed
+    assert run_complete(tmp_path, [10]) is True
+    assert run_complete(tmp_path, [10, 20]) is False  # listed but not on disk
+    assert run_complete(tmp_path, [30]) is False  # not listed

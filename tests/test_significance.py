@@ -1,28 +1,19 @@
 """Significant bars: known shapes, noise, real patches, trained filters, invariances, errors."""
 
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import circle, shared_file
 
-from cnntopo.klein import dct_basis
-from cnntopo.pointcloud import density_filter, normalise
-from cnntopo.significance import MIN_WITNESSES_PER_LANDMARK, significant_bars
-
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "javaplex-optical-patches"
+from cnntopo.cloud.pointcloud import density_filter, normalise
+from cnntopo.topology.klein import dct_basis
+from cnntopo.topology.significance import MIN_WITNESSES_PER_LANDMARK, significant_bars
 
 
 @pytest.fixture(autouse=True)
 def _private_cache(tmp_path, monkeypatch):
     """Null maxima go to a fresh folder: no test reads what another one computed."""
     monkeypatch.setenv("CNNTOPO_CACHE", str(tmp_path / "cache"))
-
-
-def circle(rng, n, axes=(0, 1), dim=3):
-    t = rng.uniform(0, 2 * np.pi, n)
-    x = np.zeros((n, dim))
-    x[:, axes[0]], x[:, axes[1]] = np.cos(t), np.sin(t)
-    return x
 
 
 def noisy(rng, x, sigma=0.03):
@@ -45,7 +36,7 @@ def rho(x, k, p):
 
 
 def test_count_rule_on_hand_made_ratios():
-    from cnntopo.significance import _count
+    from cnntopo.topology.significance import _count
 
     # 1.0 / 0.9 is no gap; 0.9 / 0.3 is; 0.3 / 0.25 is not; 0.25 is under t_abs
     assert _count(np.array([1.0, 0.9, 0.3, 0.25, 0.1]), 0.28, 1.5) == 2
@@ -104,7 +95,7 @@ def test_false_alarms_on_noise_stay_near_alpha(n_landmarks):
 # ----------------------------------------------------------------- patches
 
 def test_natural_patches_rho300_primary_circle():
-    from cnntopo.patches import natural_patches
+    from cnntopo.sources.patches import natural_patches
 
     x, kw = rho(natural_patches(10_000, seed=0), 300, 0.3)
     res = significant_bars(x, 50, **kw)
@@ -112,9 +103,7 @@ def test_natural_patches_rho300_primary_circle():
 
 
 def load_optical(k):
-    path = DATA / f"pointsOpticalDct_k{k}.mat"
-    if not path.exists():
-        pytest.skip(f"{path} is absent")
+    path = shared_file("data", "javaplex-optical-patches", f"pointsOpticalDct_k{k}.mat")
     from scipy.io import loadmat
 
     return loadmat(path)[f"pointsOpticalDct_k{k}"]
@@ -139,8 +128,8 @@ def test_trained_m_layer1_filters_show_the_primary_circle(tmp_path):
     same networks at initialisation show no loop."""
     import torch
 
-    from cnntopo.filters import filters_from_source, spatial_filters
-    from cnntopo.train import TrainConfig, build_model, train
+    from cnntopo.sources.filters import filters_from_source, spatial_filters
+    from cnntopo.training.loop import TrainConfig, build_model, train
 
     config = TrainConfig(arch="M", widths=(64, 0, 32), n_nets=4, iterations=300, batch_size=32,
                          seed=0)
@@ -191,15 +180,15 @@ def test_scale_free():
 
 
 def test_same_seed_same_result_and_cache_round_trip(tmp_path):
-    import cnntopo.significance as sig
+    import cnntopo.topology.significance as sig
 
     x, kw = rho(np.random.default_rng(8).standard_normal((800, 9)), 20, 0.3)
     first = significant_bars(x, 30, seed=4, **kw, cache_dir=tmp_path)
     assert list((tmp_path / "significance").glob("null-*.json"))
-    sig._memory_cache.clear()          # the second call reads the disk
+    sig.NULL_CACHE.clear()          # the second call reads the disk
     again = significant_bars(x, 30, seed=4, **kw, cache_dir=tmp_path)
     assert again.to_dict() == first.to_dict()
-    sig._memory_cache.clear()          # and without any cache: the same null again
+    sig.NULL_CACHE.clear()          # and without any cache: the same null again
     fresh = significant_bars(x, 30, seed=4, **kw, cache_dir=None)
     assert fresh.to_dict() == first.to_dict()
     other = significant_bars(x, 30, seed=5, **kw, cache_dir=tmp_path)

@@ -6,10 +6,18 @@ import math
 import numpy as np
 import pytest
 import torch
+from conftest import missing_asset
 
-import cnntopo.train as train_mod
-from cnntopo.data import prepare_batch
-from cnntopo.train import TrainConfig, _BatchOrder, evaluate, load_checkpoint, load_run_config, train
+import cnntopo.training.loop as train_mod
+from cnntopo.training.data import prepare_batch
+from cnntopo.training.loop import (
+    TrainConfig,
+    _BatchOrder,
+    evaluate,
+    load_checkpoint,
+    load_run_config,
+    train,
+)
 
 
 def _synthetic(n_train=300, n_test=100, seed=0):
@@ -125,8 +133,9 @@ def _have_cpp_compiler():
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not _have_cpp_compiler(), reason="torch.compile on the CPU needs a C++ compiler")
 def test_compiled_forward_trains_the_same_networks(tiny_data, tmp_path):
+    if not _have_cpp_compiler():
+        missing_asset("torch.compile on the CPU needs a C++ compiler (g++)")
     # torch.compile (inductor) of the forward pass and its backward: the same networks up to
     # float rounding (fused element-wise work reorders sums), under the CPU's deterministic mode
     from cnntopo.cli import main

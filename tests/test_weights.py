@@ -1,4 +1,4 @@
-"""cnntopo.weights: every reader on small files written in the real format by the test itself.
+"""cnntopo.sources.weights: every reader on small files written in the real format by the test itself.
 
 ONNX files are built with onnx.helper; Keras files are laid out with h5py exactly as Keras
 writes them (keras/src/legacy/saving/legacy_h5_format.py for .h5, keras/src/saving/
@@ -19,8 +19,12 @@ import torch
 import torch.nn.functional as F
 
 from cnntopo.cli import main
-from cnntopo.filters import describe_layers, filters_from_source, load_state_dict
-from cnntopo.weights import FORMATS, detect_format, read_weights
+from cnntopo.sources.filters import (
+    describe_layers,
+    filters_from_source,
+    load_state_dict,
+)
+from cnntopo.sources.weights import FORMATS, detect_format, read_weights
 
 
 def _arange(*shape, start=0.0):

@@ -11,10 +11,12 @@ import math
 import sys
 from pathlib import Path
 
+from .validation import InputError
+
 __all__ = ["main"]
 
 
-class CLIError(Exception):
+class CLIError(InputError):
     """An error to report in one line (exit status 2)."""
 
 
@@ -45,10 +47,11 @@ def _check_outputs(*paths):
 # ---------------------------------------------------------------------------- verbs
 
 def cmd_barcodes(args) -> int:
-    from ._io import atomic_write_json
-    from .homology import lazy_witness_barcodes, long_bars
-    from .pipeline import load_points, prepare_points
-    from .records import barcodes_record
+    from .cloud.prepare import prepare_points
+    from .files import atomic_write_json
+    from .sources.arrays import load_points
+    from .topology.witness import lazy_witness_barcodes, long_bars
+    from .verdict.records import barcodes_record
 
     _check_outputs(args.json, args.png)
     prep = prepare_points(load_points(args.points), k=args.k, p=args.p)
@@ -58,7 +61,7 @@ def cmd_barcodes(args) -> int:
     longs = [int(long_bars(d, scale=bars.scale)) for d in bars.diagrams]
     sig = None
     if not args.no_significance:
-        from .describe import cloud_significance
+        from .verdict.analysis import cloud_significance
         sig = cloud_significance(prep, args.landmarks, k=args.k, p=args.p, maxdim=args.maxdim,
                                  coeff=args.coeff, seed=args.seed, n_resamples=args.resamples)
     out = barcodes_record(prep, bars, k=args.k, p=args.p, landmarks=args.landmarks,
@@ -69,7 +72,7 @@ def cmd_barcodes(args) -> int:
               f"landmarks asked for: every point is a landmark", file=sys.stderr)
     fig = None
     if args.png:
-        from .plots import plot_barcodes
+        from .viz.plots import plot_barcodes
         title = f"lazy witness barcodes, {len(bars.landmarks)} landmarks, nu={args.nu}, n={prep.n_filtered}"
         if sig is not None:
             title += f"\nsignificant bars {_significant_text(sig)}"
@@ -77,7 +80,7 @@ def cmd_barcodes(args) -> int:
                             long_counts=longs if sig is None else list(sig.counts))
     atomic_write_json(args.json, out)
     if fig is not None:
-        from .plots import save_figure
+        from .viz.plots import save_figure
         save_figure(fig, args.png)
     if sig is None:
         print(f"{prep.n_filtered} points -> long bars per dimension {longs} -> {args.json}")
@@ -96,27 +99,19 @@ def _significant_text(sig):
     return text
 
 
-def _meta_path(points_path):
-    """Where `cnntopo filters` put the metadata of POINTS.npy: POINTS.meta.npz beside it."""
-    return Path(points_path).with_suffix(".meta.npz")
-
-
 def _load_meta(points_path, n_input, why):
-    import numpy as np
+    """The metadata `cnntopo filters` wrote beside POINTS.npy (POINTS.meta.npz)."""
+    from .sources.arrays import filters_files, load_filters
 
-    path = _meta_path(points_path)
-    if not path.is_file():
-        raise CLIError(f"{why} needs the filters' metadata {path.name} beside {Path(points_path).name} "
-                       f"(`cnntopo filters` writes it); {str(path)!r} does not exist")
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            meta = {k: np.asarray(z[k]) for k in z.files}
-    except Exception as exc:  # np.load raises several types for a damaged archive
-        raise CLIError(f"{str(path)!r} is not a NumPy .npz archive ({type(exc).__name__}: {exc})") from None
-    bad = [k for k, v in meta.items() if v.shape != (n_input,)]
-    if bad:
-        raise CLIError(f"{path.name} must hold one value per row of {Path(points_path).name} "
-                       f"({n_input}); {bad[0]!r} has shape {meta[bad[0]].shape}")
+    meta_path = filters_files(points_path)[1]
+    if not meta_path.is_file():
+        raise CLIError(f"{why} needs the filters' metadata {meta_path.name} beside "
+                       f"{Path(points_path).name} (`cnntopo filters` writes it); "
+                       f"{str(meta_path)!r} does not exist")
+    filters, meta, _ = load_filters(points_path)
+    if len(filters) != n_input:
+        raise CLIError(f"{meta_path.name} must hold one value per row of "
+                       f"{Path(points_path).name} ({n_input})")
     return meta
 
 
@@ -126,7 +121,7 @@ def _mapper_colours(args, graph, prep):
 
     import numpy as np
 
-    from .node_colours import COLOR_BY, node_colours, node_colours_from_values
+    from .viz.colours import COLOR_BY, node_colours, node_colours_from_values
 
     by = args.color_by
     if by in COLOR_BY:
@@ -137,7 +132,7 @@ def _mapper_colours(args, graph, prep):
         if by in ("network", "iteration"):
             full = _load_meta(args.points, prep.n_input, f"--color-by {by}")
             if by not in full:
-                raise CLIError(f"--color-by {by}: {_meta_path(args.points).name} has no {by!r} array "
+                raise CLIError(f"--color-by {by}: {Path(args.points).with_suffix('.meta.npz').name} has no {by!r} array "
                                f"(it has {', '.join(sorted(full)) or 'none'})")
             meta = {by: full[by][prep.rows]}
         return node_colours(graph, by, points=prep.points, meta=meta)
@@ -163,11 +158,12 @@ def _mapper_colours(args, graph, prep):
 def cmd_mapper(args) -> int:
     import numpy as np
 
-    from ._io import atomic_write_json
-    from .layout import mapper_layout
-    from .mapper import mapper_graph
-    from .pipeline import load_points, prepare_points
-    from .records import mapper_record
+    from .cloud.prepare import prepare_points
+    from .files import atomic_write_json
+    from .sources.arrays import load_points
+    from .topology.layout import mapper_layout
+    from .topology.mapper import mapper_graph
+    from .verdict.records import mapper_record
 
     _check_outputs(args.json, args.png, args.html)
     prep = prepare_points(load_points(args.points), k=args.k, p=args.p)
@@ -193,21 +189,21 @@ def cmd_mapper(args) -> int:
         # one layout, from --seed, for both pictures
         lay = mapper_layout(graph, prep.points, shape=shape, seed=args.seed)
     if args.png:
-        from .plots import plot_mapper
+        from .viz.plots import plot_mapper
         fig = plot_mapper(graph, prep.points, shape=shape, layout=lay, colours=colours,
                           title=f"Mapper({args.resolution}, {args.gain:g}), n={prep.n_filtered}")
     if args.html:
-        from .graph_html import mapper_html
+        from .viz.graph_html import mapper_html
         offered = [colours] + ([] if colours.key == "size" else [_size_colours(graph)])
         html = mapper_html(graph, prep.points, shape=shape, positions=lay, colours=offered,
                            rows=prep.rows,
                            title=f"Mapper({args.resolution}, {args.gain:g}) of {Path(args.points).name}")
     atomic_write_json(args.json, out)
     if fig is not None:
-        from .plots import save_figure
+        from .viz.plots import save_figure
         save_figure(fig, args.png)
     if html is not None:
-        from ._io import atomic_write_text
+        from .files import atomic_write_text
         atomic_write_text(args.html, html)
     print(f"{prep.n_filtered} points -> {len(out['nodes'])} nodes, {len(out['links'])} links, "
           f"nerve Betti numbers {out['graph']['nerve_betti']} -> {args.json}")
@@ -215,20 +211,18 @@ def cmd_mapper(args) -> int:
 
 
 def _size_colours(graph):
-    from .node_colours import node_colours
+    from .viz.colours import node_colours
 
     return node_colours(graph, "size")
 
 
 def cmd_filters(args) -> int:
-    import numpy as np
-
-    from ._io import atomic_save_npy, atomic_write_json
-    from .filters import filters_from_source
+    from .sources.arrays import save_filters
+    from .sources.filters import filters_from_source
 
     args.source = _weights_source(args.source)
     if args.list:
-        from .filters import describe_layers
+        from .sources.filters import describe_layers
         for line in describe_layers(args.source, kernel_size=args.kernel_size):
             print(line)
         return 0
@@ -236,25 +230,14 @@ def cmd_filters(args) -> int:
         raise CLIError("filters needs --layer L and -o OUT.npy (or --list)")
     filt, meta, info = filters_from_source(args.source, args.layer, iteration=args.iteration,
                                            channel=args.channel, kernel_size=args.kernel_size)
+    save_filters(args.output, filt, meta, info)
     out = Path(args.output)
-    meta_path = out.with_suffix(".meta.npz")
-    info_path = out.with_suffix(".json")
-    buf_meta = {k: np.asarray(v) for k, v in meta.items()}
-    import io
-    from ._io import atomic_write_bytes
-    b = io.BytesIO()
-    np.savez(b, **buf_meta)
-    atomic_save_npy(out, filt)
-    atomic_write_bytes(meta_path, b.getvalue())
-    atomic_write_json(info_path, dict(info, n_filters=int(filt.shape[0]), dim=int(filt.shape[1]),
-                                      rows="ordered by network, then output map, then input map",
-                                      meta_file=meta_path.name))
     print(f"{filt.shape[0]} spatial filters of dimension {filt.shape[1]} from {info.get('layer_name', args.layer)} -> {out}")
     return 0
 
 
 def _check_device(device: str, what: str) -> None:
-    from .train import device_problem
+    from .training.loop import device_problem
 
     problem = device_problem(device)
     if problem:
@@ -262,7 +245,7 @@ def _check_device(device: str, what: str) -> None:
 
 
 def cmd_train(args) -> int:
-    from .train import TrainConfig, load_run_config, train
+    from .training.loop import TrainConfig, load_run_config, train
 
     if args.resume:
         config = load_run_config(args.resume)
@@ -297,7 +280,7 @@ def cmd_train(args) -> int:
 
 
 def _download_table():
-    from .downloads import ARTIFACTS, MODELS
+    from .sources.downloads import ARTIFACTS, MODELS
 
     rows = [("NAME", "FORMAT", "ARTIFACT", "FILE", "SOURCES")]
     for model, formats in MODELS.items():
@@ -318,8 +301,9 @@ def _download_table():
 
 
 def cmd_describe(args) -> int:
-    from ._io import atomic_write_json
-    from .describe import describe_source, format_table, parse_ranges
+    from .files import atomic_write_json
+    from .verdict.layers import describe_source
+    from .verdict.table import format_table, parse_ranges
 
     _check_outputs(args.json)
     mapper = None
@@ -345,9 +329,9 @@ def cmd_describe(args) -> int:
 
 
 def cmd_atlas(args) -> int:
-    from ._io import atomic_write_json, atomic_write_text
-    from .atlas import atlas, atlas_markdown
-    from .plots import plot_atlas, save_figure
+    from .files import atomic_write_json, atomic_write_text
+    from .verdict.atlas import atlas, atlas_markdown
+    from .viz.plots import plot_atlas, save_figure
 
     out = Path(args.out)
     if out.exists() and not out.is_dir():
@@ -364,7 +348,7 @@ def cmd_atlas(args) -> int:
     atomic_write_text(out / "atlas.md", atlas_markdown(result))
     save_figure(plot_atlas(result["rows"], title="3x3 filters of ImageNet CNNs, layer by layer"),
                 out / "atlas.png", dpi=130)
-    from .describe import format_table
+    from .verdict.table import format_table
     for m in result["models"]:
         print(f"{m['label']} ({m['file']}, {m['source']}):")
         print(format_table([r for r in result["rows"] if r["model"] == m["label"]]))
@@ -380,11 +364,11 @@ def cmd_download(args) -> int:
     if args.what == "cifar10":
         if not args.data_dir:
             raise CLIError("download cifar10 needs --data-dir DIR")
-        from .data import download_cifar10
+        from .training.data import download_cifar10
         path = download_cifar10(args.data_dir)
         print(f"ready: {path}")
         return 0
-    from .downloads import artifact_name, fetch
+    from .sources.downloads import artifact_name, fetch
 
     wanted = artifact_name(args.what, args.format)
     got = fetch(wanted, dest=args.dest, progress=not args.quiet)
@@ -397,7 +381,7 @@ def cmd_download(args) -> int:
 
 def _weights_source(source):
     """A path as given, or the cached file of a model / artifact name (`cnntopo download --list`)."""
-    from .downloads import ARTIFACTS, MODELS, artifact_name, fetch
+    from .sources.downloads import ARTIFACTS, MODELS, artifact_name, fetch
 
     if Path(source).exists() or (source not in MODELS and source not in ARTIFACTS):
         return source
@@ -485,6 +469,14 @@ def cmd_run(args) -> int:
     return _run_config(args.config, args)
 
 
+def cmd_redraw(args) -> int:
+    from .viz.draw import redraw
+
+    written = redraw(args.out_dir)
+    print(f"redrew {len(written)} files in {args.out_dir} (figures, pages, report)")
+    return 0
+
+
 def cmd_demo(args) -> int:
     args.figure, args.scale, args.list = ["fig2"], "laptop", False
     args.weights, args.all, args.ray, args.device = None, False, None, None
@@ -492,7 +484,7 @@ def cmd_demo(args) -> int:
 
 
 def _print_summary(summary) -> None:
-    from .describe import format_table
+    from .verdict.table import format_table
 
     rows = (summary.get("verdict") or {}).get("rows") or []
     if rows:
@@ -660,6 +652,11 @@ def build_parser() -> argparse.ArgumentParser:
     runopts(c)
     c.set_defaults(func=cmd_run)
 
+    rd = sub.add_parser("redraw", help="redraw the figures and report of an experiment folder "
+                        "from its saved results (nothing is recomputed)")
+    rd.add_argument("out_dir", metavar="OUT_DIR", help="a folder `reproduce`, `run` or `demo` wrote")
+    rd.set_defaults(func=cmd_redraw)
+
     dm = sub.add_parser("demo", help="the main job: Figure 2 at laptop scale (MNIST ensemble)")
     dm.add_argument("--out", default="runs/demo")
     dm.add_argument("--data-dir", default=None)
@@ -673,7 +670,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (CLIError, ValueError, FileNotFoundError) as exc:
+    except (CLIError, InputError, FileNotFoundError) as exc:
+        # the user's to fix: one line. Any other exception is a bug and keeps its traceback.
         print(f"cnntopo {args.verb}: error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:  # network (URLError is an OSError), disk full, permissions

@@ -20,6 +20,8 @@ import numbers
 import re
 from pathlib import Path
 
+from ..validation import InputError
+
 __all__ = ["CONFIG_DIR", "SCALES", "SOURCE_KINDS", "list_experiments", "load_config",
            "validate_config", "resolve_scale"]
 
@@ -35,7 +37,7 @@ _SOURCE_DEFAULTS = {
     "train": {"arch": None, "widths": None, "no_pool": False, "dataset": "mnist", "nets": 1,
               "iterations": None, "checkpoints": None, "seed": 0, "batch_size": 128,
               "lr": None, "device": "cpu"},
-    # format: which ImageNet file to fetch when no weights are given (cnntopo.downloads.MODELS)
+    # format: which ImageNet file to fetch when no weights are given (cnntopo.sources.downloads.MODELS)
     "vgg": {"name": "vgg16", "weights": None, "format": "keras"},
     "efficientnet-lite0": {},
     "patches": {"n_patches": 50_000, "top_contrast": 0.2, "seed": 0},
@@ -60,14 +62,14 @@ class _Checker:
         self.name = name
 
     def fail(self, where, expected, value):
-        raise ValueError(f"experiment {self.name!r}: {where} must be {expected}; got {value!r}.")
+        raise InputError(f"experiment {self.name!r}: {where} must be {expected}; got {value!r}.")
 
     def keys(self, where, obj, allowed):
         if not isinstance(obj, dict):
             self.fail(where, "a JSON object", obj)
         unknown = sorted(set(obj) - set(allowed))
         if unknown:
-            raise ValueError(f"experiment {self.name!r}: unknown key {unknown[0]!r} in {where} "
+            raise InputError(f"experiment {self.name!r}: unknown key {unknown[0]!r} in {where} "
                              f"(allowed: {', '.join(sorted(allowed))}).")
 
     def int(self, where, value, low=None, *, optional=False):
@@ -112,7 +114,7 @@ def _merge_list(base, override, where, name):
     if isinstance(override, dict):  # one dict for every element
         return [_merge(b, override) for b in base]
     if not isinstance(override, list) or len(override) != len(base):
-        raise ValueError(f"experiment {name!r}: the override of {where} must be a list of "
+        raise InputError(f"experiment {name!r}: the override of {where} must be a list of "
                          f"{len(base)} entries (one per entry, null to drop one) or one object; "
                          f"got {override!r}.")
     return [_merge(b, o) for b, o in zip(base, override) if o is not None]
@@ -121,19 +123,19 @@ def _merge_list(base, override, where, name):
 def resolve_scale(config, scale="paper"):
     """Apply the overrides of `scale` to a raw config; the result has ``scale``, no ``scales``."""
     if scale not in SCALES:
-        raise ValueError(f"The 'scale' parameter must be one of {list(SCALES)}; got {scale!r}.")
+        raise InputError(f"The 'scale' parameter must be one of {list(SCALES)}; got {scale!r}.")
     if not isinstance(config, dict):
         raise TypeError(f"an experiment config must be a dict; got {type(config).__name__}.")
     name = config.get("name", "?")
     scales = config.get("scales") or {}
     if not isinstance(scales, dict):
-        raise ValueError(f"experiment {name!r}: scales must be a JSON object; got {scales!r}.")
+        raise InputError(f"experiment {name!r}: scales must be a JSON object; got {scales!r}.")
     unknown = sorted(set(scales) - set(SCALES))
     if unknown:
-        raise ValueError(f"experiment {name!r}: unknown key {unknown[0]!r} in scales "
+        raise InputError(f"experiment {name!r}: unknown key {unknown[0]!r} in scales "
                          f"(allowed: {', '.join(SCALES)}).")
     if scale != "paper" and scale not in scales:
-        raise ValueError(f"experiment {name!r} has no {scale!r} scale (it has: "
+        raise InputError(f"experiment {name!r} has no {scale!r} scale (it has: "
                          f"{', '.join(['paper', *[s for s in scales if s != 'paper']])}).")
     override = scales.get(scale) or {}
     ck = _Checker(name)
@@ -399,16 +401,16 @@ def load_config(name_or_path, scale="paper"):
         path = CONFIG_DIR / f"{name_or_path}.json"
         if not path.is_file():
             names = ", ".join(n for n, _ in list_experiments())
-            raise ValueError(f"no experiment named {str(name_or_path)!r}; the bundled ones are: "
+            raise InputError(f"no experiment named {str(name_or_path)!r}; the bundled ones are: "
                              f"{names} (or give the path of a config .json file).")
     elif not path.is_file():
-        raise ValueError(f"experiment config file {str(path)!r} does not exist.")
+        raise InputError(f"experiment config file {str(path)!r} does not exist.")
     try:
         with open(path, encoding="utf-8") as fh:
             raw = json.load(fh)
     except json.JSONDecodeError as exc:
-        raise ValueError(f"experiment config {str(path)!r} is not valid JSON: {exc}") from None
+        raise InputError(f"experiment config {str(path)!r} is not valid JSON: {exc}") from None
     if not isinstance(raw, dict):
-        raise ValueError(f"experiment config {str(path)!r} must hold a JSON object; "
+        raise InputError(f"experiment config {str(path)!r} must hold a JSON object; "
                          f"got {type(raw).__name__}.")
     return validate_config(resolve_scale(raw, scale))

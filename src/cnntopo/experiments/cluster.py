@@ -20,6 +20,7 @@ import os
 import sys
 from pathlib import Path
 
+from ..validation import InputError
 from .plan import check_plan, run_job, train_source
 
 __all__ = ["RAY_MISSING", "RayMissingError", "connect", "run_plan"]
@@ -62,7 +63,7 @@ def connect(address="auto"):
         ``ray://HOST:10001``).
     """
     if not isinstance(address, str) or not address:
-        raise ValueError(f"The 'address' parameter of connect must be 'auto', 'local' or a Ray "
+        raise InputError(f"The 'address' parameter of connect must be 'auto', 'local' or a Ray "
                          f"address; got {address!r}.")
     ray = sys.modules.get("ray")
     if ray is not None and ray.is_initialized():
@@ -155,11 +156,11 @@ def run_plan(plan, *, address="auto", data_dir=None, weights=None, max_retries=3
     check_plan(plan, data_dir=data_dir, weights=weights)
     if any(t.device.startswith("cuda") for t in plan.trainings):
         if ray.cluster_resources().get("GPU", 0) < 1:
-            raise ValueError("the trainings ask for a GPU (device 'cuda') but the Ray cluster "
+            raise InputError("the trainings ask for a GPU (device 'cuda') but the Ray cluster "
                              "has none; train with --device cpu or add GPU nodes.")
         bad = sorted({t.device for t in plan.trainings if t.device.startswith("cuda:")})
         if bad:
-            raise ValueError(f"with Ray, train with --device cuda (Ray gives each training its "
+            raise InputError(f"with Ray, train with --device cuda (Ray gives each training its "
                              f"own GPU); got {bad[0]!r}.")
     threads = _cpu_threads(ray)
     train_fn = ray.remote(_train_task)

@@ -8,7 +8,7 @@ as long as the longest, saving every checkpoint any of them reads, serves them a
 finds them by a hash of the settings that determine the weights, so each distinct ensemble
 trains once, before the experiments that read it::
 
-    ROOT/train-<key>/    one trained ensemble (a run directory of cnntopo.train)
+    ROOT/train-<key>/    one trained ensemble (a run directory of cnntopo.training.loop)
     ROOT/<name>/         one experiment's figures, numbers and report (run_experiment)
 
 :func:`run_serial` does the work here, one step after another; ``cluster.run_plan`` does the
@@ -28,8 +28,9 @@ import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from ..validation import InputError
 from ._config import list_experiments, load_config, validate_config
-from .runner import _run_complete, _train_config, check_inputs, run_experiment
+from .runner import check_inputs, run_complete, run_experiment, train_config
 
 __all__ = ["Training", "Job", "Plan", "training_key", "prefix_key", "make_plan", "check_plan",
            "train_source", "run_job", "run_serial"]
@@ -89,9 +90,9 @@ class Plan:
 
 def _settings_hash(source, caller, ignore):
     if not isinstance(source, dict) or source.get("kind") != "train":
-        raise ValueError(f"The 'source' parameter of {caller} must be a validated 'train' "
+        raise InputError(f"The 'source' parameter of {caller} must be a validated 'train' "
                          f"source; got {source!r}.")
-    settings = {k: v for k, v in asdict(_train_config(source, None)).items()
+    settings = {k: v for k, v in asdict(train_config(source, None)).items()
                 if k not in ("device", "precision", "data_dir") + ignore}
     settings["widths"] = list(settings["widths"])
     text = json.dumps(settings, sort_keys=True, separators=(",", ":"))
@@ -169,7 +170,7 @@ def make_plan(experiments, scale, root, *, device=None):
     if experiments == "all":
         experiments = [name for name, _ in list_experiments()]
     if isinstance(experiments, (str, dict)) or not experiments:
-        raise ValueError(f"The 'experiments' parameter of make_plan must be a non-empty list of "
+        raise InputError(f"The 'experiments' parameter of make_plan must be a non-empty list of "
                          f"experiment names, config paths or configs (or 'all'); got "
                          f"{experiments!r}.")
     root = Path(root).absolute()
@@ -178,7 +179,7 @@ def make_plan(experiments, scale, root, *, device=None):
         config = _load(experiment, scale)
         name, src = config["name"], config["source"]
         if name in names:
-            raise ValueError(f"two experiments are named {name!r}; each needs its own output "
+            raise InputError(f"two experiments are named {name!r}; each needs its own output "
                              f"folder {str(root / name)!r}: rename one (its 'name' key).")
         names.add(name)
         if device is not None and src["kind"] == "train":
@@ -234,11 +235,11 @@ def train_source(training, *, data_dir=None, progress=True, callback=None):
     ----------
     training : Training
     data_dir : path-like, optional
-        As for `cnntopo.train.TrainConfig`.
+        As for `cnntopo.training.loop.TrainConfig`.
     progress : bool
         Show the trainer's progress bar.
     callback : callable, optional
-        Passed to `cnntopo.train.train`: ``callback(iteration, model)`` after each iteration.
+        Passed to `cnntopo.training.loop.train`: ``callback(iteration, model)`` after each iteration.
 
     Returns
     -------
@@ -247,12 +248,12 @@ def train_source(training, *, data_dir=None, progress=True, callback=None):
         this call started from (0: from scratch; the iteration of the last saved state when
         resumed; ``iterations``: it was finished already).
     """
-    from ..rundir import is_run_dir
-    from ..train import train
+    from ..sources.rundir import is_run_dir
+    from ..training.loop import train
 
     src, run_dir = training.source, Path(training.run_dir)
     done = {"key": training.key, "run_dir": str(run_dir), "iterations": src["iterations"]}
-    if _run_complete(run_dir, src["checkpoints"]):
+    if run_complete(run_dir, src["checkpoints"]):
         return {**done, "started_at": src["iterations"]}
     resume = is_run_dir(run_dir)
     started = []
@@ -266,7 +267,7 @@ def train_source(training, *, data_dir=None, progress=True, callback=None):
         if callback is not None:
             callback(it, model)
 
-    train(_train_config(src, data_dir), run_dir, resume=resume, progress=progress,
+    train(train_config(src, data_dir), run_dir, resume=resume, progress=progress,
           callback=hook)
     return {**done, "started_at": started[0] if started else src["iterations"]}
 

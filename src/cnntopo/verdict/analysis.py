@@ -1,0 +1,372 @@
+"""One analysis of one cloud: filters and a spec in, one plain result out.
+
+Every caller goes through :func:`analyse`: ``describe`` (one row per layer), the experiment
+runner (figures and reports), the atlas, and the training watcher. What they compute about a
+cloud is therefore the same everywhere; they differ only in what they keep and write::
+
+    filters --prepare_points--> points --+--> significant bars (the verdict's bars)
+                                         +--> lazy witness barcodes    (spec.barcodes)
+                                         +--> Klein-bottle readings    (3x3 filters)
+                                         +--> Mapper graph, its nerve  (spec.mapper)
+                                         |    and layout               (spec.layout)
+                                         +--> the verdict row
+
+Nothing here draws or writes files: :mod:`cnntopo.verdict.results` saves a result as plain
+files and reads it back, and :mod:`cnntopo.viz.draw` draws it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields
+
+import numpy as np
+
+from ..cloud.prepare import PreparedPoints, prepare_points
+from ..validation import InputError
+from .table import verdict_row
+
+__all__ = ["SignificanceSpec", "BarcodesSpec", "MapperSpec", "AnalysisSpec", "CloudAnalysis",
+           "analyse", "describe_cloud", "cloud_significance", "auto_landmarks",
+           "klein_numbers", "KLEIN_KEYS", "MIN_TESTABLE", "filter_shape"]
+
+# Fewer kept points than this cannot be tested (significant_bars needs 5).
+MIN_TESTABLE = 5
+KLEIN_KEYS = ("primary_circle_fraction", "primary_circle_coverage", "klein_fraction",
+              "off_model_fraction")
+
+
+# ------------------------------------------------------------------------------ the spec
+
+@dataclass(frozen=True)
+class SignificanceSpec:
+    """The significance test of the verdict (:func:`cnntopo.topology.significance.significant_bars`).
+
+    ``landmarks="auto"`` is :func:`auto_landmarks` of the kept points; ``n_resamples=None``
+    the test's default (20).
+    """
+
+    landmarks: int | str = 100
+    maxdim: int = 1
+    coeff: int = 2
+    seed: int = 0
+    n_resamples: int | None = None
+
+
+@dataclass(frozen=True)
+class BarcodesSpec:
+    """Lazy witness barcodes to keep and draw (:func:`cnntopo.topology.witness.lazy_witness_barcodes`)."""
+
+    landmarks: int = 100
+    nu: int = 1
+    maxdim: int = 1
+    coeff: int = 2
+    seed: int = 0
+    max_filtration: float | None = None
+    num_divisions: int | None = None
+
+
+@dataclass(frozen=True)
+class MapperSpec:
+    """A Mapper graph (:func:`cnntopo.topology.mapper.mapper_graph`) and its pictures' thumbnails."""
+
+    resolution: int = 30
+    gain: float = 3.0
+    vne: str = "variance"
+    n_bins: int = 10
+    lens: str = "pca"
+    min_cluster_fraction: float = 0.0
+    seed: int = 0
+    n_thumbnails: int = 12
+
+
+def _from_dict(cls, d, where):
+    if d is None or isinstance(d, cls):
+        return d
+    names = {f.name for f in fields(cls)}
+    unknown = sorted(set(d) - names)
+    if unknown:
+        raise InputError(f"{where} has unknown key {unknown[0]!r} (allowed: "
+                         f"{', '.join(sorted(names))}).")
+    return cls(**d)
+
+
+@dataclass(frozen=True)
+class AnalysisSpec:
+    """What to compute about one cloud.
+
+    Attributes
+    ----------
+    k, p : int and float, or None
+        The density filtration rho(k, p); both or neither.
+    significance : SignificanceSpec or None
+        The verdict's significance test; None skips it (the row then has no bars).
+    barcodes : BarcodesSpec or None
+        Lazy witness barcodes to keep (for the barcodes figure and JSON).
+    mapper : MapperSpec or None
+        A Mapper graph; its nerve's Betti numbers go into the row.
+    layout : bool
+        Also lay the Mapper graph out (node positions and thumbnails), for pictures.
+    """
+
+    k: int | None = None
+    p: float | None = None
+    significance: SignificanceSpec | None = field(default_factory=SignificanceSpec)
+    barcodes: BarcodesSpec | None = None
+    mapper: MapperSpec | None = None
+    layout: bool = False
+
+    def __post_init__(self):
+        if (self.k is None) != (self.p is None):
+            raise InputError(f"The 'k' and 'p' parameters go together (rho(k, p)); got "
+                             f"k={self.k}, p={self.p}")
+        for name, cls in (("significance", SignificanceSpec), ("barcodes", BarcodesSpec),
+                          ("mapper", MapperSpec)):
+            object.__setattr__(self, name, _from_dict(cls, getattr(self, name), name))
+
+    @classmethod
+    def from_config(cls, block, *, layout=True):
+        """The spec of an experiment config's analysis (or grid row), as validated by
+        :func:`cnntopo.experiments.validate_config`: its barcodes block, else the paper's 100
+        landmarks, sets the significance test."""
+        b = block.get("barcodes")
+        m = block.get("mapper")
+        bars = None if b is None else BarcodesSpec(**b)
+        sig = SignificanceSpec() if bars is None else SignificanceSpec(
+            landmarks=bars.landmarks, maxdim=bars.maxdim, coeff=bars.coeff, seed=bars.seed)
+        return cls(k=block.get("k"), p=block.get("p"), significance=sig, barcodes=bars,
+                   mapper=None if m is None else MapperSpec(**m), layout=layout and m is not None)
+
+    def to_dict(self):
+        """Plain JSON-able data; :meth:`from_dict` reads it back."""
+        def plain(v):
+            return None if v is None else {f.name: getattr(v, f.name) for f in fields(v)}
+
+        return {"k": self.k, "p": self.p, "significance": plain(self.significance),
+                "barcodes": plain(self.barcodes), "mapper": plain(self.mapper),
+                "layout": self.layout}
+
+    @classmethod
+    def from_dict(cls, d):
+        return cls(**d)
+
+
+# ------------------------------------------------------------------------------ the result
+
+@dataclass
+class CloudAnalysis:
+    """Everything :func:`analyse` computed about one cloud.
+
+    Attributes
+    ----------
+    spec : AnalysisSpec
+    filters : ndarray of shape (n_filters, d)
+        The input rows, as given (every row index below refers to them).
+    prepared : cnntopo.cloud.prepare.PreparedPoints
+        The analysed points (normalised, density filtered) and their input rows.
+    meta : dict of str to ndarray of shape (n_kept,), or None
+        Per analysed point, what the caller knew of its input row (``network``, ...).
+    significance : cnntopo.topology.significance.SignificantBars or None
+        None when not asked for, or too few points were kept to test (under 5).
+    significance_landmarks : int or None
+        Landmarks the test used (``"auto"`` resolved).
+    barcodes : cnntopo.topology.witness.WitnessBarcodes or None
+    klein : cnntopo.topology.klein.KleinReadings or None
+        For 3x3 filters only.
+    circle_fraction_before_filtering : float or None
+        Primary-circle fraction of every normalised filter (3x3 with a density filtration).
+    graph : dict or None
+        The node-link Mapper graph; members are rows of ``prepared.points``.
+    nerve_betti : list of int or None
+    layout : cnntopo.topology.layout.MapperLayout or None
+    row : dict
+        The verdict row (:func:`cnntopo.verdict.table.verdict_row`).
+    """
+
+    spec: AnalysisSpec
+    filters: np.ndarray
+    prepared: PreparedPoints
+    meta: dict | None
+    significance: object
+    significance_landmarks: int | None
+    barcodes: object
+    klein: object
+    circle_fraction_before_filtering: float | None
+    graph: dict | None
+    nerve_betti: list | None
+    layout: object
+    row: dict
+
+    @property
+    def points(self):
+        return self.prepared.points
+
+    @property
+    def shape(self):
+        """(h, w) of a filter: square when its size is a square, else (1, d)."""
+        return filter_shape(self.filters.shape[1])
+
+
+def filter_shape(d):
+    """(h, w) of a filter with `d` weights: (r, r) when d = r * r, else (1, d)."""
+    r = math.isqrt(int(d))
+    return (r, r) if r * r == d else (1, int(d))
+
+
+# ------------------------------------------------------------------------------ the pieces
+
+def auto_landmarks(n_kept):
+    """The paper's 100 landmarks, fewer for small clouds: ``max(10, min(100, n_kept // 4))``.
+
+    Four points per landmark leave a resample of the significance test (80% of the points)
+    over three, enough to decide (:data:`cnntopo.topology.significance.MIN_WITNESSES_PER_LANDMARK`);
+    under 40 points the test stays at 10 landmarks and may say "too few points to tell".
+    """
+    return max(10, min(100, int(n_kept) // 4))
+
+
+def cloud_significance(prep, landmarks=100, *, k=None, p=None, maxdim=1, coeff=2, seed=0,
+                       n_resamples=None):
+    """:func:`cnntopo.topology.significance.significant_bars` of a prepared cloud, its null
+    clouds made as `prep` was (normalised, then rho(k, p) when given)."""
+    from ..topology.significance import significant_bars
+
+    kwargs = {} if n_resamples is None else {"n_resamples": int(n_resamples)}
+    return significant_bars(prep.points, landmarks, maxdim=maxdim, coeff=coeff, seed=seed,
+                            density=None if k is None else (k, p), n_input=prep.n_points,
+                            **kwargs)
+
+
+def klein_numbers(points):
+    """The four Klein-bottle readings of a row (None for filters that are not 3x3)."""
+    if points.shape[1] != 9:
+        return None
+    from ..topology.klein import klein_readings
+
+    return klein_readings(points).to_dict()
+
+
+def _significance(prep, spec):
+    s = spec.significance
+    if s is None or prep.n_filtered < MIN_TESTABLE:
+        return None, None
+    landmarks = auto_landmarks(prep.n_filtered) if s.landmarks == "auto" else int(s.landmarks)
+    return cloud_significance(prep, landmarks, k=spec.k, p=spec.p, maxdim=s.maxdim,
+                              coeff=s.coeff, seed=s.seed, n_resamples=s.n_resamples), landmarks
+
+
+def _barcodes(points, b):
+    from ..topology.witness import lazy_witness_barcodes
+
+    return lazy_witness_barcodes(points, b.landmarks, nu=b.nu, maxdim=b.maxdim, coeff=b.coeff,
+                                 seed=b.seed, max_filtration=b.max_filtration,
+                                 num_divisions=b.num_divisions)
+
+
+def _mapper(points, m):
+    from ..topology.mapper import mapper_graph
+    from ..topology.nerve import nerve_betti
+
+    graph = mapper_graph(points, resolution=m.resolution, gain=m.gain,
+                         vne=None if m.vne == "none" else m.vne, n_bins=m.n_bins, lens=m.lens,
+                         min_cluster_fraction=m.min_cluster_fraction, seed=m.seed)
+    return graph, [int(b) for b in nerve_betti(graph)]
+
+
+# ------------------------------------------------------------------------------ the core
+
+def analyse(filters, spec=None, *, layer=None, iteration=None, meta=None):
+    """Everything the spec asks about one cloud of filters, and its verdict row.
+
+    Parameters
+    ----------
+    filters : array_like of shape (n_filters, d)
+        Raw filters (normalised and density filtered here, as everywhere).
+    spec : AnalysisSpec or dict, optional
+        What to compute (default: the significance test and the Klein-bottle readings).
+    layer, iteration : int or None
+        Copied into the verdict row.
+    meta : dict of str to array of shape (n_filters,), optional
+        What is known of each input row (``network``, ``iteration``, ...); kept for the
+        analysed points.
+
+    Returns
+    -------
+    CloudAnalysis
+    """
+    if spec is None:
+        spec = AnalysisSpec()
+    elif isinstance(spec, dict):
+        spec = AnalysisSpec(**spec)
+    filters = np.asarray(filters)
+    prep = prepare_points(filters, k=spec.k, p=spec.p)
+    points = prep.points
+    if meta is not None:
+        bad = [k for k, v in meta.items() if len(v) != len(filters)]
+        if bad:
+            raise InputError(f"The 'meta' parameter of analyse must hold one value per filter "
+                             f"({len(filters)}); {bad[0]!r} has {len(meta[bad[0]])}.")
+        meta = {k: np.asarray(v)[prep.rows] for k, v in meta.items()}
+    klein = before = None
+    if points.shape[1] == 9:
+        from ..topology.klein import klein_readings, primary_circle_fraction
+
+        klein = klein_readings(points)
+        if spec.k is not None:
+            before = primary_circle_fraction(prepare_points(filters).points)
+    sig, n_land = _significance(prep, spec)
+    bars = None if spec.barcodes is None else _barcodes(points, spec.barcodes)
+    graph = betti = lay = None
+    if spec.mapper is not None:
+        graph, betti = _mapper(points, spec.mapper)
+        if spec.layout:
+            from ..topology.layout import mapper_layout
+
+            lay = mapper_layout(graph, points, shape=filter_shape(points.shape[1]),
+                                seed=spec.mapper.seed, n_thumbnails=spec.mapper.n_thumbnails)
+    row = verdict_row(layer=layer, iteration=iteration, n_filters=prep.n_input,
+                      n_kept=prep.n_filtered, k=spec.k, p=spec.p, significance=sig,
+                      klein=None if klein is None else klein.to_dict(), nerve_betti=betti)
+    return CloudAnalysis(spec=spec, filters=filters, prepared=prep, meta=meta,
+                         significance=sig, significance_landmarks=n_land, barcodes=bars,
+                         klein=klein, circle_fraction_before_filtering=before, graph=graph,
+                         nerve_betti=betti, layout=lay, row=row)
+
+
+def describe_cloud(filters, *, layer=None, iteration=None, k=None, p=None, landmarks=100,
+                   seed=0, mapper=None, n_resamples=None):
+    """The verdict row of one cloud of spatial filters (:func:`analyse`'s row).
+
+    Parameters
+    ----------
+    filters : array_like, shape (n_filters, d)
+        Raw filters (normalised and density filtered here, as everywhere).
+    layer, iteration : int or None
+        Copied into the row.
+    k, p : int and float, optional
+        rho(k, p); both or neither.
+    landmarks : int or "auto"
+        Of the significance test (:func:`cloud_significance`); "auto":
+        :func:`auto_landmarks` of the kept points.
+    seed : int
+        Of the significance test.
+    mapper : (resolution, gain) or None
+        Make a Mapper graph (the paper's PCA lenses) and report its nerve's Betti numbers.
+    n_resamples : int, optional
+        Resamples of the significance test (its default when None).
+
+    Returns
+    -------
+    row : dict
+        The verdict row (:data:`cnntopo.verdict.table.ROW_KEYS`) and ``landmarks``.
+    """
+    m = None if mapper is None else MapperSpec(resolution=int(mapper[0]), gain=float(mapper[1]))
+    spec = AnalysisSpec(k=k, p=p, mapper=m, significance=SignificanceSpec(
+        landmarks=landmarks, seed=seed, n_resamples=n_resamples))
+    result = analyse(filters, spec, layer=layer, iteration=iteration)
+    landmarks = result.significance_landmarks
+    if landmarks is None:  # too few points to test: the landmarks the test would have used
+        landmarks = auto_landmarks(result.prepared.n_filtered) if spec.significance.landmarks \
+            == "auto" else int(spec.significance.landmarks)
+    return dict(result.row, landmarks=int(landmarks))
+
