@@ -29,6 +29,7 @@ _EXPORTS = {
     "topology.mapper": ("pca_lens", "cover_intervals", "variance_normalise", "single_linkage_gap",
                "mapper_graph", "to_networkx"),
     "topology.nerve": ("nerve_betti",),
+    "topology.klein_filters": ("klein_filters", "circle_filters"),
     "verdict.analysis": ("analyse", "AnalysisSpec", "CloudAnalysis", "describe_cloud"),
     "verdict.layers": ("describe_source",),
     "verdict.table": ("verdict_row", "reading"),
