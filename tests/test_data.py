@@ -502,3 +502,26 @@ def test_prepare_batch_mnist_is_identity(tmp_path):
     assert out.dtype == torch.float32 and torch.equal(out, x_train)
     assert torch.equal(prepare_batch("mnist", (x_train * 255).to(torch.uint8), train=False),
                        (x_train * 255).round())
+
+
+def test_fashion_mnist_from_the_debian_package():
+    from cnntopo.training.data import FASHION_MNIST_DIR, load_dataset, load_fashion_mnist
+
+    if not (FASHION_MNIST_DIR / "t10k-images-idx3-ubyte.gz").is_file():
+        missing_asset(f"Debian's dataset-fashion-mnist is not installed ({FASHION_MNIST_DIR}); "
+                      "scripts/install-datasets.sh installs it as root")
+    x, y = load_fashion_mnist("test")
+    assert x.shape == (10_000, 1, 28, 28) and y.shape == (10_000,)
+    assert float(x.min()) == 0.0 and float(x.max()) == 1.0
+    assert np.bincount(y.numpy()).tolist() == [1000] * 10  # the test set is balanced
+    assert y[:5].tolist() == [9, 2, 1, 1, 6]  # ankle boot, pullover, trouser, trouser, shirt
+    xt, yt, xs, ys = load_dataset("fashion-mnist")
+    assert xt.shape == (60_000, 1, 28, 28) and torch.equal(ys, y)
+
+
+def test_fashion_mnist_elsewhere_names_the_package(tmp_path, monkeypatch):
+    from cnntopo.training.data import load_fashion_mnist
+
+    monkeypatch.setenv("CNNTOPO_FASHION_MNIST", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="dataset-fashion-mnist"):
+        load_fashion_mnist("train")

@@ -549,7 +549,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--arch", choices=["M", "C"])
     t.add_argument("--widths", help="X,Y,Z e.g. 64,32,64 (0 removes a block)")
     t.add_argument("--no-pool", action="store_true", help="C without max-pooling (paper Figure 11)")
-    t.add_argument("--dataset", default="mnist", choices=["mnist", "cifar10-grey", "cifar10-color"])
+    t.add_argument("--dataset", default="mnist",
+                   choices=["mnist", "fashion-mnist", "cifar10-grey", "cifar10-color"])
     t.add_argument("--nets", type=int, default=1)
     t.add_argument("--iterations", type=int)
     t.add_argument("--checkpoints", help="comma-separated iterations to save (default: the last)")

