@@ -62,7 +62,7 @@ def test_barcodes_fewer_points_than_landmarks(circle_npy, tmp_path, capsys):
 
 def test_mapper_json_members_are_rows_of_input(circle_npy, tmp_path):
     out = tmp_path / "graph.json"
-    assert main(["mapper", str(circle_npy), "--k", "20", "--p", "0.5", "--resolution", "10",
+    assert main(["mapper", "--bootstrap", "0", str(circle_npy), "--k", "20", "--p", "0.5", "--resolution", "10",
                  "--gain", "3", "--json", str(out)]) == 0
     g = json.loads(out.read_text())
     members = [set(n["members"]) for n in g["nodes"]]
@@ -86,7 +86,7 @@ def test_mapper_neighborhood_lens_and_min_cluster_fraction(circle_npy, tmp_path)
 
     out = tmp_path / "graph.json"
     # no density filter: rho(20, 0.5) of 600 uniform angles leaves gaps in the circle
-    assert main(["mapper", str(circle_npy), "--resolution", "10",
+    assert main(["mapper", "--bootstrap", "0", str(circle_npy), "--resolution", "10",
                  "--gain", "3", "--lens", "neighborhood", "--min-cluster-fraction", "0.3",
                  "--seed", "2", "--json", str(out)]) == 0
     g = json.loads(out.read_text())
@@ -103,7 +103,7 @@ def test_mapper_neighborhood_lens_and_min_cluster_fraction(circle_npy, tmp_path)
 
 def test_no_density_filter_without_k_p(circle_npy, tmp_path):
     out = tmp_path / "graph.json"
-    assert main(["mapper", str(circle_npy), "--resolution", "5", "--gain", "2", "--json", str(out)]) == 0
+    assert main(["mapper", "--bootstrap", "0", str(circle_npy), "--resolution", "5", "--gain", "2", "--json", str(out)]) == 0
     g = json.loads(out.read_text())
     assert g["graph"]["n_filtered"] == 599
 
@@ -132,7 +132,7 @@ def test_barcodes_bad_arguments(circle_npy, tmp_path, capsys, argv_tail, needle)
 ])
 def test_mapper_bad_arguments(circle_npy, tmp_path, capsys, argv_tail, needle):
     out = tmp_path / "graph.json"
-    assert main(["mapper", str(circle_npy), "--json", str(out)] + argv_tail) != 0
+    assert main(["mapper", "--bootstrap", "0", str(circle_npy), "--json", str(out)] + argv_tail) != 0
     err = capsys.readouterr().err.strip()
     assert needle in err and len(err.splitlines()) == 1
     assert list(tmp_path.iterdir()) == [circle_npy]
@@ -189,7 +189,7 @@ def test_mapper_png_and_html_use_one_layout_from_the_seed(circle_npy, tmp_path):
     pages = {}
     for seed in (0, 1):
         out, html, png = (tmp_path / f"g{seed}.{ext}" for ext in ("json", "html", "png"))
-        assert main(["mapper", str(circle_npy), "--k", "20", "--p", "0.5", "--resolution", "8",
+        assert main(["mapper", "--bootstrap", "0", str(circle_npy), "--k", "20", "--p", "0.5", "--resolution", "8",
                      "--gain", "3", "--seed", str(seed), "--json", str(out), "--html", str(html),
                      "--png", str(png)]) == 0
         g = json.loads(out.read_text())
@@ -213,7 +213,7 @@ def test_mapper_color_by_network_file_and_theta(circle_npy, tmp_path, capsys):
     for by, want_of in [("network", lambda m: meta["network"][m].mean()),
                         ("iteration", lambda m: 500.0),
                         (str(tmp_path / "score.npy"), lambda m: values[m].mean())]:
-        assert main(["mapper", str(circle_npy), "--k", "20", "--p", "0.5", "--resolution", "8",
+        assert main(["mapper", "--bootstrap", "0", str(circle_npy), "--k", "20", "--p", "0.5", "--resolution", "8",
                      "--gain", "3", "--color-by", by, "--json", str(out), "--html", str(html)]) == 0
         data = _page_data(html)
         key = data["colourings"][0]["key"]
@@ -222,7 +222,7 @@ def test_mapper_color_by_network_file_and_theta(circle_npy, tmp_path, capsys):
             assert node["values"][key] == pytest.approx(want_of(np.asarray(node["members"])), abs=1e-6)
     assert data["colourings"][0] == {"key": "score", "label": "score (mean)"}
     png = tmp_path / "theta.png"
-    assert main(["mapper", str(circle_npy), "--resolution", "8", "--gain", "3",
+    assert main(["mapper", "--bootstrap", "0", str(circle_npy), "--resolution", "8", "--gain", "3",
                  "--color-by", "theta", "--json", str(out), "--png", str(png)]) == 0
     assert png.read_bytes()[:4] == b"\x89PNG"
 
@@ -243,7 +243,7 @@ def test_mapper_color_by_errors(circle_npy, tmp_path, capsys, by, needle):
     by = str(tmp_path / by) if by.endswith(".npy") else by
     needle = needle.replace("'MISSING.npy'", repr(by))
     out = tmp_path / "g.json"
-    assert main(["mapper", str(other), "--resolution", "5", "--gain", "2", "--color-by", by,
+    assert main(["mapper", "--bootstrap", "0", str(other), "--resolution", "5", "--gain", "2", "--color-by", by,
                  "--json", str(out), "--png", str(tmp_path / "g.png")]) == 2
     err = capsys.readouterr().err
     assert needle in err and len(err.strip().splitlines()) == 1, err
@@ -254,7 +254,7 @@ def test_mapper_json_carries_the_nerve_betti_numbers(circle_npy, tmp_path, capsy
     from test_experiments import _gudhi_betti  # an independent clique complex (GUDHI)
 
     out = tmp_path / "g.json"
-    assert main(["mapper", str(circle_npy), "--k", "20", "--p", "0.5", "--resolution", "5",
+    assert main(["mapper", "--bootstrap", "0", str(circle_npy), "--k", "20", "--p", "0.5", "--resolution", "5",
                  "--gain", "3", "--json", str(out)]) == 0
     g = json.loads(out.read_text())
     assert g["graph"]["nerve_betti"] == _gudhi_betti(g) == [1, 1]

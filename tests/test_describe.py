@@ -92,6 +92,48 @@ def test_reading_rules(row, expected):
     assert reading(row) == expected
 
 
+def _graph(row, betti, loops, stability=1.0, conf=(1.0, 1.0)):
+    return dict(row, significant_confidence=list(conf), nerve_betti=list(betti),
+                nerve_loop_confidence=loops, nerve_stability=stability)
+
+
+@pytest.mark.parametrize("row, expected", [
+    # the graph and the bars agree: nothing to add
+    (_graph(_row(1, 1), [1, 1], [1.0]), "primary circle"),
+    # agree on the robust loops; the others are named with their confidence
+    (_graph(_row(1, 1), [1, 3], [0.98, 0.3, 0.1]),
+     "primary circle; Mapper: 3 loops (confidence 0.98, 0.30, 0.10), 1 robust, as the barcodes"),
+    # VGG16 layer 5: a ring and two bands against an uncertain barcode
+    (_graph(_row(1, 0, O=0.3), [1, 3], [0.95, 0.2, 0.1], conf=(1.0, 0.45)),
+     "no significant structure (uncertain); Mapper: 3 loops (confidence 0.95, 0.20, 0.10), "
+     "barcodes: 0 (confidence 0.45): the bars are uncertain"),
+    # the demo's open arc at one resolution: the bars hold, the graph does not
+    (_graph(_row(1, 1), [1, 0], [], stability=0.12),
+     "primary circle; Mapper: 0 loops, barcodes: 1 (confidence 1.00): the graph changes with "
+     "its parameters (stability 0.12)"),
+    (_graph(_row(1, 1), [1, 2], [0.4, 0.3]),
+     "primary circle; Mapper: 2 loops (confidence 0.40, 0.30), barcodes: 1 (confidence 1.00): "
+     "the graph's loops do not survive resampling"),
+    (_graph(_row(1, 1), [1, 2], [1.0, 0.97]),
+     "primary circle; Mapper: 2 loops (confidence 1.00, 0.97), barcodes: 1 (confidence 1.00): "
+     "both hold; read the graph at other resolutions"),
+    (_graph(_row(1, 1), [1, 2], None),
+     "primary circle; Mapper: 2 loops (no bootstrap), barcodes: 1 (confidence 1.00): both "
+     "hold; read the graph at other resolutions"),
+])
+def test_reading_says_where_the_mapper_graph_and_the_bars_disagree(row, expected):
+    assert reading(row) == expected
+
+
+def test_describe_reports_the_nerves_confidence_and_stability():
+    row = describe_cloud(primary_circle_filters(400, seed=2, noise=0.3), k=15, p=0.5,
+                         landmarks=30, mapper=("auto", "auto", 20), n_resamples=5)
+    assert row["nerve_betti"][1] >= 1
+    assert row["nerve_loop_confidence"][0] >= 0.9 and row["nerve_robust"][1] == 1
+    assert 0 <= row["nerve_stability"] <= 1 and len(row["nerve_confidence"]) == 2
+    assert "Mapper:" not in row["reading"] or "as the barcodes" in row["reading"]
+
+
 # ------------------------------------------------------------------------ rows
 
 def test_circle_cloud_reads_as_the_primary_circle():

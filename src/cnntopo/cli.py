@@ -155,6 +155,16 @@ def _mapper_colours(args, graph, prep):
     return node_colours_from_values(graph, values[prep.rows], label=f"{path.stem} (mean)", key=key)
 
 
+def _auto_or(value, kind, flag):
+    """`value` of --resolution / --gain: "auto" or a number (an int or, for --gain, a float)."""
+    if value == "auto":
+        return value
+    try:
+        return kind(value)
+    except ValueError:
+        raise CLIError(f"{flag} takes a number or auto; got {value!r}") from None
+
+
 def cmd_mapper(args) -> int:
     import numpy as np
 
@@ -162,14 +172,14 @@ def cmd_mapper(args) -> int:
     from .files import atomic_write_json
     from .sources.arrays import load_points
     from .topology.layout import mapper_layout
-    from .topology.mapper import mapper_graph
+    from .verdict.analysis import MapperSpec, mapper_of
     from .verdict.records import mapper_record
 
     _check_outputs(args.json, args.png, args.html)
     prep = prepare_points(load_points(args.points), k=args.k, p=args.p)
-    lens = None
+    lens, lens_name = None, "pca"
     if args.lens in ("pca", "neighborhood"):
-        lens = args.lens
+        lens_name = args.lens
     elif args.lens:
         if not Path(args.lens).is_file():
             raise CLIError(f"--lens file {args.lens!r} does not exist")
@@ -178,26 +188,34 @@ def cmd_mapper(args) -> int:
             raise CLIError(f"--lens has {full.shape[0]} rows; expected one per point ({prep.n_input})")
         lens = full[prep.rows]
     shape = _filter_shape(prep.points.shape[1], args.shape)
-    graph = mapper_graph(prep.points, lens=lens, resolution=args.resolution, gain=args.gain,
-                         vne=None if args.vne == "none" else args.vne, n_bins=args.bins,
-                         min_cluster_fraction=args.min_cluster_fraction, seed=args.seed)
+    if args.color_by in ("network", "iteration") and (args.png or args.html):
+        _load_meta(args.points, prep.n_input, f"--color-by {args.color_by}")  # before the work
+    spec = MapperSpec(resolution=_auto_or(args.resolution, int, "--resolution"),
+                      gain=_auto_or(args.gain, float, "--gain"), vne=args.vne, n_bins=args.bins,
+                      lens=lens_name, min_cluster_fraction=args.min_cluster_fraction,
+                      seed=args.seed, n_bootstrap=args.bootstrap)
+    graph, betti, confidence = mapper_of(prep.points, spec, lens=lens, progress=not args.quiet)
     colours = _mapper_colours(args, graph, prep) if (args.png or args.html) else None
     # members refer to rows of POINTS.npy (the contract), not to the filtered cloud
-    out = mapper_record(prep, graph, k=args.k, p=args.p, input_file=Path(args.points).name)
+    out = mapper_record(prep, graph, k=args.k, p=args.p, nerve_betti=betti,
+                        confidence=confidence, input_file=Path(args.points).name)
     fig = html = None
     if args.png or args.html:
+        from .viz.draw import mapper_title
+
         # one layout, from --seed, for both pictures
         lay = mapper_layout(graph, prep.points, shape=shape, seed=args.seed)
+        caption = f"{Path(args.points).name}, n={prep.n_filtered}"
     if args.png:
         from .viz.plots import plot_mapper
         fig = plot_mapper(graph, prep.points, shape=shape, layout=lay, colours=colours,
-                          title=f"Mapper({args.resolution}, {args.gain:g}), n={prep.n_filtered}")
+                          title=mapper_title(graph, caption, confidence))
     if args.html:
         from .viz.graph_html import mapper_html
         offered = [colours] + ([] if colours.key == "size" else [_size_colours(graph)])
         html = mapper_html(graph, prep.points, shape=shape, positions=lay, colours=offered,
-                           rows=prep.rows,
-                           title=f"Mapper({args.resolution}, {args.gain:g}) of {Path(args.points).name}")
+                           rows=prep.rows, title=mapper_title(graph, caption),
+                           confidence=confidence)
     atomic_write_json(args.json, out)
     if fig is not None:
         from .viz.plots import save_figure
@@ -205,8 +223,12 @@ def cmd_mapper(args) -> int:
     if html is not None:
         from .files import atomic_write_text
         atomic_write_text(args.html, html)
+    text = f"nerve Betti numbers {betti}"
+    if confidence is not None:
+        text += (f" (confidence {', '.join(f'{c:.2f}' for c in confidence.betti_confidence)}; "
+                 f"stability {confidence.stability:.2f})")
     print(f"{prep.n_filtered} points -> {len(out['nodes'])} nodes, {len(out['links'])} links, "
-          f"nerve Betti numbers {out['graph']['nerve_betti']} -> {args.json}")
+          f"{text} -> {args.json}")
     return 0
 
 
@@ -308,11 +330,14 @@ def cmd_describe(args) -> int:
     _check_outputs(args.json)
     mapper = None
     if args.mapper:
-        try:
-            res, gain = args.mapper.split(",")
-            mapper = (int(res), float(gain))
-        except ValueError:
-            raise CLIError(f"--mapper takes RESOLUTION,GAIN like 30,3; got {args.mapper!r}") from None
+        parts = args.mapper.split(",")
+        if len(parts) not in (2, 3):
+            raise CLIError(f"--mapper takes RESOLUTION,GAIN[,BOOTSTRAP] like 30,3 or auto,auto; "
+                           f"got {args.mapper!r}")
+        mapper = (_auto_or(parts[0], int, "--mapper's resolution"),
+                  _auto_or(parts[1], float, "--mapper's gain"))
+        if len(parts) == 3:
+            mapper += (_auto_or(parts[2], int, "--mapper's bootstrap"),)
     source = _weights_source(args.source)
     rows = describe_source(source, layers=parse_ranges(args.layer) if args.layer else None,
                            iterations=args.iteration, k=args.k, p=args.p,
@@ -394,12 +419,26 @@ def _run_config(name_or_path, args) -> int:
     config = load_config(name_or_path, args.scale)
     if getattr(args, "device", None) and config["source"]["kind"] == "train":
         config["source"]["device"] = args.device
-    out = args.out or f"runs/{config['name']}-{args.scale}"
+    seed = getattr(args, "seed", None)
+    if seed is not None:
+        _seed_config(config, seed)
+    out = args.out or f"runs/{config['name']}-{args.scale}" + ("" if seed is None else f"-seed{seed}")
     summary = run_experiment(config, out, data_dir=args.data_dir, weights=args.weights,
                              progress=not args.quiet)
     print(f"report: {Path(out) / 'index.html'}")
     _print_summary(summary)
     return 0
+
+
+def _seed_config(config, seed):
+    """`--seed S`: the networks' seed (a trained source's), or the patches' sample."""
+    if seed < 0:
+        raise CLIError(f"--seed must be an int >= 0; got {seed}")
+    if config["source"]["kind"] in ("train", "patches"):
+        config["source"]["seed"] = int(seed)
+    else:
+        raise CLIError(f"--seed chooses the trained networks (or the patches); experiment "
+                       f"{config['name']!r} reads fixed weights ({config['source']['kind']})")
 
 
 def cmd_reproduce(args) -> int:
@@ -420,6 +459,8 @@ def _run_plan(args) -> int:
     """Several experiments (or --ray): shared trainings once, in ROOT/train-<key>/."""
     from .experiments.plan import make_plan, run_serial
 
+    if args.seed is not None:
+        raise CLIError("--seed applies to one experiment at a time (reproduce FIG --seed S)")
     plan = make_plan("all" if args.all else args.figure, args.scale,
                      args.out or f"runs/reproduce-{args.scale}", device=args.device)
     if args.ray is not None:
@@ -478,6 +519,8 @@ def cmd_redraw(args) -> int:
 
 
 def cmd_demo(args) -> int:
+    if args.out is None:
+        args.out = "runs/demo" if args.seed in (None, 0) else f"runs/demo-seed{args.seed}"
     args.figure, args.scale, args.list = ["fig2"], "laptop", False
     args.weights, args.all, args.ray, args.device = None, False, None, None
     return cmd_reproduce(args)
@@ -523,8 +566,16 @@ def build_parser() -> argparse.ArgumentParser:
     m = sub.add_parser("mapper", help="Mapper graph (PCA lenses, VNE metric, single linkage + gap rule)")
     m.add_argument("points", metavar="POINTS.npy")
     density(m)
-    m.add_argument("--resolution", type=int, required=True)
-    m.add_argument("--gain", type=float, required=True)
+    m.add_argument("--resolution", required=True, metavar="N|auto",
+                   help="intervals per lens, or auto: from the data's sampling (Carrière, "
+                        "Michel & Oudot 2018; single linkage is then cut at the sampling scale)")
+    m.add_argument("--gain", required=True, metavar="G|auto",
+                   help="overlap 1 - 1/G of the intervals, or auto: the most stable gain of "
+                        "overlaps in (1/3, 1/2)")
+    m.add_argument("--bootstrap", type=int, default=100, metavar="B",
+                   help="bootstrap resamples for the confidence of each loop and component "
+                        "(default 100; 0: none)")
+    m.add_argument("--quiet", action="store_true", help="no progress bar")
     m.add_argument("--vne", choices=["variance", "std", "none"], default="variance",
                    help="column scaling of the metric (paper: variance)")
     m.add_argument("--bins", type=int, default=10, help="histogram bins of the gap rule (default 10)")
@@ -593,7 +644,10 @@ def build_parser() -> argparse.ArgumentParser:
     density(ds)
     ds.add_argument("--landmarks", type=int, default=100, help="landmarks of the significance test (default 100)")
     ds.add_argument("--resamples", type=int, default=None, help="resamples of the significance test (default 20)")
-    ds.add_argument("--mapper", metavar="RES,GAIN", help="also make Mapper(RES, GAIN) and report its nerve's Betti numbers")
+    ds.add_argument("--mapper", metavar="RES,GAIN[,B]",
+                    help="also make Mapper(RES, GAIN) (auto,auto: from the data) and report its "
+                         "nerve's Betti numbers with their confidence over B bootstrap "
+                         "resamples (default 100; 0: none) and their stability")
     ds.add_argument("--kernel-size", type=int, default=None, help="count only k x k conv layers")
     ds.add_argument("--seed", type=int, default=0)
     ds.add_argument("--json", metavar="OUT.json", help='write {"rows": [...]} here')
@@ -631,6 +685,8 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--out", metavar="DIR")
         sp.add_argument("--data-dir", help="CIFAR-10 python batches")
         sp.add_argument("--weights", help="pretrained weights file (VGG)")
+        sp.add_argument("--seed", type=int, default=None,
+                        help="seed of the trained networks (default: the config's, 0)")
         sp.add_argument("--quiet", action="store_true")
 
     r = sub.add_parser("reproduce", help="reproduce figures of the paper (--list to see them)",
@@ -659,7 +715,9 @@ def build_parser() -> argparse.ArgumentParser:
     rd.set_defaults(func=cmd_redraw)
 
     dm = sub.add_parser("demo", help="the main job: Figure 2 at laptop scale (MNIST ensemble)")
-    dm.add_argument("--out", default="runs/demo")
+    dm.add_argument("--out", default=None, help="default runs/demo (runs/demo-seedS)")
+    dm.add_argument("--seed", type=int, default=None,
+                    help="seed of the demo's networks (default 0); the picture holds for any")
     dm.add_argument("--data-dir", default=None)
     dm.add_argument("--quiet", action="store_true")
     dm.set_defaults(func=cmd_demo)

@@ -49,7 +49,8 @@ _ANALYSIS_DEFAULTS = {"tag": None, "layer": None, "iteration": None, "channel": 
 _ROW_DEFAULTS = {"label": None, "layer": None, "channel": None, "network": None,
                  "subsample": None, "seed": 0, "k": None, "p": None, "mapper": None}
 _MAPPER_DEFAULTS = {"resolution": 30, "gain": 3.0, "vne": "variance", "n_bins": 10, "seed": 0,
-                    "n_thumbnails": 12, "lens": "pca", "min_cluster_fraction": 0.0}
+                    "n_thumbnails": 12, "lens": "pca", "min_cluster_fraction": 0.0,
+                    "n_bootstrap": 100}
 _BARCODE_DEFAULTS = {"landmarks": 100, "nu": 1, "maxdim": 1, "coeff": 2, "seed": 0,
                      "max_filtration": None, "num_divisions": None}
 _TAG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -164,10 +165,13 @@ def resolve_scale(config, scale="paper"):
 def _check_mapper(ck, where, spec):
     ck.keys(where, spec, _MAPPER_DEFAULTS)
     m = {**_MAPPER_DEFAULTS, **spec}
-    m["resolution"] = ck.int(f"{where}.resolution", m["resolution"], 1)
-    if isinstance(m["gain"], bool) or not isinstance(m["gain"], numbers.Real) or m["gain"] <= 1:
-        ck.fail(f"{where}.gain", "a number > 1", m["gain"])
-    m["gain"] = float(m["gain"])
+    if m["resolution"] != "auto":
+        m["resolution"] = ck.int(f"{where}.resolution", m["resolution"], 1)
+    if m["gain"] != "auto":
+        if isinstance(m["gain"], bool) or not isinstance(m["gain"], numbers.Real) or m["gain"] <= 1:
+            ck.fail(f"{where}.gain", "a number > 1 or \"auto\"", m["gain"])
+        m["gain"] = float(m["gain"])
+    m["n_bootstrap"] = ck.int(f"{where}.n_bootstrap", m["n_bootstrap"], 0)
     if m["vne"] not in ("variance", "std", "none", None):
         ck.fail(f"{where}.vne", "one of 'variance', 'std', 'none'", m["vne"])
     m["vne"] = m["vne"] or "none"

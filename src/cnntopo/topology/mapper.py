@@ -59,10 +59,10 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial.distance import pdist
 
-from ..validation import InputError, check_int, check_points
+from ..validation import InputError, check_int, check_points, is_int
 from .lenses import neighborhood_lens, pca_lens
 
-__all__ = ["pca_lens", "neighborhood_lens", "cover_intervals", "cover_sets",
+__all__ = ["pca_lens", "neighborhood_lens", "lens_values", "cover_intervals", "cover_sets",
            "variance_normalise", "single_linkage_gap", "GapSingleLinkage", "mapper_graph",
            "to_networkx"]
 
@@ -138,14 +138,30 @@ def _interval_ranges(values, intervals):
     return first, last
 
 
-def _cover_pairs(F, resolution, gain, func):
-    """(cube code, point) pairs of the product cover, sorted by code then point."""
+def _resolutions(resolution, n_lenses, func):
+    """One int >= 1 per lens: `resolution` repeated, or a sequence of one per lens."""
+    if isinstance(resolution, (list, tuple, np.ndarray)):
+        if len(resolution) != n_lenses:
+            raise InputError(f"The 'resolution' parameter of {func} must be an int or one int "
+                             f"per lens ({n_lenses}); got {list(resolution)!r}.")
+        return tuple(check_int(r, "resolution", func, 1) for r in resolution)
+    return (check_int(resolution, "resolution", func, 1),) * n_lenses
+
+
+def _cover_pairs(F, resolutions, gain, func, bounds=None):
+    """(cube code, point) pairs of the product cover, sorted by code then point.
+
+    `bounds` (n_lenses, 2) fixes the covered range of each lens (default: the lens's range).
+    """
     n, c = F.shape
     lo, hi = F.min(axis=0), F.max(axis=0)
+    if bounds is not None:
+        lo, hi = np.minimum(bounds[:, 0], lo), np.maximum(bounds[:, 1], hi)
     intervals = []
     pts = np.arange(n)
     codes = np.zeros(n, dtype=np.int64)
     for j in range(c):
+        resolution = resolutions[j]
         if hi[j] == lo[j]:
             # Every interval would be [lo, lo] and hold every point: resolution copies of
             # the same cover set. One set carries all the information there is.
@@ -184,20 +200,21 @@ def cover_sets(lens, resolution=30, gain=3.0):
         ``{cube: members}``, ``cube`` a tuple of interval indices (one per lens), ``members``
         an increasing int array of row indices; keys in lexicographic order.
     """
-    resolution = check_int(resolution, "resolution", "cover_sets", 1)
+    resolutions = _resolutions(resolution, np.shape(lens)[1] if np.ndim(lens) == 2 else 1,
+                               "cover_sets")
     gain = _check_gain(gain, "cover_sets")
     F = _check_lens(lens, np.shape(lens)[0] if np.ndim(lens) else 0, "cover_sets")
-    codes, pts, _ = _cover_pairs(F, resolution, gain, "cover_sets")
+    codes, pts, _ = _cover_pairs(F, resolutions, gain, "cover_sets")
     bounds = np.flatnonzero(np.diff(codes)) + 1
     out = {}
     for code, members in zip(codes[np.r_[0, bounds]], np.split(pts, bounds)):
-        out[_cube_of(int(code), resolution, F.shape[1])] = members
+        out[_cube_of(int(code), resolutions)] = members
     return out
 
 
-def _cube_of(code, resolution, n_lenses):
+def _cube_of(code, resolutions):
     cube = []
-    for _ in range(n_lenses):
+    for resolution in reversed(resolutions):
         code, i = divmod(code, resolution)
         cube.append(i)
     return tuple(reversed(cube))
@@ -256,7 +273,20 @@ def _gap_labels(X, n_bins):
     if empty.size == 0:
         return np.zeros(m, dtype=np.int64)
     k = empty[0]
-    cut = 0.5 * (breaks[k] + breaks[k + 1])
+    return _cut(Z, m, 0.5 * (breaks[k] + breaks[k + 1]))
+
+
+def _height_labels(X, height):
+    """Cluster labels of single linkage cut at `height` (merges at or below it are kept)."""
+    m = X.shape[0]
+    if m == 1:
+        return np.zeros(1, dtype=np.int64)
+    return _cut(linkage(pdist(X), method="single"), m, height)
+
+
+def _cut(Z, m, cut):
+    """Labels of the single-linkage tree `Z` of `m` points cut at `cut`."""
+    heights = Z[:, 2]
     # Rows of Z come in increasing height: the first n_keep merges survive the cut. Node
     # m + i is the cluster made by row i; components of the kept merges are the clusters.
     n_keep = int(np.searchsorted(heights, cut, side="right"))
@@ -354,8 +384,23 @@ def _check_fraction(value, func):
     return float(value)
 
 
-def _lens_values(X, lens, seed, func):
-    """(lens array, lens name) for `lens` = None, "pca", "neighborhood" or an array."""
+def lens_values(points, lens=None, *, seed=0, func="lens_values"):
+    """The lens values Mapper covers, and the lens's name.
+
+    Parameters
+    ----------
+    points : array of shape (n, d)
+    lens : None, "pca", "neighborhood" or array of shape (n,) or (n, n_lenses)
+        As for :func:`mapper_graph`.
+    seed : int
+        Of the neighbourhood lens.
+
+    Returns
+    -------
+    values : ndarray of shape (n, n_lenses)
+    name : {"pca", "neighborhood", "user"}
+    """
+    X = check_points(points, func)
     if lens is None or (isinstance(lens, str) and lens == "pca"):
         return pca_lens(X, min(2, *X.shape)), "pca"
     if isinstance(lens, str):
@@ -367,7 +412,7 @@ def _lens_values(X, lens, seed, func):
 
 
 def mapper_graph(points, *, lens=None, resolution=30, gain=3.0, vne="variance", n_bins=10,
-                 min_cluster_fraction=0.0, seed=0):
+                 min_cluster_fraction=0.0, seed=0, lens_bounds=None, cluster_height=None):
     """Mapper graph of a point cloud: Mapper(resolution, gain) in the paper's notation.
 
     Parameters
@@ -379,8 +424,8 @@ def mapper_graph(points, *, lens=None, resolution=30, gain=3.0, vne="variance", 
         ``"neighborhood"``: ``neighborhood_lens(points, 2, seed=seed)``, an Isomap embedding
         of the 10-nearest-neighbour graph (call :func:`neighborhood_lens` yourself for other
         settings and pass the array); an array: your own lens values.
-    resolution : int >= 1, default 30
-        Intervals per lens.
+    resolution : int >= 1 or sequence of int, default 30
+        Intervals per lens (one number for every lens, or one per lens).
     gain : float > 1, default 3.0
         Percent overlap ``1 - 1/gain`` (see the module docstring for the cover).
     vne : {"variance", "std", None}, default "variance"
@@ -393,6 +438,14 @@ def mapper_graph(points, *, lens=None, resolution=30, gain=3.0, vne="variance", 
         every cluster (the paper's Mapper).
     seed : int >= 0, default 0
         Seed of the neighbourhood lens's sample; unused by the other lenses.
+    lens_bounds : array of shape (n_lenses, 2), optional
+        The range ``[min, max]`` of each lens that the cover spans (widened to the values'
+        range if they stick out). Default: the range of the values. A bootstrap resample
+        keeps the cover of the cloud it was drawn from this way.
+    cluster_height : float, optional
+        Cut single linkage at this height (in the metric of `vne`) instead of the gap
+        heuristic: the clustering of Carrière, Michel & Oudot (2018), with the scale
+        :func:`cnntopo.topology.mapper_stats.auto_parameters` estimates.
 
     Returns
     -------
@@ -411,7 +464,6 @@ def mapper_graph(points, *, lens=None, resolution=30, gain=3.0, vne="variance", 
     """
     func = "mapper_graph"
     X = check_points(points, func)
-    resolution = check_int(resolution, "resolution", func, 1)
     gain = _check_gain(gain, func)
     n_bins = check_int(n_bins, "n_bins", func, 1)
     min_cluster_fraction = _check_fraction(min_cluster_fraction, func)
@@ -420,10 +472,20 @@ def mapper_graph(points, *, lens=None, resolution=30, gain=3.0, vne="variance", 
         raise InputError(f"The 'vne' parameter of {func} must be one of 'variance', 'std', "
                          f"None; got {vne!r}.")
     n = X.shape[0]
-    F, lens_name = _lens_values(X, lens, seed, func)
+    F, lens_name = lens_values(X, lens, seed=seed, func=func)
+    resolutions = _resolutions(resolution, F.shape[1], func)
+    if cluster_height is not None and (isinstance(cluster_height, bool) or not isinstance(
+            cluster_height, numbers.Real) or not np.isfinite(cluster_height) or cluster_height < 0):
+        raise InputError(f"The 'cluster_height' parameter of {func} must be a finite number "
+                         f">= 0 or None; got {cluster_height!r}.")
+    if lens_bounds is not None:
+        lens_bounds = np.asarray(lens_bounds, dtype=np.float64)
+        if lens_bounds.shape != (F.shape[1], 2) or not np.all(np.isfinite(lens_bounds)):
+            raise InputError(f"The 'lens_bounds' parameter of {func} must be a finite array of "
+                             f"shape ({F.shape[1]}, 2); got {np.shape(lens_bounds)}.")
     Y = variance_normalise(X, vne)
 
-    codes, pts, intervals = _cover_pairs(F, resolution, gain, func)
+    codes, pts, intervals = _cover_pairs(F, resolutions, gain, func, lens_bounds)
     bounds = np.flatnonzero(np.diff(codes)) + 1
     starts = np.r_[0, bounds]
     # ceil of a rounded product, so that 0.3 * 10 keeps clusters of 3 points
@@ -431,8 +493,9 @@ def mapper_graph(points, *, lens=None, resolution=30, gain=3.0, vne="variance", 
     min_size = max(1, int(np.ceil(round(min_cluster_fraction * typical, 9))))
     node_members, node_cubes = [], []
     for code, members in zip(codes[starts], np.split(pts, bounds)):
-        labels = _gap_labels(Y[members], n_bins)
-        cube = list(_cube_of(int(code), resolution, F.shape[1]))
+        labels = (_gap_labels(Y[members], n_bins) if cluster_height is None
+                  else _height_labels(Y[members], cluster_height))
+        cube = list(_cube_of(int(code), resolutions))
         # Labels are numbered by smallest member, so this order is the documented one.
         for k in range(int(labels.max()) + 1):
             cluster = members[labels == k]
@@ -450,10 +513,12 @@ def mapper_graph(points, *, lens=None, resolution=30, gain=3.0, vne="variance", 
     return {
         "directed": False,
         "multigraph": False,
-        "graph": {"resolution": resolution, "gain": gain, "vne": vne, "n_bins": n_bins,
+        "graph": {"resolution": resolutions[0] if is_int(resolution) else list(resolutions),
+                  "gain": gain, "vne": vne, "n_bins": n_bins,
                   "n_points": n, "lens": lens_name, "n_lenses": int(F.shape[1]),
                   "intervals": [iv.tolist() for iv in intervals], "seed": seed,
                   "min_cluster_fraction": min_cluster_fraction, "min_cluster_size": min_size,
+                  "cluster_height": None if cluster_height is None else float(cluster_height),
                   "n_unassigned": int(n - assigned.sum())},
         "nodes": [{"id": i, "members": m.tolist(), "size": int(m.size), "cube": c}
                   for i, (m, c) in enumerate(zip(node_members, node_cubes))],

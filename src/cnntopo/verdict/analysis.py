@@ -27,7 +27,7 @@ from ..validation import InputError
 from .table import verdict_row
 
 __all__ = ["SignificanceSpec", "BarcodesSpec", "MapperSpec", "AnalysisSpec", "CloudAnalysis",
-           "analyse", "describe_cloud", "cloud_significance", "auto_landmarks",
+           "analyse", "mapper_of", "describe_cloud", "cloud_significance", "auto_landmarks",
            "klein_numbers", "KLEIN_KEYS", "MIN_TESTABLE", "filter_shape"]
 
 # Fewer kept points than this cannot be tested (significant_bars needs 5).
@@ -68,16 +68,24 @@ class BarcodesSpec:
 
 @dataclass(frozen=True)
 class MapperSpec:
-    """A Mapper graph (:func:`cnntopo.topology.mapper.mapper_graph`) and its pictures' thumbnails."""
+    """A Mapper graph (:func:`cnntopo.topology.mapper.mapper_graph`), its confidence and its
+    pictures' thumbnails.
 
-    resolution: int = 30
-    gain: float = 3.0
+    ``resolution`` and ``gain`` take ``"auto"``: parameters from the data
+    (:func:`cnntopo.topology.mapper_stats.auto_parameters`; single linkage in the points'
+    Euclidean metric is then cut at the estimated sampling scale, and ``vne`` is not used). ``n_bootstrap`` resamples give each loop and component of the
+    graph a confidence (:func:`cnntopo.topology.mapper_stats.mapper_confidence`; 0: none).
+    """
+
+    resolution: int | str | tuple = 30
+    gain: float | str = 3.0
     vne: str = "variance"
     n_bins: int = 10
     lens: str = "pca"
     min_cluster_fraction: float = 0.0
     seed: int = 0
     n_thumbnails: int = 12
+    n_bootstrap: int = 100
 
 
 def _from_dict(cls, d, where):
@@ -178,6 +186,8 @@ class CloudAnalysis:
     graph : dict or None
         The node-link Mapper graph; members are rows of ``prepared.points``.
     nerve_betti : list of int or None
+    mapper_confidence : cnntopo.topology.mapper_stats.MapperConfidence or None
+        Bootstrap confidence of the graph's loops and components, and its stability.
     layout : cnntopo.topology.layout.MapperLayout or None
     row : dict
         The verdict row (:func:`cnntopo.verdict.table.verdict_row`).
@@ -196,6 +206,7 @@ class CloudAnalysis:
     nerve_betti: list | None
     layout: object
     row: dict
+    mapper_confidence: object = None
 
     @property
     def points(self):
@@ -263,14 +274,58 @@ def _barcodes(points, b):
                                  num_divisions=b.num_divisions)
 
 
-def _mapper(points, m):
-    from ..topology.mapper import mapper_graph
+def mapper_of(points, m, *, lens=None, progress=False):
+    """A Mapper graph of `points` as `m` says, its nerve and their confidence.
+
+    Parameters
+    ----------
+    points : array of shape (n, d)
+    m : MapperSpec or dict
+    lens : array of shape (n, n_lenses), optional
+        Lens values to use instead of ``m.lens`` (the graph then says ``"user"``).
+
+    Returns
+    -------
+    graph : dict
+        Node-link data (:func:`cnntopo.topology.mapper.mapper_graph`); ``graph["graph"]``
+        names the lens and, where parameters came from the data, holds ``auto``.
+    betti : list of int
+    confidence : cnntopo.topology.mapper_stats.MapperConfidence or None
+        None when ``m.n_bootstrap`` is 0.
+    """
+    from ..topology.mapper import lens_values, mapper_graph
+    from ..topology.mapper_stats import auto_parameters, mapper_confidence
     from ..topology.nerve import nerve_betti
 
-    graph = mapper_graph(points, resolution=m.resolution, gain=m.gain,
-                         vne=None if m.vne == "none" else m.vne, n_bins=m.n_bins, lens=m.lens,
-                         min_cluster_fraction=m.min_cluster_fraction, seed=m.seed)
-    return graph, [int(b) for b in nerve_betti(graph)]
+    m = _from_dict(MapperSpec, m, "mapper")
+    if lens is None:
+        lens, name = lens_values(points, m.lens, seed=m.seed)
+    else:
+        lens, name = lens_values(points, lens), "user"
+    kw = {"vne": None if m.vne == "none" else m.vne, "n_bins": m.n_bins,
+          "min_cluster_fraction": m.min_cluster_fraction, "seed": m.seed}
+    auto = None
+    if "auto" in (m.resolution, m.gain):
+        # Carrière et al.'s parameters come with single linkage in the points' own metric:
+        # VNE's division by each column's variance would let near-constant (noise) columns
+        # set the sampling scale.
+        kw["vne"] = None
+        params, auto = auto_parameters(points, lens, resolution=m.resolution, gain=m.gain,
+                                       vne=None, graph_kwargs={k: v for k, v in kw.items()
+                                                               if k != "vne"}, seed=m.seed)
+        auto["metric"] = "euclidean"
+    else:
+        params = {"resolution": m.resolution, "gain": m.gain}
+    graph = mapper_graph(points, lens=lens, **params, **kw)
+    graph["graph"]["lens"] = name  # the values were computed here, from that lens
+    if auto is not None:
+        graph["graph"]["auto"] = auto
+    betti = [int(b) for b in nerve_betti(graph)]
+    conf = None
+    if m.n_bootstrap:
+        conf = mapper_confidence(points, graph, lens, n_bootstrap=m.n_bootstrap, seed=m.seed,
+                                 graph_kwargs={**params, **kw}, progress=progress)
+    return graph, betti, conf
 
 
 # ------------------------------------------------------------------------------ the core
@@ -316,9 +371,9 @@ def analyse(filters, spec=None, *, layer=None, iteration=None, meta=None):
             before = primary_circle_fraction(prepare_points(filters).points)
     sig, n_land = _significance(prep, spec)
     bars = None if spec.barcodes is None else _barcodes(points, spec.barcodes)
-    graph = betti = lay = None
+    graph = betti = lay = conf = None
     if spec.mapper is not None:
-        graph, betti = _mapper(points, spec.mapper)
+        graph, betti, conf = mapper_of(points, spec.mapper)
         if spec.layout:
             from ..topology.layout import mapper_layout
 
@@ -326,11 +381,12 @@ def analyse(filters, spec=None, *, layer=None, iteration=None, meta=None):
                                 seed=spec.mapper.seed, n_thumbnails=spec.mapper.n_thumbnails)
     row = verdict_row(layer=layer, iteration=iteration, n_filters=prep.n_input,
                       n_kept=prep.n_filtered, k=spec.k, p=spec.p, significance=sig,
-                      klein=None if klein is None else klein.to_dict(), nerve_betti=betti)
+                      klein=None if klein is None else klein.to_dict(), nerve_betti=betti,
+                      mapper_confidence=conf)
     return CloudAnalysis(spec=spec, filters=filters, prepared=prep, meta=meta,
                          significance=sig, significance_landmarks=n_land, barcodes=bars,
                          klein=klein, circle_fraction_before_filtering=before, graph=graph,
-                         nerve_betti=betti, layout=lay, row=row)
+                         nerve_betti=betti, layout=lay, row=row, mapper_confidence=conf)
 
 
 def describe_cloud(filters, *, layer=None, iteration=None, k=None, p=None, landmarks=100,
@@ -350,8 +406,10 @@ def describe_cloud(filters, *, layer=None, iteration=None, k=None, p=None, landm
         :func:`auto_landmarks` of the kept points.
     seed : int
         Of the significance test.
-    mapper : (resolution, gain) or None
-        Make a Mapper graph (the paper's PCA lenses) and report its nerve's Betti numbers.
+    mapper : (resolution, gain) or (resolution, gain, n_bootstrap) or None
+        Make a Mapper graph (the paper's PCA lenses; either may be ``"auto"``) and report its
+        nerve's Betti numbers, their bootstrap confidence (100 resamples unless given; 0
+        skips it) and stability.
     n_resamples : int, optional
         Resamples of the significance test (its default when None).
 
@@ -360,7 +418,10 @@ def describe_cloud(filters, *, layer=None, iteration=None, k=None, p=None, landm
     row : dict
         The verdict row (:data:`cnntopo.verdict.table.ROW_KEYS`) and ``landmarks``.
     """
-    m = None if mapper is None else MapperSpec(resolution=int(mapper[0]), gain=float(mapper[1]))
+    m = None if mapper is None else MapperSpec(
+        resolution=mapper[0] if mapper[0] == "auto" else int(mapper[0]),
+        gain=mapper[1] if mapper[1] == "auto" else float(mapper[1]),
+        n_bootstrap=int(mapper[2]) if len(mapper) > 2 else MapperSpec.n_bootstrap)
     spec = AnalysisSpec(k=k, p=p, mapper=m, significance=SignificanceSpec(
         landmarks=landmarks, seed=seed, n_resamples=n_resamples))
     result = analyse(filters, spec, layer=layer, iteration=iteration)

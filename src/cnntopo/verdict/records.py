@@ -133,8 +133,8 @@ def significance_keys(significance):
             "significance": significance.to_dict()}
 
 
-def mapper_record(prep, graph, *, k=None, p=None, nerve_betti=None, input_file=None,
-                  filtered_file=None):
+def mapper_record(prep, graph, *, k=None, p=None, nerve_betti=None, confidence=None,
+                  input_file=None, filtered_file=None):
     """The Mapper JSON record (node-link data) of a graph of a prepared cloud.
 
     Parameters
@@ -148,6 +148,9 @@ def mapper_record(prep, graph, *, k=None, p=None, nerve_betti=None, input_file=N
     nerve_betti : list of int, optional
         Betti numbers of the nerve (:func:`cnntopo.topology.nerve.nerve_betti`); computed when not
         given.
+    confidence : cnntopo.topology.mapper_stats.MapperConfidence, optional
+        The bootstrap confidence of the graph's components and loops, and its stability:
+        added as ``graph["confidence"]``.
     input_file, filtered_file : str, optional
         Names of the files the row indices refer to (see the module docstring).
 
@@ -156,7 +159,7 @@ def mapper_record(prep, graph, *, k=None, p=None, nerve_betti=None, input_file=N
     dict
         The graph with ``members`` turned into input rows, and ``graph`` (the parameters)
         extended by ``n_input, n_constant, n_points, n_filtered, input_file,
-        filtered_file, k, p, nerve_betti, point_rows``.
+        filtered_file, k, p, nerve_betti, point_rows`` (and ``confidence``).
     """
     from ..topology.nerve import nerve_betti as betti
 
@@ -167,6 +170,8 @@ def mapper_record(prep, graph, *, k=None, p=None, nerve_betti=None, input_file=N
     out["graph"] = dict(graph.get("graph", {}), **_rows_part(prep, input_file, filtered_file),
                         k=k, p=p, nerve_betti=[int(b) for b in nerve_betti],
                         point_rows=rows.tolist())
+    if confidence is not None:
+        out["graph"]["confidence"] = confidence.to_dict()
     out["nodes"] = [dict(n, members=rows[np.asarray(n["members"], dtype=np.int64)].tolist())
                     for n in graph["nodes"]]
     return out

@@ -84,8 +84,8 @@ def save_result(result, folder, tag, *, caption=None):
         arrays["witness_filtration"] = np.asarray(result.barcodes.filtration)
     if result.graph is not None:
         atomic_write_json(folder / names["mapper_json"], mapper_record(
-            prep, result.graph, k=spec.k, p=spec.p, nerve_betti=result.nerve_betti, **where),
-            indent=None)
+            prep, result.graph, k=spec.k, p=spec.p, nerve_betti=result.nerve_betti,
+            confidence=result.mapper_confidence, **where), indent=None)
         files["mapper_json"] = names["mapper_json"]
     if result.klein is not None:
         arrays.update({f"klein_{k}": getattr(result.klein, k) for k in _KLEIN_ARRAYS})
@@ -111,6 +111,8 @@ def save_result(result, folder, tag, *, caption=None):
         "circle_fraction_before_filtering": result.circle_fraction_before_filtering,
         "graph_params": None if result.graph is None else result.graph.get("graph"),
         "nerve_betti": result.nerve_betti, "layout": layout,
+        "mapper_confidence": None if result.mapper_confidence is None
+        else result.mapper_confidence.to_dict(),
         "meta_keys": sorted(result.meta or {}),
     }
     buf = io.BytesIO()
@@ -144,6 +146,7 @@ def load_result(folder, tag):
     """
     from ..topology.klein import KleinReadings
     from ..topology.layout import MapperLayout
+    from ..topology.mapper_stats import MapperConfidence
     from ..topology.significance import SignificantBars
     from ..topology.witness import WitnessBarcodes
 
@@ -206,7 +209,8 @@ def load_result(folder, tag):
                          barcodes=bars, klein=klein,
                          circle_fraction_before_filtering=rec["circle_fraction_before_filtering"],
                          graph=graph, nerve_betti=rec["nerve_betti"], layout=layout,
-                         row=rec["row"])
+                         row=rec["row"], mapper_confidence=None if rec.get("mapper_confidence")
+                         is None else MapperConfidence(**rec["mapper_confidence"]))
 
 
 def load_caption(folder, tag):
@@ -245,7 +249,10 @@ def analysis_numbers(result):
     if result.graph is not None:
         params = result.graph["graph"]
         out["mapper"] = {**graph_numbers(result.graph, result.nerve_betti),
-                         "resolution": spec.mapper.resolution, "gain": spec.mapper.gain,
+                         **{k: result.row[k] for k in ("nerve_confidence", "nerve_robust",
+                                                       "nerve_loop_confidence",
+                                                       "nerve_stability")},
+                         "resolution": params["resolution"], "gain": params["gain"],
                          **{k: params[k] for k in ("lens", "min_cluster_fraction",
                                                    "n_unassigned")}}
     return out

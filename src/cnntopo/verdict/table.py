@@ -22,6 +22,13 @@ key                           meaning
 ``off_model_fraction``        share of filters farther than 0.5 from it
 ``nerve_betti``               Betti numbers [b0, b1] of the Mapper graph's nerve; null without
                               a Mapper graph
+``nerve_confidence``          per dimension, the bootstrap confidence of the weakest component
+                              or loop (:func:`cnntopo.topology.mapper_stats.mapper_confidence`)
+``nerve_robust``              per dimension, components and loops that survive at least 90%
+                              of the resamples (significant at level 0.1)
+``nerve_loop_confidence``     the confidence of each loop of the graph, highest first
+``nerve_stability``           share of the neighbouring (resolution, gain) whose nerve has the
+                              same Betti numbers
 ``reading``                   the short reading in words, by the rules of :func:`reading`
 ============================  =====================================================================
 
@@ -36,11 +43,13 @@ import re
 from ..validation import InputError
 
 __all__ = ["ROW_KEYS", "OFF_MODEL_NOTABLE", "CIRCLE_DOMINANT", "COVERAGE_EVEN", "CONFIDENT",
+           "NERVE_ROBUST",
            "parse_ranges", "select_iterations", "reading", "verdict_row", "format_table"]
 
 ROW_KEYS = ("layer", "iteration", "n_filters", "n_kept", "k", "p", "significant",
             "significant_confidence", "undecided", "primary_circle_fraction",
             "primary_circle_coverage", "klein_fraction", "off_model_fraction", "nerve_betti",
+            "nerve_confidence", "nerve_robust", "nerve_loop_confidence", "nerve_stability",
             "reading")
 
 # The rules' thresholds (see `reading`).
@@ -48,6 +57,9 @@ CIRCLE_DOMINANT = 0.5    # primary-circle fraction from which a loop reads as th
 COVERAGE_EVEN = 0.5      # coverage under which the circle's orientations read as concentrated
 OFF_MODEL_NOTABLE = 0.05  # off-model fraction from which off-model patches are named
 CONFIDENT = 0.5          # H1 confidence under which the reading says "(uncertain)"
+# A loop or component of a Mapper graph is robust when it survives this share of the bootstrap
+# resamples: significant at level 0.1, the 90% confidence region of Carrière et al. (2018).
+NERVE_ROBUST = 0.9
 
 _RANGE_RE = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$")
 
@@ -116,9 +128,55 @@ def reading(row):
        "+ off-model patches".
     8. The H1 count holds in fewer than half the resamples (confidence < 0.5,
        CONFIDENT): " (uncertain)" is appended.
+    9. With a Mapper graph, its loops are compared with the significant bars (the robust
+       loops, those surviving at least 90% of the bootstrap resamples (NERVE_ROBUST), where
+       there is a bootstrap). When they agree and the graph has no other loop, nothing is added; when
+       only robust loops agree: "; Mapper: m loops (confidence ...), r robust, as the
+       barcodes"; when they disagree: "; Mapper: m loops (confidence ...), barcodes: b1
+       (confidence ...)" and why, from the numbers: "the bars are uncertain" (H1 confidence
+       < 0.5), "the graph changes with its parameters" (stability < 0.5), "the graph's loops
+       do not survive resampling" (no robust loop), else "both hold: read the graph at other
+       resolutions".
 
     Without Klein-bottle numbers (filters that are not 3x3) only the bars are read.
     """
+    return _bars_reading(row) + _mapper_clause(row)
+
+
+def _plural(n, word):
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def _mapper_clause(row):
+    nerve, b1 = row.get("nerve_betti"), _count(row, 1)
+    if not nerve or len(nerve) < 2 or b1 is None:
+        return ""
+    m = int(nerve[1])
+    loops = row.get("nerve_loop_confidence")
+    robust = m if loops is None else sum(c >= NERVE_ROBUST for c in loops)
+    if robust == b1 and m == b1:
+        return ""
+    graph = f"; Mapper: {_plural(m, 'loop')}"
+    if loops:
+        graph += " (confidence " + ", ".join(f"{c:.2f}" for c in loops) + ")"
+    elif loops is None:
+        graph += " (no bootstrap)"
+    if robust == b1:
+        return graph + f", {robust} robust, as the barcodes"
+    conf = row.get("significant_confidence") or [None, None]
+    cb = conf[1] if len(conf) > 1 else None
+    text = graph + f", barcodes: {b1}" + ("" if cb is None else f" (confidence {cb:.2f})")
+    stability = row.get("nerve_stability")
+    if cb is not None and cb < CONFIDENT:
+        return text + ": the bars are uncertain"
+    if stability is not None and stability < CONFIDENT:
+        return text + f": the graph changes with its parameters (stability {stability:.2f})"
+    if loops is not None and robust == 0:
+        return text + ": the graph's loops do not survive resampling"
+    return text + ": both hold; read the graph at other resolutions"
+
+
+def _bars_reading(row):
     b0, b1 = _count(row, 0), _count(row, 1)
     P, C, K, O = (row.get(k) for k in ("primary_circle_fraction", "primary_circle_coverage",
                                        "klein_fraction", "off_model_fraction"))
@@ -160,7 +218,7 @@ def _list(x):
 
 
 def verdict_row(*, layer, iteration, n_filters, n_kept, k, p, significance, klein=None,
-                nerve_betti=None):
+                nerve_betti=None, mapper_confidence=None):
     """One row of the verdict table from what was computed about one cloud.
 
     Parameters
@@ -175,6 +233,7 @@ def verdict_row(*, layer, iteration, n_filters, n_kept, k, p, significance, klei
         ``off_model_fraction`` (:func:`cnntopo.topology.klein.klein_readings`); None for filters that
         are not 3x3.
     nerve_betti : list of int or None
+    mapper_confidence : cnntopo.topology.mapper_stats.MapperConfidence or None
 
     Returns
     -------
@@ -189,7 +248,17 @@ def verdict_row(*, layer, iteration, n_filters, n_kept, k, p, significance, klei
            "primary_circle_coverage": klein.get("primary_circle_coverage"),
            "klein_fraction": klein.get("klein_fraction"),
            "off_model_fraction": klein.get("off_model_fraction"),
-           "nerve_betti": _list(nerve_betti)}
+           "nerve_betti": _list(nerve_betti), "nerve_confidence": None, "nerve_robust": None,
+           "nerve_loop_confidence": None, "nerve_stability": None}
+    if mapper_confidence is not None:
+        mc = mapper_confidence
+        row.update(nerve_confidence=[round(float(c), 3) for c in mc.betti_confidence],
+                   nerve_robust=[sum(f["kind"] == kind and f["confidence"] >= NERVE_ROBUST
+                                     for f in mc.features) for kind in ("component", "loop")],
+                   nerve_loop_confidence=sorted((round(float(f["confidence"]), 3)
+                                                 for f in mc.features if f["kind"] == "loop"),
+                                                reverse=True),
+                   nerve_stability=round(float(mc.stability), 3))
     if significance is not None:
         row.update(significant=[int(c) for c in significance.counts],
                    significant_confidence=[round(float(c), 3) for c in significance.confidence],
@@ -248,10 +317,19 @@ def _bars(row):
     return "  ".join("?" if u and not b else f"{b} ({c:.2f})" for b, c, u in zip(sig, conf, und))
 
 
+def _nerve(row):
+    betti, conf = row.get("nerve_betti"), row.get("nerve_confidence")
+    if betti is None:
+        return "-"
+    if conf is None:
+        return ",".join(map(str, betti))
+    return "  ".join(f"{b} ({c:.2f})" for b, c in zip(betti, conf))
+
+
 def format_table(rows):
     """The verdict table as fixed-width text (what ``cnntopo describe`` prints)."""
     header = ["layer", "iter", "filters", "kept", "b0 (conf)  b1 (conf)", "circle", "cover",
-              "klein", "off", "nerve", "reading"]
+              "klein", "off", "nerve (conf)", "reading"]
     body = []
     for r in rows:
         body.append(["-" if r["layer"] is None else str(r["layer"]),
@@ -259,7 +337,7 @@ def format_table(rows):
                      f"{r['n_filters']:,}", f"{r['n_kept']:,}", _bars(r),
                      _f(r["primary_circle_fraction"]), _f(r["primary_circle_coverage"]),
                      _f(r["klein_fraction"]), _f(r["off_model_fraction"]),
-                     "-" if r["nerve_betti"] is None else ",".join(map(str, r["nerve_betti"])),
+                     _nerve(r),
                      r["reading"]])
     widths = [max(len(h), *(len(b[i]) for b in body)) if body else len(h)
               for i, h in enumerate(header)]

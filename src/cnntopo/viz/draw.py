@@ -14,7 +14,7 @@ from pathlib import Path
 from ..validation import InputError
 from ..verdict.analysis import filter_shape
 
-__all__ = ["draw_result", "draw_grid", "redraw", "barcodes_title"]
+__all__ = ["draw_result", "draw_grid", "redraw", "barcodes_title", "mapper_title"]
 
 
 def barcodes_title(title, significance):
@@ -26,6 +26,22 @@ def barcodes_title(title, significance):
     keys = significance_keys(significance)
     return (title + "\nsignificant bars " + str(keys["significant"]) + " (confidence "
             + ", ".join(f"{c:.2f}" for c in keys["significant_confidence"]) + ")")
+
+
+def mapper_title(graph, caption, confidence=None):
+    """``Mapper(resolution, gain) of caption``, the parameters the graph was made with (and
+    ``from the data`` when they were chosen so), then the nerve's Betti numbers with their
+    bootstrap confidence and stability."""
+    params = graph["graph"]
+    res = params["resolution"]
+    res = "x".join(map(str, res)) if isinstance(res, (list, tuple)) else str(res)
+    auto = " from the data" if params.get("auto") else ""
+    title = f"Mapper({res}, {params['gain']:.3g}){auto} of {caption}"
+    if confidence is not None:
+        (b0, b1), (c0, c1) = confidence.nerve_betti[:2], confidence.betti_confidence[:2]
+        title += (f"\nnerve b0 = {b0} ({c0:.2f}), b1 = {b1} ({c1:.2f}); stability "
+                  f"{confidence.stability:.2f}")
+    return title
 
 
 def _barcodes_png(result, caption, path):
@@ -84,8 +100,8 @@ def draw_result(result, folder, tag, *, caption):
         if result.layout is None:
             raise InputError(f"draw_result: the Mapper graph of {tag!r} has no layout; analyse "
                              f"with AnalysisSpec(layout=True).")
-        m, points, shape = result.spec.mapper, result.points, result.shape
-        title = f"Mapper({m.resolution}, {m.gain:g}) of {caption}"
+        points, shape = result.points, result.shape
+        title = mapper_title(result.graph, caption, result.mapper_confidence)
         colourings = {c.key: c for c in node_colourings(result.graph, points=points,
                                                          meta=result.meta, readings=result.klein)}
         files.update(mapper_png=f"mapper_{tag}.png", graph_html=f"graph_{tag}.html")
@@ -99,7 +115,8 @@ def draw_result(result, folder, tag, *, caption):
                         folder / files["mapper_theta_png"], dpi=120)
         write_mapper_html(folder / files["graph_html"], result.graph, points, shape=shape,
                           title=title, positions=result.layout,
-                          colours=list(colourings.values()), rows=result.prepared.rows)
+                          colours=list(colourings.values()), rows=result.prepared.rows,
+                          confidence=result.mapper_confidence)
     return files
 
 

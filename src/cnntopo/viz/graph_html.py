@@ -82,7 +82,7 @@ def _colourings(graph, colours, cmap, fn):
 
 
 def mapper_html(graph, points, *, shape=(3, 3), title="Mapper graph", positions=None, seed=0,
-                cmap="jet", colours=None, rows=None):
+                cmap="jet", colours=None, rows=None, confidence=None):
     """Render a Mapper graph as one self-contained interactive HTML page.
 
     The page holds an inline SVG of the graph, its nodes coloured by the first of
@@ -132,6 +132,10 @@ def mapper_html(graph, points, *, shape=(3, 3), title="Mapper graph", positions=
         The input row of each point (:attr:`cnntopo.cloud.prepare.PreparedPoints.rows`): the
         page's ``members`` are then rows of the input, as in the Mapper JSON, rather than
         indices into `points`.
+    confidence : cnntopo.topology.mapper_stats.MapperConfidence, optional
+        Shown beside the graph (``#confidence``): the nerve's Betti numbers, the bootstrap
+        confidence of each component and loop, and the stability over neighbouring
+        parameters; also in the data as ``"confidence"``.
 
     Returns
     -------
@@ -175,6 +179,7 @@ def mapper_html(graph, points, *, shape=(3, 3), title="Mapper graph", positions=
         })
     view_box = [-_VIEW, -_VIEW, 2 * _VIEW, 2 * _VIEW]
     data = {"title": str(title), "shape": [h, w], "viewBox": view_box,
+            "confidence": None if confidence is None else confidence.to_dict(),
             "colourings": [{"key": c.key, "label": c.label} for c in colourings],
             "nodes": nodes,
             "links": [[_plain(ids[a]), _plain(ids[b])] for a, b in edges]}
@@ -207,7 +212,7 @@ def mapper_html(graph, points, *, shape=(3, 3), title="Mapper graph", positions=
                      for i, (c, cm) in enumerate(zip(colourings, colormaps_)))
     legend = (
         f'<div id="legend">{select}{scales}'
-        f'<div>{n} nodes, {len(edges)} links</div>'
+        f'<div>{n} nodes, {len(edges)} links</div>{_confidence_panel(confidence)}'
         '<p class="hint">Hover a node for its mean filter.<br>Wheel: zoom; drag: pan;'
         '<br>double click: reset.</p></div>')
     t = html.escape(str(title))
@@ -219,6 +224,22 @@ def mapper_html(graph, points, *, shape=(3, 3), title="Mapper graph", positions=
         '<div id="tooltip"></div>',
         f'<script type="application/json" id="mapper-data">{_json_for_script(data)}</script>',
         f"<script>{static_text('graph.js')}</script>", "</body>", "</html>", ""])
+
+
+def _confidence_panel(confidence):
+    """The nerve's numbers and their bootstrap confidence, as a small table."""
+    if confidence is None:
+        return ""
+    b0, b1 = confidence.nerve_betti[:2]
+    c0, c1 = confidence.betti_confidence[:2]
+    rows = [f'<tr><td>{html.escape(f["kind"])}</td><td>{f["persistence"]:.3g}</td>'
+            f'<td>{f["confidence"]:.2f}</td></tr>'
+            for f in sorted(confidence.features, key=lambda f: (f["kind"], -f["confidence"]))]
+    return (f'<div id="confidence"><p>nerve b0 = {b0} (confidence {c0:.2f}), b1 = {b1} '
+            f'(confidence {c1:.2f})<br>stability over neighbouring parameters: '
+            f'{confidence.stability:.2f}<br>{confidence.n_bootstrap} bootstrap resamples</p>'
+            '<table><tr><th>feature</th><th>span</th><th>confidence</th></tr>'
+            + "".join(rows) + "</table></div>")
 
 
 def write_mapper_html(path, graph, points, **kwargs):

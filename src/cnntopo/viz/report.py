@@ -98,12 +98,16 @@ def _sig_cell(counts, confidence, undecided):
 
 
 _VERDICT_HEADER = ["", "layer", "iteration", "filters", "kept", "significant bars (confidence)",
-                   "primary circle", "coverage", "Klein bottle", "off-model", "nerve Betti",
-                   "reading"]
+                   "primary circle", "coverage", "Klein bottle", "off-model",
+                   "nerve Betti (confidence)", "nerve stability", "reading"]
 _VERDICT_NOTE = ("Significant bars: counts per dimension (H0, H1) from a Monte Carlo test "
                  "against null clouds made the same way (cnntopo.topology.significance), with the share "
-                 "of resamples that give the count; ? means too few points to tell. The "
-                 "reading follows the documented rules of cnntopo.verdict.table.reading.")
+                 "of resamples that give the count; ? means too few points to tell. Nerve "
+                 "Betti numbers of the Mapper graph, each with the share of bootstrap resamples "
+                 "in which every component or loop survives, and the share of neighbouring "
+                 "(resolution, gain) that give the same numbers "
+                 "(cnntopo.topology.mapper_stats). The reading follows the documented rules of "
+                 "cnntopo.verdict.table.reading.")
 
 
 def _verdict_rows(rows):
@@ -116,7 +120,10 @@ def _verdict_rows(rows):
                               r.get("undecided")),
                     _fmt(r.get("primary_circle_fraction"), 2),
                     _fmt(r.get("primary_circle_coverage"), 2), _fmt(r.get("klein_fraction"), 2),
-                    _fmt(r.get("off_model_fraction"), 2), _fmt(r.get("nerve_betti")),
+                    _fmt(r.get("off_model_fraction"), 2),
+                    _sig_cell(r.get("nerve_betti"), r.get("nerve_confidence"), None)
+                    if r.get("nerve_confidence") else _fmt(r.get("nerve_betti")),
+                    _fmt(r.get("nerve_stability"), 2),
                     f'<b>{_e(r.get("reading"))}</b>'])
     return out
 

@@ -1,0 +1,404 @@
+"""How far a Mapper graph holds: parameters from the data, a confidence for each loop and
+component, and how its nerve changes with the parameters.
+
+After Carrière, Michel & Oudot, "Statistical analysis and parameter selection for Mapper",
+JMLR 19(12), 2018, and Carrière & Oudot, "Structure and stability of the one-dimensional
+Mapper", Found. Comput. Math. 18, 2018:
+
+1. *Sampling scale* (:func:`sampling_delta`). The Hausdorff distance between the cloud and the
+   shape it samples is estimated by subsampling: ``delta`` is the mean, over 100 subsamples of
+   ``s = n / log_C(n)^(1 + beta)`` points, of the Hausdorff distance from the cloud to the
+   subsample (their Section 4; ``C = 10``, ``beta = 0`` as in the authors' implementation,
+   GUDHI's ``cover_complex.estimate_scale``).
+2. *Resolution* (:func:`auto_resolution`). The cover's intervals must be longer than each lens
+   varies across ``delta``: with ``spread_j = max{|f_j(x) - f_j(x')| : |x - x'| <= delta}``,
+   lens ``j`` gets ``int(range_j / spread_j)`` intervals (at least 1), the count GUDHI's
+   ``MapperComplex`` takes; the overlap then widens each of them.
+3. *Gain*. Their results hold for overlaps ``g`` in (1/3, 1/2), i.e. our gain ``1 / (1 - g)``
+   in (1.5, 2). ``gain="auto"`` scans that range and takes the gain whose nerve agrees with
+   the most of its neighbours (:func:`auto_parameters`).
+4. *Confidence* (:func:`mapper_confidence`). The features of a Mapper graph are the points of
+   the extended persistence diagram of a function on its nerve (here the mean first lens value
+   of each node, on the flag complex): an ``Ext0`` point per component, an ``Ext1`` point per
+   loop, spanning the function values the feature covers. Bootstrap resamples of the cloud
+   (drawn with replacement, seeded) give Mapper graphs with the same lens values and cover;
+   a feature of persistence ``p`` *survives* a resample when the bottleneck distance between
+   the two diagrams is below ``p / 2`` (then no matching can send it to the diagonal). Its
+   confidence is the share of resamples it survives: their confidence region at level
+   ``1 - alpha``, read backwards.
+5. *Stability* (:func:`nerve_stability`): the nerve's Betti numbers over the 3 x 3
+   neighbourhood of (resolution +-1, overlap +-0.05), and the share of neighbours that agree.
+
+KeplerMapper and giotto-tda offer none of this.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from ..validation import InputError, check_int, check_points
+from .mapper import mapper_graph
+from .nerve import nerve_betti
+
+__all__ = ["sampling_delta", "auto_resolution", "auto_parameters", "extended_diagrams",
+           "nerve_stability", "mapper_confidence", "MapperConfidence", "gain_of_overlap",
+           "THEORY_OVERLAPS", "REFERENCE"]
+
+REFERENCE = ("Carrière, Michel & Oudot (2018), 'Statistical analysis and parameter selection "
+             "for Mapper', J. Mach. Learn. Res. 19(12): 1-39; Carrière & Oudot (2018), "
+             "'Structure and stability of the one-dimensional Mapper', Found. Comput. Math. "
+             "18: 1333-1396")
+# The overlaps g for which their estimates hold, open interval (1/3, 1/2), as scanned.
+THEORY_OVERLAPS = (0.35, 0.375, 0.4, 0.425, 0.45, 0.475)
+_STABILITY_OVERLAP_STEP = 0.05
+_NEIGHBOUR_CHUNK = 2048
+
+
+def gain_of_overlap(overlap):
+    """Our gain (Ayasdi's) of an overlap fraction g: ``1 / (1 - g)``."""
+    return 1.0 / (1.0 - float(overlap))
+
+
+def _overlap_of_gain(gain):
+    return 1.0 - 1.0 / float(gain)
+
+
+# ---------------------------------------------------------------------------- parameters
+
+def sampling_delta(points, *, n_subsamples=100, beta=0.0, C=10.0, seed=0):
+    """The subsampling estimate of the Hausdorff distance from the cloud to its shape.
+
+    Parameters
+    ----------
+    points : array of shape (n, d)
+    n_subsamples : int
+        Subsamples averaged over.
+    beta, C : float
+        Subsample size ``s = n / (log(n) / log(C))^(1 + beta)``.
+    seed : int
+
+    Returns
+    -------
+    delta : float
+        The mean over the subsamples of ``max_x min_{y in subsample} |x - y|``.
+    """
+    from scipy.spatial import cKDTree
+
+    fn = "sampling_delta"
+    X = check_points(points, fn)
+    n_subsamples = check_int(n_subsamples, "n_subsamples", fn, 1)
+    n = len(X)
+    if n < 3:
+        return 0.0
+    size = min(n, max(2, int(n / (math.log(n) / math.log(C)) ** (1 + beta))))
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n_subsamples):
+        sub = rng.choice(n, size, replace=False)
+        out.append(cKDTree(X[sub]).query(X, k=1)[0].max())
+    return float(np.mean(out))
+
+
+def _lens_spread(X, F, delta):
+    """Per lens, the largest difference of lens values between points within `delta`."""
+    from scipy.spatial import cKDTree
+
+    tree = cKDTree(X)
+    spread = np.zeros(F.shape[1])
+    for start in range(0, len(X), _NEIGHBOUR_CHUNK):
+        rows = np.arange(start, min(start + _NEIGHBOUR_CHUNK, len(X)))
+        near = tree.query_ball_point(X[rows], r=delta)
+        counts = np.fromiter((len(a) for a in near), dtype=np.int64, count=len(rows))
+        if counts.sum() == 0:
+            continue
+        i = np.repeat(rows, counts)
+        j = np.concatenate([np.asarray(a, dtype=np.int64) for a in near])
+        spread = np.maximum(spread, np.abs(F[i] - F[j]).max(axis=0))
+    return spread
+
+
+def auto_resolution(points, lens_values, *, delta=None, seed=0):
+    """Intervals per lens from the sampling (Carrière, Michel & Oudot 2018, Section 4.2).
+
+    Parameters
+    ----------
+    points : array of shape (n, d)
+        The cloud (distances are Euclidean here).
+    lens_values : array of shape (n, n_lenses)
+    delta : float, optional
+        :func:`sampling_delta` of the cloud (computed with `seed` when None).
+
+    Returns
+    -------
+    resolution : tuple of int
+        Per lens, ``int(range / spread)``, at least 1.
+    """
+    X = check_points(points, "auto_resolution")
+    F = np.asarray(lens_values, dtype=np.float64).reshape(len(X), -1)
+    if delta is None:
+        delta = sampling_delta(X, seed=seed)
+    spread = _lens_spread(X, F, delta)
+    span = F.max(axis=0) - F.min(axis=0)
+    return tuple(1 if s <= 0 else max(1, int(R / s)) for s, R in zip(spread, span))
+
+
+# ---------------------------------------------------------------------------- diagrams
+
+def _node_values(graph, values):
+    return np.array([float(np.mean(values[np.asarray(n["members"], dtype=np.int64)]))
+                     for n in graph["nodes"]])
+
+
+def extended_diagrams(graph, node_values):
+    """The extended persistence diagram of `node_values` on the flag complex of `graph`.
+
+    Parameters
+    ----------
+    graph : dict
+        Node-link Mapper graph.
+    node_values : array of shape (n_nodes,)
+        The function on the nodes (lower-star on edges and triangles).
+
+    Returns
+    -------
+    diagrams : dict of str to ndarray of shape (m, 2)
+        ``"ord0"``, ``"rel1"`` (branches), ``"ext0"`` (one point per component: its lowest and
+        highest value), ``"ext1"`` (one point per loop: its highest and lowest value).
+    """
+    import gudhi
+
+    st = gudhi.SimplexTree()
+    index = {node["id"]: i for i, node in enumerate(graph["nodes"])}
+    for i, v in enumerate(node_values):
+        st.insert([i], filtration=float(v))
+    for link in graph["links"]:
+        a, b = index[link["source"]], index[link["target"]]
+        st.insert([a, b], filtration=float(max(node_values[a], node_values[b])))
+    st.expansion(2)  # the flag complex: a clique of three fills its triangle
+    st.extend_filtration()
+    ordinary, relative, ext_plus, ext_minus = st.extended_persistence()
+
+    def pick(pairs, dim):
+        return np.array([p for q, p in pairs if q == dim], dtype=np.float64).reshape(-1, 2)
+
+    return {"ord0": pick(ordinary, 0), "rel1": pick(relative, 1), "ext0": pick(ext_plus, 0),
+            "ext1": pick(ext_minus, 1)}
+
+
+def _bottleneck(a, b):
+    import gudhi
+
+    return max(gudhi.bottleneck_distance(a[k], b[k]) for k in a)
+
+
+# ---------------------------------------------------------------------------- stability
+
+def nerve_stability(points, *, lens, resolution, gain, graph_kwargs=None, betti=None):
+    """The nerve's Betti numbers over (resolution - 1 .. + 1) x (overlap -+ 0.05).
+
+    Parameters
+    ----------
+    points : array of shape (n, d)
+    lens : array of shape (n, n_lenses)
+        Lens values (held fixed).
+    resolution : int or tuple of int
+    gain : float
+    graph_kwargs : dict, optional
+        The other arguments of :func:`cnntopo.topology.mapper.mapper_graph`.
+    betti : list of int, optional
+        The Betti numbers at (resolution, gain), if known.
+
+    Returns
+    -------
+    stability : float
+        Share of the neighbours (up to 8) whose Betti numbers equal those at the centre.
+    grid : list of dict
+        ``{"resolution", "gain", "nerve_betti"}`` per cell, centre included.
+    """
+    kw = dict(graph_kwargs or {})
+    res = np.atleast_1d(np.asarray(resolution, dtype=np.int64))
+    overlap = _overlap_of_gain(gain)
+    cells, centre = [], None
+    for dr in (-1, 0, 1):
+        r = tuple(int(v) for v in np.maximum(res + dr, 1))
+        r_arg = r[0] if np.ndim(resolution) == 0 else r
+        for do in (-_STABILITY_OVERLAP_STEP, 0.0, _STABILITY_OVERLAP_STEP):
+            o = min(max(overlap + do, 0.05), 0.95)
+            g = gain if do == 0 else gain_of_overlap(o)
+            if dr == 0 and do == 0 and betti is not None:
+                b = list(betti)
+            else:
+                b = nerve_betti(mapper_graph(points, lens=lens, resolution=r_arg, gain=g, **kw))
+            cell = {"resolution": r_arg if isinstance(r_arg, int) else list(r_arg),
+                    "gain": round(float(g), 6), "nerve_betti": [int(x) for x in b]}
+            cells.append(cell)
+            if dr == 0 and do == 0:
+                centre = cell["nerve_betti"]
+    others = cells[:4] + cells[5:]  # the centre is the fifth of the 3 x 3
+    return sum(c["nerve_betti"] == centre for c in others) / len(others), cells
+
+
+def auto_parameters(points, lens_values, *, resolution="auto", gain="auto", vne=None,
+                    graph_kwargs=None, seed=0):
+    """The data's Mapper parameters (see the module docstring), as keyword arguments.
+
+    The scale ``delta`` and the lens spreads are measured in the metric the clustering uses
+    (:func:`cnntopo.topology.mapper.variance_normalise` of `vne`), and single linkage is cut at
+    ``delta`` (``cluster_height``), as in the paper and GUDHI's ``MapperComplex``.
+    ``resolution="auto"``: :func:`auto_resolution`. ``gain="auto"``: each overlap of
+    :data:`THEORY_OVERLAPS`; the one whose nerve Betti numbers agree with the most overlaps of
+    the scan (ties: the overlap nearest 0.4).
+
+    Returns
+    -------
+    kwargs : dict
+        ``resolution`` (tuple of int or as given), ``gain`` (float) and ``cluster_height``
+        for :func:`cnntopo.topology.mapper.mapper_graph`.
+    info : dict
+        ``delta``, ``rule`` and, for ``gain="auto"``, ``gain_scan``: per overlap its gain and
+        nerve Betti numbers.
+    """
+    from .mapper import variance_normalise
+
+    X = check_points(points, "auto_parameters")
+    F = np.asarray(lens_values, dtype=np.float64).reshape(len(X), -1)
+    Y = variance_normalise(X, vne)
+    delta = sampling_delta(Y, seed=seed)
+    res = auto_resolution(Y, F, delta=delta) if resolution == "auto" else resolution
+    info = {"delta": delta, "rule": REFERENCE}
+    if gain != "auto":
+        return {"resolution": res, "gain": float(gain), "cluster_height": delta}, info
+    kw = dict(graph_kwargs or {}, vne=vne, cluster_height=delta)
+    scan = []
+    for o in THEORY_OVERLAPS:
+        g = gain_of_overlap(o)
+        betti = nerve_betti(mapper_graph(X, lens=F, resolution=res, gain=g, **kw))
+        scan.append({"overlap": o, "gain": g, "nerve_betti": [int(b) for b in betti]})
+    votes = [sum(s["nerve_betti"] == u["nerve_betti"] for u in scan) for s in scan]
+    best = max(range(len(scan)), key=lambda i: (votes[i], -abs(scan[i]["overlap"] - 0.4)))
+    info["gain_scan"] = scan
+    return {"resolution": res, "gain": scan[best]["gain"], "cluster_height": delta}, info
+
+
+# ---------------------------------------------------------------------------- confidence
+
+@dataclass
+class MapperConfidence:
+    """The bootstrap confidence of a Mapper graph's features and the stability of its nerve.
+
+    Attributes
+    ----------
+    nerve_betti : list of int
+        [b0, b1] of the flag complex of the graph.
+    betti_confidence : list of float
+        Per dimension, the share of resamples in which every feature of that dimension
+        survives (the weakest feature's confidence); for a count of 0, the share of
+        resamples whose nerve has none either.
+    features : list of dict
+        ``{"kind": "component" | "loop", "low", "high", "persistence", "confidence"}``,
+        the extended persistence points (function = mean first lens value of a node).
+    distances : list of float
+        Bottleneck distance of each resample's diagram to the graph's.
+    stability : float
+        :func:`nerve_stability`'s share of agreeing neighbours.
+    stability_grid : list of dict
+    n_bootstrap : int
+    seed : int
+    method : str
+    reference : str
+    """
+
+    nerve_betti: list
+    betti_confidence: list
+    features: list
+    distances: list
+    stability: float
+    stability_grid: list
+    n_bootstrap: int
+    seed: int
+    method: str = "bootstrap bottleneck of extended persistence"
+    reference: str = REFERENCE
+    params: dict = field(default_factory=dict)
+
+    def to_dict(self):
+        return asdict(self)
+
+
+def mapper_confidence(points, graph, lens_values, *, n_bootstrap=100, seed=0, graph_kwargs=None,
+                      progress=False):
+    """Bootstrap confidence of each loop and component of `graph`, and its stability.
+
+    Parameters
+    ----------
+    points : array of shape (n, d)
+        The cloud `graph` was built from.
+    graph : dict
+        Its Mapper graph (:func:`cnntopo.topology.mapper.mapper_graph`).
+    lens_values : array of shape (n, n_lenses)
+        The lens values the graph was built with (held fixed in the resamples).
+    n_bootstrap : int
+        Resamples (with replacement, n points each).
+    seed : int
+    graph_kwargs : dict, optional
+        ``resolution``, ``gain`` and the other arguments the graph was built with.
+
+    Returns
+    -------
+    MapperConfidence
+    """
+    fn = "mapper_confidence"
+    X = check_points(points, fn)
+    n_bootstrap = check_int(n_bootstrap, "n_bootstrap", fn, 1)
+    seed = check_int(seed, "seed", fn, 0)
+    F = np.asarray(lens_values, dtype=np.float64).reshape(len(X), -1)
+    kw = dict(graph_kwargs or {})
+    if "resolution" not in kw or "gain" not in kw:
+        raise InputError(f"The 'graph_kwargs' parameter of {fn} must hold the graph's "
+                         f"'resolution' and 'gain'; got {sorted(kw)}.")
+    resolution, gain = kw.pop("resolution"), kw.pop("gain")
+    kw.pop("lens", None)
+    betti = [int(b) for b in nerve_betti(graph)]
+    base = extended_diagrams(graph, _node_values(graph, F[:, 0]))
+    bounds = np.column_stack([F.min(axis=0), F.max(axis=0)])
+    rng = np.random.default_rng(np.random.SeedSequence([0x4D41, seed]))
+    distances, counts = [], []
+    bar = _progress(n_bootstrap, progress)
+    for _ in range(n_bootstrap):
+        rows = rng.integers(0, len(X), len(X))
+        with warnings.catch_warnings():  # a thin resample may leave no node: that is a finding
+            warnings.simplefilter("ignore", UserWarning)
+            g = mapper_graph(X[rows], lens=F[rows], resolution=resolution, gain=gain,
+                             lens_bounds=bounds, **kw)
+        distances.append(_bottleneck(base, extended_diagrams(g, _node_values(g, F[rows, 0]))))
+        counts.append(nerve_betti(g))
+        bar.update()
+    bar.close()
+    d = np.asarray(distances)
+    features = []
+    for kind, key, (lo, hi) in (("component", "ext0", (0, 1)), ("loop", "ext1", (1, 0))):
+        for p in base[key]:
+            pers = float(abs(p[1] - p[0]))
+            features.append({"kind": kind, "low": float(p[lo]), "high": float(p[hi]),
+                             "persistence": pers, "confidence": float(np.mean(d < pers / 2))})
+    conf = []
+    for q, kind in enumerate(("component", "loop")):
+        mine = [f["confidence"] for f in features if f["kind"] == kind]
+        conf.append(min(mine) if mine else float(np.mean([c[q] == 0 for c in counts])))
+    stability, grid = nerve_stability(X, lens=F, resolution=resolution, gain=gain,
+                                      graph_kwargs=kw, betti=betti)
+    return MapperConfidence(
+        nerve_betti=betti, betti_confidence=[round(c, 3) for c in conf], features=features,
+        distances=[float(x) for x in d], stability=round(float(stability), 3),
+        stability_grid=grid, n_bootstrap=n_bootstrap, seed=seed,
+        params={"resolution": resolution if isinstance(resolution, int) else list(resolution),
+                "gain": float(gain), "function": "mean first lens value of a node"})
+
+
+def _progress(total, enabled):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc="Mapper bootstrap", leave=False, disable=not enabled)
