@@ -1,8 +1,9 @@
 """Watch the topology of a small ResNet's filters while it trains on Fashion-MNIST.
 
 A plain PyTorch loop with two lines of cnntopo: a ``Watcher`` records the conv weights every
-``--every`` steps with their light readings (how many filters lie near the primary circle and
-the Klein bottle), and TensorBoard gets them as scalars, text and pictures. Afterwards the
+``--every`` steps with their light readings (how many of the densest 30% of filters,
+rho(15, 0.3), lie near the primary circle and the Klein bottle), and TensorBoard gets them as
+scalars, text and pictures. Afterwards the
 example draws the evolution grid (Mapper graphs, layers x steps) and the run's report (the
 readings over the steps), and ``cnntopo describe / grid / report`` read the run directory::
 
@@ -175,7 +176,7 @@ def main(argv=None):
             writer = SummaryWriter(str(out / "tensorboard"))
 
     # --- the two lines of cnntopo (and close) -----------------------------------------
-    watcher = cnntopo.Watcher(out / "run", every=args.every, writer=writer,
+    watcher = cnntopo.Watcher(out / "run", every=args.every, writer=writer, density=(15, 0.3),
                               meta={"model": f"SmallResNet({args.width})", "data": data[4],
                                     "batch": args.batch, "seed": args.seed})
     seconds = train(model, data, steps=args.steps, batch=args.batch, seed=args.seed,

@@ -84,18 +84,23 @@ def test_snapshots_every_n_steps_are_a_run_directory_the_readers_read(tmp_path):
                            n_resamples=3, progress=False)
     assert [r["iteration"] for r in rows] == [0, 3, 6]
     # the light readings are the Klein-bottle readings of the saved filters
+    readings = {(r["iteration"], r["layer"]): r for r in run_readings(run)}
+    assert sorted(readings) == [(s, lay) for s in (0, 3, 6) for lay in (1, 2)]
     for e in manifest["checkpoints"]:
-        row = e["readings"][1]
+        row = readings[e["iteration"], 2]
         ref = klein_readings(prepare_points(spatial_filters(steps[e["iteration"]])).points)
-        assert row["n_filters"] == row["n_read"] == 64 and row["kernel"] == "3x3"
+        assert row["n_filters"] == row["n_read"] == row["n_kept"] == 64 and row["kernel"] == "3x3"
         for key in ("primary_circle_fraction", "klein_fraction", "off_model_fraction"):
             assert row[key] == pytest.approx(getattr(ref, key), abs=1e-4)
         assert e["bytes"] == (run / e["file"]).stat().st_size > 0
-    circle = [e["readings"][1]["primary_circle_fraction"] for e in manifest["checkpoints"]]
+    circle = [readings[s, 2]["primary_circle_fraction"] for s in (0, 3, 6)]
     assert circle[0] > 0.9 and circle[1] > 0.9 and circle[2] < 0.2   # noise after step 4
     # the 5x5 layer is saved and read; Klein readings of 3x3 filters only (for now)
-    assert manifest["checkpoints"][0]["readings"][0]["n_filters"] == 8
-    assert run_readings(run)[0]["iteration"] == 0
+    assert readings[0, 1]["n_filters"] == 8 and readings[0, 1]["kernel"] == "5x5"
+    # a run without readings.jsonl (as `cnntopo train` writes) is read from its checkpoints
+    (run / "readings.jsonl").unlink()
+    assert run_readings(run) == sorted(readings.values(),
+                                       key=lambda r: (r["iteration"], r["layer"]))
 
 
 def test_a_new_watcher_continues_and_a_restart_replaces_the_later_snapshots(tmp_path, caplog):
@@ -106,8 +111,9 @@ def test_a_new_watcher_continues_and_a_restart_replaces_the_later_snapshots(tmp_
     del w                                            # killed: never closed
     w = Watcher(run, every=2)
     assert w.snapshots == [0, 2, 4, 6]
+    wrapped = torch.nn.DataParallel(net)             # "module.conv2.weight": the same layer
     for s in (7, 8):
-        w.step(net, s)
+        w.step(wrapped, s)
     assert entries(run) == [0, 2, 4, 6, 8]
     # restarted from the checkpoint of step 4: 6 and 8 belong to the old future
     scramble(net, 2)
@@ -146,10 +152,16 @@ def test_a_snapshot_half_written_at_a_crash_is_never_listed(tmp_path, monkeypatc
     assert (run / "checkpoints" / "iter_0000001.pt").exists()
     assert entries(run) == [0] and list(run_checkpoints(run)) == [0]   # ... but not listed
     (run / "checkpoints" / ".iter_0000002.pt.x1y2.tmp").write_bytes(b"half a file")
+    with open(run / "readings.jsonl", "a") as fh:
+        fh.write('{"iteration": 2, "readi')            # a line torn by the crash
+    assert [r["iteration"] for r in run_readings(run)] == [0, 0]
     w = Watcher(run, every=1)                        # the next Watcher cleans up
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["iter_0000000.pt"]
+    assert [json.loads(line)["iteration"]
+            for line in (run / "readings.jsonl").read_text().splitlines()] == [0]
     w.step(net, 1)
     assert entries(run) == [0, 1]
+    assert [r["iteration"] for r in run_readings(run)] == [0, 0, 1, 1]
 
 
 def test_bad_input_is_a_clear_error_and_loses_nothing(tmp_path):
@@ -174,6 +186,7 @@ def test_bad_input_is_a_clear_error_and_loses_nothing(tmp_path):
     assert rows[1]["skipped"] == "1 of 576 weights are NaN or infinite"
     assert rows[0].get("skipped") is None and rows[0]["n_points"] == 8
     for bad, match in ((dict(every=0), "'every' parameter of Watcher must be an int >= 1"),
+                       (dict(density=(0, 0.3)), "'density' parameter of Watcher"),
                        (dict(layers=[0]), "'layers' parameter"),
                        (dict(writer=object()), "'writer' parameter"),
                        (dict(meta={"x": object()}), "'meta' parameter")):
@@ -238,8 +251,10 @@ def test_tensorboard_gets_one_scalar_per_layer_and_reading_the_text_and_the_pict
                                         "klein_fraction", "off_model_fraction"))
     manifest = read_manifest(tmp_path / "run")
     logged = {e.step: e.value for e in events.Scalars("topology/conv2/primary_circle_fraction")}
-    assert logged == pytest.approx({e["iteration"]: e["readings"][1]["primary_circle_fraction"]
-                                    for e in manifest["checkpoints"]}, abs=1e-6)
+    assert logged == pytest.approx({r["iteration"]: r["primary_circle_fraction"]
+                                    for r in run_readings(tmp_path / "run") if r["layer"] == 2},
+                                   abs=1e-6)
+    assert [e["iteration"] for e in manifest["checkpoints"]] == sorted(logged)
     # pictures at every second snapshot (steps 0 and 4), of the 3x3 layer only
     assert tags["images"] == ["topology/conv2/klein_density"]
     assert [e.step for e in events.Images("topology/conv2/klein_density")] == [0, 4]
@@ -248,3 +263,16 @@ def test_tensorboard_gets_one_scalar_per_layer_and_reading_the_text_and_the_pict
     assert "near the primary circle" in text[0].tensor_proto.string_val[0].decode()
     first = events.Tensors("topology/conv1/reading/text_summary")[0]
     assert "no Klein-bottle readings for 5x5 filters" in first.tensor_proto.string_val[0].decode()
+
+
+def test_density_filtered_readings_read_the_dense_core(tmp_path):
+    net = circle_net()
+    with torch.no_grad():  # 16 of the 64 filters become far-off noise
+        net.conv2.weight.view(64, 9)[:16] = torch.randn(16, 9, generator=torch.Generator()
+                                                        .manual_seed(5))
+    rows = Watcher(tmp_path / "run", every=1, density=(5, 0.5)).step(net, 0)
+    assert (rows[1]["k"], rows[1]["p"], rows[1]["n_points"], rows[1]["n_kept"]) == (5, 0.5, 64, 32)
+    plain = Watcher(tmp_path / "plain", every=1).step(net, 0)[1]
+    assert plain["primary_circle_fraction"] < 0.8 < rows[1]["primary_circle_fraction"]
+    with pytest.raises(InputError, match=r"reads its layers with density=\(5, 0.5\)"):
+        Watcher(tmp_path / "run", density=(10, 0.5))

@@ -2,9 +2,12 @@
 
 *Light readings* (:func:`layer_readings`) are what a :class:`~cnntopo.training.watch.Watcher`
 computes at every snapshot: the Klein-bottle numbers of a layer's normalised filters
-(:func:`cnntopo.verdict.analysis.klein_numbers`), in milliseconds. :func:`run_readings` returns
-them for every checkpoint of a run: from the manifest where a Watcher stored them, computed
-from the checkpoint files otherwise (a ``cnntopo train`` run).
+(:func:`cnntopo.verdict.analysis.klein_numbers`), optionally density filtered, in tens of
+milliseconds. A Watcher appends them to ``RUN_DIR/readings.jsonl``, one line per snapshot
+(:data:`READINGS_NAME`): appending keeps a snapshot's cost flat however long the run, and the
+manifest small. :func:`run_readings` returns them for every checkpoint the manifest lists (the
+last line of a step wins; lines of unlisted steps and a torn last line are ignored), computed
+from the checkpoint files where no line has them (a ``cnntopo train`` run).
 
 *The verdict* (:func:`describe_run`) adds what takes seconds per cloud: the significance test's
 bars (b0, b1), optionally a Mapper graph's nerve, and the reading in words, one verdict row per
@@ -20,17 +23,20 @@ from pathlib import Path
 
 import numpy as np
 
+from ..cloud.pointcloud import density_filter
 from ..cloud.prepare import prepare_points
-from ..files import atomic_write_json
+from ..files import atomic_write_json, atomic_write_text
 from ..sources.filters import conv_layers, load_state_dict, spatial_filters
-from ..sources.rundir import read_manifest, run_checkpoints
-from ..validation import InputError, check_int
+from ..sources.rundir import WATCH_KIND, read_manifest, run_checkpoints
+from ..validation import InputError, check_int, is_int
 from ..verdict.analysis import KLEIN_KEYS, describe_cloud, klein_numbers
 from ..verdict.table import select_iterations
 
 __all__ = ["layer_readings", "run_readings", "describe_run", "read_verdict", "forget_verdicts",
-           "VERDICT_NAME", "VERDICT_FORMAT", "READING_KEYS"]
+           "append_readings", "stored_readings", "keep_readings", "check_density",
+           "READINGS_NAME", "VERDICT_NAME", "VERDICT_FORMAT", "READING_KEYS"]
 
+READINGS_NAME = "readings.jsonl"
 VERDICT_NAME = "verdict.json"
 VERDICT_FORMAT = "cnntopo-run-verdict/1"
 # what a light readings row keeps of klein_numbers (beside layer, name, counts)
@@ -41,7 +47,22 @@ def _round(v):
     return round(v, 4) if isinstance(v, float) and math.isfinite(v) else v
 
 
-def layer_readings(weight, *, max_filters=2048, seed=0, coordinates=False):
+def check_density(density, fn):
+    """None or a (k, p) pair of an int >= 1 and a float in (0, 1]."""
+    if density is None:
+        return None
+    try:
+        k, p = density
+    except (TypeError, ValueError):
+        k = p = None
+    if not is_int(k) or k < 1 or isinstance(p, bool) or not isinstance(p, (int, float)) \
+            or not 0 < p <= 1:
+        raise InputError(f"The 'density' parameter of {fn} must be None or (k, p), rho(k, p) "
+                         f"with an int k >= 1 and p in (0, 1]; got {density!r}.")
+    return int(k), float(p)
+
+
+def layer_readings(weight, *, max_filters=2048, density=None, seed=0, coordinates=False):
     """The light readings of one conv weight: Klein-bottle numbers of its normalised filters.
 
     Parameters
@@ -52,6 +73,9 @@ def layer_readings(weight, *, max_filters=2048, seed=0, coordinates=False):
         Read at most this many filters, a seeded subsample without replacement (the same rows
         at every snapshot, so the readings stay comparable); a fraction read on 2,048 filters
         has a standard error of at most 0.011.
+    density : (int, float) or None
+        Read only the densest filters, rho(k, p) (as the paper reads every layer), where
+        more than k filters are left after normalising; None reads them all.
     seed : int or tuple of int
         Of the subsample.
     coordinates : bool
@@ -62,7 +86,8 @@ def layer_readings(weight, *, max_filters=2048, seed=0, coordinates=False):
     -------
     row : dict
         ``kernel`` ("3x3"), ``n_filters``, ``n_read`` (filters read), ``n_points`` (read and
-        not constant), the :data:`READING_KEYS` (None for kernels
+        not constant), ``k`` and ``p`` (of the density filtration applied, else None),
+        ``n_kept`` (after it), the :data:`READING_KEYS` (None for kernels
         :func:`~cnntopo.verdict.analysis.klein_numbers` does not read); or, instead of the
         readings, ``skipped``: why the layer could not be read (NaN or infinite weights,
         every filter constant).
@@ -85,7 +110,11 @@ def layer_readings(weight, *, max_filters=2048, seed=0, coordinates=False):
         points = prepare_points(filters).points
     except InputError:
         return dict(row, skipped="every filter is constant (no spatial variation)"), None
-    row["n_points"] = int(len(points))
+    row.update(n_points=int(len(points)), k=None, p=None)
+    if density is not None and len(points) > density[0]:
+        points = points[density_filter(points, density[0], density[1])]
+        row.update(k=density[0], p=density[1])
+    row["n_kept"] = int(len(points))
     coords = None
     if coordinates and d == 9:
         from ..topology.klein import klein_readings
@@ -101,6 +130,42 @@ def layer_readings(weight, *, max_filters=2048, seed=0, coordinates=False):
     return row, coords
 
 
+# ------------------------------------------------------------------- the readings file
+
+def append_readings(run_dir, step, rows):
+    """Append one snapshot's readings as a line of ``RUN_DIR/readings.jsonl``."""
+    line = json.dumps({"iteration": int(step), "readings": rows}, allow_nan=False)
+    with open(Path(run_dir) / READINGS_NAME, "a", encoding="utf-8") as fh:
+        fh.write(line + "\n")
+
+
+def stored_readings(run_dir):
+    """``{step: rows}`` from ``RUN_DIR/readings.jsonl`` (the last line of a step wins; a line
+    that is not whole JSON, as a crash leaves the last one, is skipped); {} when absent."""
+    path = Path(run_dir) / READINGS_NAME
+    out = {}
+    if not path.is_file():
+        return out
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            entry = json.loads(line)
+            out[int(entry["iteration"])] = list(entry["readings"])
+        except (ValueError, KeyError, TypeError):
+            continue
+    return out
+
+
+def keep_readings(run_dir, steps):
+    """Rewrite ``RUN_DIR/readings.jsonl`` (atomically) with one line per step of `steps`."""
+    path = Path(run_dir) / READINGS_NAME
+    if not path.is_file():
+        return
+    stored = stored_readings(run_dir)
+    lines = [json.dumps({"iteration": s, "readings": stored[s]}, allow_nan=False)
+             for s in sorted(stored) if s in set(steps)]
+    atomic_write_text(path, "".join(line + "\n" for line in lines))
+
+
 def run_readings(run_dir, *, max_filters=2048, seed=0, progress=False):
     """The light readings of every checkpoint of a run directory.
 
@@ -108,8 +173,8 @@ def run_readings(run_dir, *, max_filters=2048, seed=0, progress=False):
     ----------
     run_dir : path-like
         A run directory (:mod:`cnntopo.sources.rundir`): one a Watcher wrote (its readings are
-        read from the manifest) or one of ``cnntopo train`` (computed from each checkpoint's
-        conv layers, with `max_filters` and `seed` as in :func:`layer_readings`).
+        read from ``readings.jsonl``) or one of ``cnntopo train`` (computed from each
+        checkpoint's conv layers, with `max_filters` and `seed` as in :func:`layer_readings`).
 
     Returns
     -------
@@ -121,7 +186,11 @@ def run_readings(run_dir, *, max_filters=2048, seed=0, progress=False):
     run_dir = Path(run_dir)
     manifest = read_manifest(run_dir)
     files = run_checkpoints(run_dir, manifest)
-    stored = {int(e["iteration"]): e.get("readings") for e in manifest["checkpoints"]}
+    stored = stored_readings(run_dir)
+    config = manifest["config"]
+    density = check_density(config.get("density"), "run_readings")
+    if config.get("kind") == WATCH_KIND:  # read missing lines as the Watcher would have
+        max_filters, seed = config.get("max_filters", max_filters), config.get("seed", seed)
     rows = []
     from tqdm.auto import tqdm
 
@@ -131,7 +200,8 @@ def run_readings(run_dir, *, max_filters=2048, seed=0, progress=False):
             continue
         weights = load_state_dict(run_dir, iteration=it)
         for i, (name, w) in enumerate(conv_layers(weights), 1):
-            row, _ = layer_readings(w, max_filters=max_filters, seed=(seed, i))
+            row, _ = layer_readings(w, max_filters=max_filters, density=density,
+                                    seed=(seed, i))
             rows.append({"iteration": it, "layer": i, "layer_name": name, **row})
     return sorted(rows, key=lambda r: (r["iteration"], r["layer"]))
 
@@ -203,33 +273,28 @@ def describe_run(run_dir, *, layers=None, iterations=None, k=None, p=None, landm
     if data is None or data.get("settings") != settings:
         data = {"format": VERDICT_FORMAT, "settings": settings, "rows": []}
     done = {(int(r["iteration"]), int(r["layer"])): r for r in data["rows"]}
+    n_layers = len(conv_layers(load_state_dict(run_dir, iteration=its[0])))
+    wanted = list(layers) if layers else list(range(1, n_layers + 1))
+    bad = [lay for lay in wanted if not 1 <= lay <= n_layers]
+    if bad:
+        raise InputError(f"layer {bad[0]} does not exist: {run_dir} has {n_layers} conv layers.")
+    todo = [(it, lay) for it in its for lay in wanted if (it, lay) not in done]
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=None, desc="verdict", unit="cloud", disable=not progress)
-    out = []
-    try:
+    with tqdm(total=len(todo), desc="verdict", unit="cloud", disable=not progress) as bar:
         for it in its:
-            wanted, convs = layers, None
-            if wanted is None or any((it, lay) not in done for lay in wanted):
-                convs = conv_layers(load_state_dict(run_dir, iteration=it))
-                wanted = wanted or list(range(1, len(convs) + 1))
-            for lay in wanted:
-                if (it, lay) in done:
-                    out.append(done[(it, lay)])
-                    continue
-                if not 1 <= lay <= len(convs):
-                    raise InputError(f"layer {lay} does not exist: checkpoint {it} of "
-                                     f"{run_dir} has {len(convs)} conv layers.")
+            mine = [lay for lay in wanted if (it, lay) not in done]
+            if not mine:
+                continue
+            convs = conv_layers(load_state_dict(run_dir, iteration=it))
+            for lay in mine:
                 name, w = convs[lay - 1]
-                bar.total = (bar.total or 0) + 1
                 bar.set_postfix_str(f"iteration {it}, layer {lay}")
                 done[(it, lay)] = _verdict_row(w, lay, name, it, settings)
-                out.append(done[(it, lay)])
                 bar.update()
             data["rows"] = sorted(done.values(), key=lambda r: (r["iteration"], r["layer"]))
             atomic_write_json(run_dir / VERDICT_NAME, data)  # what is done survives a stop
-    finally:
-        bar.close()
+    out = [done[(it, lay)] for it in its for lay in wanted]
     return sorted(out, key=lambda r: (r["iteration"], r["layer"]))
 
 

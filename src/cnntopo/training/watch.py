@@ -10,9 +10,10 @@ Two lines in any PyTorch loop::
     watcher.close()                                         # close(significance=True): b0, b1
 
 Each snapshot is a checkpoint of a ``cnntopo-run/1`` run directory (:mod:`cnntopo.sources.rundir`)
-holding the watched conv weights only, and the manifest, rewritten atomically after the
-checkpoint file is complete, lists it with its *light readings*: per layer the Klein-bottle
-numbers of the normalised filters (:func:`cnntopo.training.readings.layer_readings`).
+holding the watched conv weights only, listed by the manifest, which is rewritten atomically
+once the checkpoint file is complete. Its *light readings* (per layer the Klein-bottle numbers
+of the normalised filters, :func:`cnntopo.training.readings.layer_readings`) are a line of
+``readings.jsonl``.
 ``cnntopo filters``, ``describe``, ``grid`` and ``report`` read the folder as they read a
 ``cnntopo train`` run. What takes seconds per cloud (significance, Mapper) is computed later:
 by :meth:`Watcher.close` when asked, ``cnntopo describe``, ``grid`` or ``report``.
@@ -31,6 +32,7 @@ folder removes.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
@@ -50,7 +52,15 @@ from ..sources.rundir import (
     read_manifest,
 )
 from ..validation import InputError, check_int, is_int
-from .readings import describe_run, forget_verdicts, layer_readings
+from .readings import (
+    append_readings,
+    check_density,
+    describe_run,
+    forget_verdicts,
+    keep_readings,
+    layer_readings,
+    stored_readings,
+)
 from .writers import klein_image, log_readings, log_verdict
 
 __all__ = ["Watcher", "model_conv_weights"]
@@ -144,9 +154,17 @@ class Watcher:
     max_filters : int
         Light readings read at most this many filters per layer (a seeded subsample, the same
         rows at every snapshot); the saved weights are always complete.
+    density : (int, float) or None
+        Light readings of the densest filters only, rho(k, p), as the paper reads a layer
+        (layers with at most k filters are read whole); None: every filter.
     picture_every : int
         Send the Klein-density picture to the writer at every this many-th snapshot (the
         first included); 0: never.
+    threads : int or None
+        BLAS threads the readings may use (then restored). 1 by default: their matrices are
+        small (at most `max_filters` x 720), and beside a training that keeps the cores busy,
+        handing them to more threads costs more than it saves (10x on a shared 2-core
+        machine: BENCHMARKS.md). None leaves the setting alone.
     seed : int
         Of the subsamples.
     meta : dict, optional
@@ -160,11 +178,13 @@ class Watcher:
     """
 
     def __init__(self, out_dir, every=50, layers=None, writer=None, *, max_filters=2048,
-                 picture_every=5, seed=0, meta=None):
+                 density=None, picture_every=5, threads=1, seed=0, meta=None):
         fn = "Watcher"
         self.every = check_int(every, "every", fn, 1)
         self.max_filters = check_int(max_filters, "max_filters", fn, 1)
+        self.density = check_density(density, fn)
         self.picture_every = check_int(picture_every, "picture_every", fn, 0)
+        self.threads = None if threads is None else check_int(threads, "threads", fn, 1)
         self.seed = check_int(seed, "seed", fn, 0)
         self._asked = _check_layers(layers)
         if writer is not None and not (hasattr(writer, "add_scalar")
@@ -188,6 +208,15 @@ class Watcher:
             if manifest["config"].get("kind") != WATCH_KIND:
                 raise InputError(f"{self.out_dir} holds a `cnntopo train` run; a Watcher writes "
                                  f"a run directory of its own: give it another folder.")
+            config = manifest["config"]
+            for key, mine in (("max_filters", self.max_filters), ("density", self.density)):
+                theirs = config.get(key)
+                theirs = tuple(theirs) if isinstance(theirs, list) else theirs
+                if theirs != mine:
+                    raise InputError(f"{self.out_dir} reads its layers with {key}={theirs!r}; "
+                                     f"this Watcher would with {mine!r}, and the readings would "
+                                     f"not compare. Continue with {key}={theirs!r}, or write to "
+                                     f"another folder.")
             self._manifest = manifest
             self._remove_unlisted()
         self._last = None       # the last step this Watcher was given
@@ -250,7 +279,7 @@ class Watcher:
         self._taken.add(step)
         return rows
 
-    def close(self, *, significance=False, mapper=None, k=None, p=None, landmarks="auto",
+    def close(self, *, significance=False, mapper=None, density="watcher", landmarks="auto",
               n_resamples=None, iterations=None, progress=True):
         """Mark the run complete; optionally compute the verdict of every snapshot.
 
@@ -262,7 +291,9 @@ class Watcher:
             ``verdict.json`` and sent to the writer). Seconds per cloud.
         mapper : (int, int) or None
             Also a Mapper(resolution, gain) graph per cloud, for its nerve's Betti numbers.
-        k, p, landmarks, n_resamples, iterations
+        density : "watcher", (int, float) or None
+            rho(k, p) before the test: by default the light readings' (``density``).
+        landmarks, n_resamples, iterations
             As :func:`~cnntopo.training.readings.describe_run`.
         progress : bool
 
@@ -277,6 +308,9 @@ class Watcher:
             atomic_write_json(manifest_path(self.out_dir), self._manifest)
         self._closed = True
         if (significance or mapper is not None) and self._manifest is not None:
+            density = self.density if density == "watcher" else check_density(density,
+                                                                               "Watcher.close")
+            k, p = density or (None, None)
             rows = describe_run(self.out_dir, iterations=iterations, k=k, p=p,
                                 landmarks=landmarks, mapper=mapper, n_resamples=n_resamples,
                                 seed=self.seed, progress=progress)
@@ -304,6 +338,9 @@ class Watcher:
 
     def _remove_unlisted(self):
         """Files a crash left behind: checkpoints the manifest never listed, temporary files."""
+        steps = set(self.snapshots)
+        if set(stored_readings(self.out_dir)) - steps:
+            keep_readings(self.out_dir, steps)
         folder = self.out_dir / CHECKPOINT_DIR
         if not folder.is_dir():
             return
@@ -325,6 +362,7 @@ class Watcher:
         atomic_write_json(manifest_path(self.out_dir), self._manifest)  # first: never lists
         for e in later:                                                  # a removed file
             (self.out_dir / e["file"]).unlink(missing_ok=True)
+        keep_readings(self.out_dir, self.snapshots)
         forget_verdicts(self.out_dir, step + 1)
         steps = [e["iteration"] for e in later]
         shown = ", ".join(str(s) for s in steps[:5]) + (", ..." if len(steps) > 5 else "")
@@ -397,12 +435,20 @@ class Watcher:
     def _new_manifest(self, model, weights):
         return {"format": MANIFEST_FORMAT,
                 "config": {"kind": WATCH_KIND, "every": self.every, "max_filters": self.max_filters,
+                           "density": None if self.density is None else list(self.density),
                            "seed": self.seed, "model": type(model).__name__,
                            "layers": [{"layer": i, "name": name, "model_layer": number,
                                        "shape": [int(s) for s in weights[name].shape]}
                                       for i, (number, name) in enumerate(self._layers, 1)],
                            "meta": self.meta},
                 "checkpoints": [], "completed": False}
+
+    def _blas_threads(self):
+        if self.threads is None:
+            return contextlib.nullcontext()
+        from threadpoolctl import threadpool_limits
+
+        return threadpool_limits(limits=self.threads, user_api="blas")
 
     def _snapshot(self, model, step):
         tick = time.perf_counter()
@@ -415,18 +461,23 @@ class Watcher:
         picture = (self.writer is not None and self.picture_every > 0
                    and position % self.picture_every == 0)
         rows, images = [], {}
-        for i, (name, weight) in enumerate(weights.items(), 1):
-            row, coords = layer_readings(weight, max_filters=self.max_filters,
-                                         seed=(self.seed, i), coordinates=picture)
-            rows.append({"layer": i, "layer_name": name, **row})
-            if coords is not None:
-                images[name] = klein_image(*coords)
+        with self._blas_threads():
+            for i, (name, weight) in enumerate(weights.items(), 1):
+                row, coords = layer_readings(weight, max_filters=self.max_filters,
+                                             density=self.density, seed=(self.seed, i),
+                                             coordinates=picture)
+                rows.append({"layer": i, "layer_name": name, **row})
+                if coords is not None:
+                    images[name] = klein_image(*coords)
+        # readings line, checkpoint file, then the manifest that lists them: a crash at any
+        # point leaves the run as it was, plus leftovers the next Watcher removes
         rel = checkpoint_file(step)
         path = self.out_dir / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        append_readings(self.out_dir, step, rows)
         atomic_torch_save(path, {"format": SNAPSHOT_FORMAT, "iteration": step, "model": weights})
         entry = {"iteration": step, "file": rel, "bytes": path.stat().st_size,
-                 "seconds": round(time.perf_counter() - tick, 4), "time": round(time.time(), 3),
-                 "readings": rows}
+                 "seconds": round(time.perf_counter() - tick, 4), "time": round(time.time(), 3)}
         manifest["config"]["every"] = self.every
         manifest["checkpoints"] = sorted([e for e in manifest["checkpoints"]
                                           if e["iteration"] != step] + [entry],

@@ -121,12 +121,14 @@ def _verdict_rows(rows):
     return out
 
 
-_READINGS_HEADER = ["layer", "name", "kernel", "filters", "read", *_KLEIN_HEADER, "note"]
+_READINGS_HEADER = ["layer", "name", "kernel", "filters", "read", "kept", *_KLEIN_HEADER,
+                    "note"]
 _READINGS_NOTE = ("Light readings, taken at every checkpoint (cnntopo.training.readings."
                   "layer_readings): the Klein-bottle readings of the layer's normalised filters "
-                  "(at most max_filters of them, the same seeded subsample every time), without "
-                  "density filtration. The significant bars (b1) come from the significance test "
-                  "(Watcher.close(significance=True) or cnntopo report RUN --significance).")
+                  "(at most max_filters of them, the same seeded subsample every time; kept: "
+                  "after the density filtration rho(k, p) where the Watcher was given one). The "
+                  "significant bars (b1) come from the significance test (Watcher.close("
+                  "significance=True) or cnntopo report RUN --significance).")
 
 
 def _readings_section(r):
@@ -135,7 +137,8 @@ def _readings_section(r):
            _figure(r["file"], f"Each layer's readings against the {unit}", wide=True),
            f"<h3>At {_e(unit.rstrip('s'))} {_fmt(r.get('iteration'))}</h3>"]
     rows = [[_fmt(x.get("layer")), _e(x.get("layer_name")), _e(x.get("kernel", "")),
-             _fmt(x.get("n_filters")), _fmt(x.get("n_read")), *_klein_cells(x),
+             _fmt(x.get("n_filters")), _fmt(x.get("n_read")), _fmt(x.get("n_kept")),
+             *_klein_cells(x),
              _e(x.get("skipped") or "")] for x in r.get("rows") or []]
     out += [_table(_READINGS_HEADER, rows, text_cols=3),
             f'<p class="notes">{_e(_READINGS_NOTE)}</p>']

@@ -196,6 +196,8 @@ def _snapshot_line(manifest):
     config = manifest["config"]
     if config.get("kind") == WATCH_KIND:
         line += f", every {config['every']} steps, {len(config['layers'])} watched conv layers"
+        if config.get("density"):
+            line += ", read at rho({}, {})".format(*config["density"])
         sizes = [e["bytes"] for e in entries if e.get("bytes")]
         secs = [e["seconds"] for e in entries if e.get("seconds") is not None]
         if sizes:
