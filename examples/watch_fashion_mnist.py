@@ -11,6 +11,7 @@ readings over the steps), and ``cnntopo describe / grid / report`` read the run 
     tensorboard --logdir runs/watch-fmnist/tensorboard
     cnntopo describe runs/watch-fmnist/run --layer 2-3 --iteration 0-600
     cnntopo grid runs/watch-fmnist/run --layer 1-3 --iteration 0,100,600
+    cnntopo report runs/watch-fmnist/run
 
 Fashion-MNIST comes from Debian's package ``dataset-fashion-mnist`` (``make setup`` installs it
 as root; or set ``CNNTOPO_FASHION_MNIST`` to a folder of its IDX files); without it the example
@@ -191,10 +192,14 @@ def main(argv=None):
 
     from cnntopo.viz.watch import draw_run_grid, write_run_report
 
+    # The grid: the stem (16 filters of 7x7 at width 16: too few for a shape) and layers 7 and
+    # 8 (stage2.0.conv2, stage2.1.conv1), where the significance test finds a loop forming by
+    # step 300 in the run of the README; the densest 30% of the filters, rho(15, 0.3).
     run = out / "run"
-    grid = draw_run_grid(run, layers=[1, 2, 3],
+    grid = draw_run_grid(run, layers=[1, 7, 8],
                          iterations=spread(watcher.snapshots, 3 if args.tiny else 5),
-                         mapper=(4, 2) if args.tiny else (8, 3), progress=not args.quiet)
+                         k=None if args.tiny else 15, p=None if args.tiny else 0.3,
+                         mapper=(4, 2) if args.tiny else (6, 3), progress=not args.quiet)
     report = write_run_report(run)
     print(f"grid: {grid}\nreport: {report}")
     return 0

@@ -127,7 +127,8 @@ class TopologyMonitor(keras.callbacks.Callback):
         self.writer, self.significance = writer, bool(significance)
         self.watcher_options = watcher_options
         self.watcher = None
-        Watcher(out_dir, every=every_n_steps, layers=layers, writer=writer, **watcher_options)
+        Watcher.check_options(every=every_n_steps, layers=layers, writer=writer,
+                              **watcher_options)
 
     def _step(self):
         optimizer = getattr(self.model, "optimizer", None)

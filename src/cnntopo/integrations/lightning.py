@@ -97,8 +97,8 @@ class TopologyMonitor(pl.Callback):
         self.significance = bool(significance)
         self.watcher_options = watcher_options
         self.watcher = None
-        # Watcher's arguments are checked now, not at the start of a long fit
-        Watcher(out_dir, every=every_n_train_steps, layers=layers, **watcher_options)
+        # the Watcher's arguments are checked now, not at the start of a long fit
+        Watcher.check_options(every=every_n_train_steps, layers=layers, **watcher_options)
 
     def on_train_start(self, trainer, pl_module):
         if not trainer.is_global_zero:

@@ -179,25 +179,13 @@ class Watcher:
 
     def __init__(self, out_dir, every=50, layers=None, writer=None, *, max_filters=2048,
                  density=None, picture_every=5, threads=1, seed=0, meta=None):
-        fn = "Watcher"
-        self.every = check_int(every, "every", fn, 1)
-        self.max_filters = check_int(max_filters, "max_filters", fn, 1)
-        self.density = check_density(density, fn)
-        self.picture_every = check_int(picture_every, "picture_every", fn, 0)
-        self.threads = None if threads is None else check_int(threads, "threads", fn, 1)
-        self.seed = check_int(seed, "seed", fn, 0)
-        self._asked = _check_layers(layers)
-        if writer is not None and not (hasattr(writer, "add_scalar")
-                                       or hasattr(writer, "log_metrics")):
-            raise InputError(f"The 'writer' parameter of Watcher must have add_scalar(tag, "
-                             f"value, step) (TensorBoard's SummaryWriter, ...) or "
-                             f"log_metrics(dict, step); got {type(writer).__name__}.")
-        self.writer = writer
-        try:
-            json.dumps(meta, allow_nan=False)
-        except (TypeError, ValueError) as exc:
-            raise InputError(f"The 'meta' parameter of Watcher must be JSON-able; {exc}.") from None
-        self.meta = meta
+        options = self.check_options(every=every, layers=layers, writer=writer,
+                                     max_filters=max_filters, density=density,
+                                     picture_every=picture_every, threads=threads, seed=seed,
+                                     meta=meta)
+        self._asked = options.pop("layers")
+        vars(self).update(options)  # every, max_filters, density, picture_every, threads, seed
+        self.writer, self.meta = writer, meta
         self.out_dir = Path(out_dir)
         if self.out_dir.exists() and not self.out_dir.is_dir():
             raise InputError(f"The 'out_dir' parameter of Watcher must be a folder; "
@@ -223,6 +211,34 @@ class Watcher:
         self._taken = set()     # the steps this Watcher took a snapshot of
         self._layers = None     # [(number among the model's conv layers, name)]
         self._closed = False
+
+    @staticmethod
+    def check_options(*, every=50, layers=None, writer=None, max_filters=2048, density=None,
+                      picture_every=5, threads=1, seed=0, meta=None):
+        """The Watcher's arguments, checked (InputError) without touching any folder: what the
+        callbacks call when they are made, long before training starts.
+
+        Returns
+        -------
+        dict
+            The arguments as the Watcher keeps them.
+        """
+        fn = "Watcher"
+        if writer is not None and not (hasattr(writer, "add_scalar")
+                                       or hasattr(writer, "log_metrics")):
+            raise InputError(f"The 'writer' parameter of Watcher must have add_scalar(tag, "
+                             f"value, step) (TensorBoard's SummaryWriter, ...) or "
+                             f"log_metrics(dict, step); got {type(writer).__name__}.")
+        try:
+            json.dumps(meta, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"The 'meta' parameter of Watcher must be JSON-able; {exc}.") from None
+        return {"every": check_int(every, "every", fn, 1), "layers": _check_layers(layers),
+                "max_filters": check_int(max_filters, "max_filters", fn, 1),
+                "density": check_density(density, fn),
+                "picture_every": check_int(picture_every, "picture_every", fn, 0),
+                "threads": None if threads is None else check_int(threads, "threads", fn, 1),
+                "seed": check_int(seed, "seed", fn, 0)}
 
     # ------------------------------------------------------------------ the public steps
 

@@ -53,12 +53,15 @@ def reading_text(row):
     -------
     str
         ``"62% of 1,024 filters near the primary circle (orientation coverage 0.93); 81% within
-        0.5 of the Klein bottle, 19% off the model."``
+        0.5 of the Klein bottle, 19% off the model."``; with a density filtration "... of the
+        307 densest of 1,024 filters, rho(15, 0.3), ...".
     """
     n = row.get("n_filters")
     what = f"{n:,} filters" if n is not None else "the filters"
     if row.get("n_read") is not None and n is not None and row["n_read"] < n:
         what += f" ({row['n_read']:,} read)"
+    if row.get("k") is not None and row.get("n_kept") is not None:
+        what = f"the {row['n_kept']:,} densest of {what}, rho({row['k']}, {row['p']:g}),"
     if row.get("skipped"):
         return f"Not read: {row['skipped']}."
     if row.get("primary_circle_fraction") is None:

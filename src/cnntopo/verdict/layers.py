@@ -153,19 +153,19 @@ def analyse_run_grid(run_dir, *, layers=None, iterations=None, k=None, p=None, m
     spec = AnalysisSpec(k=k, p=p, significance=None, layout=True, mapper=MapperSpec(
         resolution=resolution, gain=gain, seed=check_int(seed, "seed", "analyse_run_grid", 0),
         n_thumbnails=check_int(n_thumbnails, "n_thumbnails", "analyse_run_grid", 1)))
-    names, cells, problems = None, None, []
-    with tqdm(total=None, desc="grid", unit="cell", disable=not progress) as bar:
+    convs = conv_layers(load_state_dict(path, iteration=its[0]))
+    layers = list(layers) if layers else list(range(1, len(convs) + 1))
+    bad = [lay for lay in layers if not 1 <= lay <= len(convs)]
+    if bad:
+        raise InputError(f"layer {bad[0]} does not exist: {path} has {len(convs)} conv layers.")
+    names = [convs[lay - 1][0] for lay in layers]
+    cells = [[None] * len(its) for _ in layers]
+    problems = []
+    with tqdm(total=len(layers) * len(its), desc="grid", unit="cell",
+              disable=not progress) as bar:
         for c, it in enumerate(its):
-            convs = conv_layers(load_state_dict(path, iteration=it))
-            if names is None:
-                layers = layers or list(range(1, len(convs) + 1))
-                bad = [lay for lay in layers if not 1 <= lay <= len(convs)]
-                if bad:
-                    raise InputError(f"layer {bad[0]} does not exist: {path} has {len(convs)} "
-                                     f"conv layers.")
-                names = [convs[lay - 1][0] for lay in layers]
-                cells = [[None] * len(its) for _ in layers]
-                bar.total = len(layers) * len(its)
+            if c:
+                convs = conv_layers(load_state_dict(path, iteration=it))
             for r, layer in enumerate(layers):
                 bar.set_postfix_str(f"layer {layer}, iteration {it}")
                 try:
@@ -174,5 +174,5 @@ def analyse_run_grid(run_dir, *, layers=None, iterations=None, k=None, p=None, m
                 except InputError as exc:
                     problems.append(f"layer {layer}, iteration {it}: {exc}")
                 bar.update()
-    return RunGrid(cells=cells, layers=list(layers), layer_names=names, iterations=its,
+    return RunGrid(cells=cells, layers=layers, layer_names=names, iterations=its,
                    problems=problems)

@@ -92,13 +92,15 @@ def plot_run_readings(rows, verdict_rows=None, *, fig=None, title=None, unit="st
     verdict_rows = [r for r in verdict_rows or [] if not r.get("skipped")
                     and r.get("significant") is not None]
     if verdict_rows:
-        for lay in sorted({r["layer"] for r in verdict_rows}):
+        tested = sorted({r["layer"] for r in verdict_rows})
+        for j, lay in enumerate(tested):
             mine = sorted((r for r in verdict_rows if r["layer"] == lay),
                           key=lambda r: r["iteration"])
             xs = np.array([r["iteration"] for r in mine])
             b1 = np.array([r["significant"][1] for r in mine], dtype=float)
             und = np.array([bool((r.get("undecided") or [False, False])[1]) for r in mine])
             c = colour.get(lay, "0.4")
+            b1 = b1 + 0.05 * (j - (len(tested) - 1) / 2)   # apart, so that equal lines show
             ax_b.plot(xs, b1, "-", color=c, lw=1.2, drawstyle="steps-post")
             ax_b.plot(xs[~und], b1[~und], "o", color=c, ms=4)
             ax_b.plot(xs[und], b1[und], "o", mfc="white", color=c, ms=4)
@@ -235,16 +237,23 @@ def write_run_report(run_dir, *, progress=False):
         raise InputError(f"{run_dir / 'manifest.json'} lists no checkpoints yet.")
     verdict = (read_verdict(run_dir) or {}).get("rows") or []
     unit = _unit(run_dir)
+    density = manifest["config"].get("density")
+    read = "" if not density else " (light readings of rho({}, {}))".format(*density)
+    where = f"{run_dir.resolve().parent.name}/{run_dir.name}"
     save_figure(plot_run_readings(rows, verdict, unit=unit,
-                                  title=f"{run_dir.name}: the filters' topology over training"),
+                                  title=f"{where}: the filters' topology over training{read}"),
                 run_dir / READINGS_PNG, dpi=110)
     last = max(r["iteration"] for r in rows)
+    tested = [r for r in verdict if not r.get("skipped")]
+    latest = max((r["iteration"] for r in tested), default=None)
     summary = {
-        "kind": "run", "name": run_dir.name, "title": f"Training run {run_dir.name}",
+        "kind": "run", "name": where, "title": f"Training run {where}",
         "readings": {"file": READINGS_PNG, "line": _snapshot_line(manifest), "unit": unit,
                      "iteration": last, "rows": [r for r in rows if r["iteration"] == last]},
-        "verdict": {"rows": [dict(r, tag=r.get("layer_name", "")) for r in verdict
-                             if not r.get("skipped")]},
+        # the table: the last tested checkpoint (b1 over the steps is in the picture above;
+        # every row is in verdict.json)
+        "verdict": {"rows": [dict(r, tag=r["layer_name"].removesuffix(".weight"))
+                             for r in tested if r["iteration"] == latest]},
         "config": manifest["config"],
     }
     grid_json = run_dir / (Path(GRID_PNG).stem + ".json")
