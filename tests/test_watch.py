@@ -239,16 +239,25 @@ def test_tensorboard_gets_one_scalar_per_layer_and_reading_the_text_and_the_pict
     net = circle_net()
     w = Watcher(tmp_path / "run", every=2, writer=writer, picture_every=2)
     for s in range(0, 7):
+        if s == 3:
+            scramble(net, 4)
         w.step(net, s)
-    w.close()
+    verdict = w.close(significance=True, n_resamples=3, progress=False)
     writer.close()
     events = EventAccumulator(str(tmp_path / "tb"), size_guidance={"scalars": 0, "images": 0,
                                                                     "tensors": 0})
     events.Reload()
     tags = events.Tags()
     assert sorted(tags["scalars"]) == sorted(
-        f"topology/conv2/{m}" for m in ("primary_circle_fraction", "primary_circle_coverage",
-                                        "klein_fraction", "off_model_fraction"))
+        [f"topology/conv2/{m}" for m in ("primary_circle_fraction", "primary_circle_coverage",
+                                         "klein_fraction", "off_model_fraction", "b0", "b1")]
+        + ["topology/conv1/b0"])                     # conv1's 8 filters: H1 too few to tell
+    # close(significance=True): b1 at every snapshot's step, as the verdict rows say
+    b1 = {e.step: e.value for e in events.Scalars("topology/conv2/b1")}
+    assert b1 == {r["iteration"]: r["significant"][1] for r in verdict if r["layer"] == 2}
+    assert b1[0] == 1 and b1[6] == 0                 # the primary circle, then noise
+    said = events.Tensors("topology/conv2/verdict/text_summary")
+    assert said[0].tensor_proto.string_val[0].decode().startswith("primary circle")
     manifest = read_manifest(tmp_path / "run")
     logged = {e.step: e.value for e in events.Scalars("topology/conv2/primary_circle_fraction")}
     assert logged == pytest.approx({r["iteration"]: r["primary_circle_fraction"]

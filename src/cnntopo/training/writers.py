@@ -166,6 +166,8 @@ def log_readings(writer, rows, step, *, images=None):
 def log_verdict(writer, rows):
     """Send verdict rows (the significance test's bars and the reading in words) to `writer`.
 
+    A count of zero where the row says "too few points to tell" is left out.
+
     Parameters
     ----------
     writer : object with ``add_scalar`` or ``log_metrics``
@@ -179,7 +181,10 @@ def log_verdict(writer, rows):
             continue
         tag = layer_tag(row["layer_name"])
         scalars = by_step.setdefault(int(row["iteration"]), {})
+        undecided = row.get("undecided") or []
         for q, count in enumerate(row["significant"][:2]):
+            if count == 0 and q < len(undecided) and undecided[q]:
+                continue  # too few points to tell: no number to plot
             scalars[f"topology/{tag}/b{q}"] = float(count)
     for step, scalars in sorted(by_step.items()):
         _send_scalars(writer, scalars, step)
