@@ -1,9 +1,9 @@
 """The layering contract: each stage imports only the stages before it, computing loads no plots.
 
 The stages, in the order the data flows (DESIGN.md): the base modules (validation, files,
-caches), sources, cloud, topology, verdict, training, viz, experiments, cli. A module may
-import from its own stage and the ones before it, never after; imports inside functions count
-too, since they run as soon as the function is called.
+caches), sources, cloud, topology, verdict, training, integrations, viz, experiments, cli. A
+module may import from its own stage and the ones before it, never after; imports inside
+functions count too, since they run as soon as the function is called.
 """
 
 import ast
@@ -16,8 +16,8 @@ import pytest
 import cnntopo
 
 PACKAGE = Path(cnntopo.__file__).resolve().parent
-ORDER = ["base", "sources", "cloud", "topology", "verdict", "training", "viz", "experiments",
-         "cli"]
+ORDER = ["base", "sources", "cloud", "topology", "verdict", "training", "integrations", "viz",
+         "experiments", "cli"]
 BASE = {"validation", "files", "caches", "__init__"}
 # Every name `cnntopo` exported before the stage layout (0.1.0): they keep working.
 PUBLIC_BEFORE_THE_LAYOUT = [

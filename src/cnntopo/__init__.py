@@ -12,8 +12,9 @@ product runs on PyTorch's threaded kernels); matplotlib only with the drawing fu
 The package is laid out as the data flows, each stage importing only those before it:
 ``sources`` (weights, run directories, points files) -> ``cloud`` (normalise, density
 filter) -> ``topology`` (barcodes, significance, Mapper, Klein-bottle readings) -> ``verdict``
-(one analysis of a cloud, the verdict rows) -> ``training`` -> ``viz`` (figures, pages,
-report) -> ``experiments`` (the paper's figures) -> ``cli``.
+(one analysis of a cloud, the verdict rows) -> ``training`` (the paper's nets, the Watcher)
+-> ``integrations`` (Lightning and Keras callbacks, imported only when used) -> ``viz``
+(figures, pages, report) -> ``experiments`` (the paper's figures) -> ``cli``.
 """
 
 from importlib import import_module
@@ -51,6 +52,9 @@ _EXPORTS = {
     "viz.plots": ("plot_barcodes", "plot_mapper", "plot_evolution_grid", "plot_klein_density"),
     "viz.graph_html": ("write_mapper_html",),
     "training.loop": ("TrainConfig", "train", "load_checkpoint"),
+    "training.watch": ("Watcher",),
+    "training.readings": ("run_readings", "describe_run"),
+    "viz.watch": ("plot_run_readings", "draw_run_grid", "write_run_report"),
     "sources.pretrained": ("vgg", "load_vgg_weights", "efficientnet_lite0_conv3x3"),
     "training.data": ("load_mnist", "load_cifar10", "download_cifar10"),
 }

@@ -7,6 +7,7 @@ atomically, and every input error is one line on stderr with a non-zero exit and
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
 from pathlib import Path
@@ -353,6 +354,73 @@ def cmd_describe(args) -> int:
     return 0
 
 
+def _mapper_option(text, default=None):
+    if not text:
+        return default
+    try:
+        res, gain = text.split(",")
+        return int(res), float(gain)
+    except ValueError:
+        raise CLIError(f"--mapper takes RESOLUTION,GAIN like 30,3; got {text!r}") from None
+
+
+def _run_dir(path):
+    from .sources.rundir import is_run_dir
+
+    if not is_run_dir(path):
+        raise CLIError(f"{path} is not a run directory (no manifest.json): give a folder that "
+                       f"`cnntopo train` or a cnntopo.Watcher wrote")
+    return Path(path)
+
+
+def cmd_grid(args) -> int:
+    from .verdict.table import parse_ranges
+    from .viz.watch import draw_run_grid
+
+    run = _run_dir(args.run)
+    _check_outputs(args.output)
+    path = draw_run_grid(run, args.output, layers=parse_ranges(args.layer) if args.layer else None,
+                         iterations=args.iteration, k=args.k, p=args.p,
+                         mapper=_mapper_option(args.mapper, (10, 3)),
+                         n_thumbnails=args.thumbnails, seed=args.seed, progress=not args.quiet)
+    numbers = json.loads(path.with_suffix(".json").read_text())
+    print(f"{'layer':<28} {'iteration':>9} {'points':>7} {'nodes':>6} {'nerve':>7} {'circle':>7}")
+    for label, cells in zip(numbers["rows"], numbers["cells"]):
+        for c in cells:
+            circle = c.get("primary_circle_fraction")
+            print(f"{label:<28} {c['iteration']:>9,} {c.get('n_filtered') or '-':>7} "
+                  f"{c.get('nodes') or '-':>6} {str(c.get('nerve_betti') or '-'):>7} "
+                  f"{'-' if circle is None else f'{circle:.2f}':>7}")
+    for line in numbers["problems"]:
+        print(f"empty cell: {line}", file=sys.stderr)
+    print(f"-> {path}")
+    return 0
+
+
+def cmd_report(args) -> int:
+    from .training.readings import describe_run
+    from .verdict.table import format_table, parse_ranges
+    from .viz.watch import write_run_report
+
+    run = _run_dir(args.run)
+    if args.significance or args.mapper:
+        rows = describe_run(run, layers=parse_ranges(args.layer) if args.layer else None,
+                            iterations=args.iteration, k=args.k, p=args.p,
+                            landmarks=args.landmarks if args.landmarks is not None else "auto",
+                            mapper=_mapper_option(args.mapper), n_resamples=args.resamples,
+                            seed=args.seed, progress=not args.quiet)
+        shown = [r for r in rows if not r.get("skipped")]
+        if shown:
+            print(format_table(shown))
+        for r in rows:
+            if r.get("skipped"):
+                print(f"layer {r['layer']}, iteration {r['iteration']}: skipped: {r['skipped']}",
+                      file=sys.stderr)
+    page = write_run_report(run, progress=not args.quiet)
+    print(f"-> {page} (readings: {page.parent / 'readings.png'})")
+    return 0
+
+
 def cmd_atlas(args) -> int:
     from .files import atomic_write_json, atomic_write_text
     from .verdict.atlas import atlas, atlas_markdown
@@ -653,6 +721,41 @@ def build_parser() -> argparse.ArgumentParser:
     ds.add_argument("--json", metavar="OUT.json", help='write {"rows": [...]} here')
     ds.add_argument("--quiet", action="store_true")
     ds.set_defaults(func=cmd_describe)
+
+    g = sub.add_parser("grid", help="the evolution grid of a run directory (Figures 8, 13): a "
+                       "Mapper graph per layer and checkpoint")
+    g.add_argument("run", metavar="RUN", help="a run directory (`cnntopo train` or a Watcher)")
+    g.add_argument("--layer", action="append", metavar="L",
+                   help="conv layer(s), the rows; repeat or give ranges like 1-3 (default: all)")
+    g.add_argument("--iteration", action="append", metavar="I",
+                   help="checkpoints, the columns: 0,100,500 or ranges (default: six spread "
+                        "from the first to the last)")
+    density(g)
+    g.add_argument("--mapper", metavar="RES,GAIN", help="Mapper resolution and gain (default 10,3)")
+    g.add_argument("--thumbnails", type=int, default=6, help="mean-filter thumbnails per cell")
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("-o", "--output", metavar="GRID.png", help="default RUN/grid.png (numbers "
+                   "beside it, .json)")
+    g.add_argument("--quiet", action="store_true")
+    g.set_defaults(func=cmd_grid)
+
+    rp = sub.add_parser("report", help="the report of a run directory: readings over the steps "
+                        "(readings.png), verdict rows, grid -> RUN/index.html")
+    rp.add_argument("run", metavar="RUN", help="a run directory (`cnntopo train` or a Watcher)")
+    rp.add_argument("--significance", action="store_true",
+                    help="first run the significance test (b0, b1) on every checkpoint and layer "
+                         "not yet tested (kept in RUN/verdict.json)")
+    rp.add_argument("--layer", action="append", metavar="L", help="with --significance: layers")
+    rp.add_argument("--iteration", action="append", metavar="I",
+                    help="with --significance: checkpoints (default: all)")
+    density(rp)
+    rp.add_argument("--landmarks", type=int, default=None,
+                    help="of the significance test (default: 4 kept points per landmark, 10-100)")
+    rp.add_argument("--resamples", type=int, default=None)
+    rp.add_argument("--mapper", metavar="RES,GAIN", help="also Mapper graphs' nerve Betti numbers")
+    rp.add_argument("--seed", type=int, default=0)
+    rp.add_argument("--quiet", action="store_true")
+    rp.set_defaults(func=cmd_report)
 
     at = sub.add_parser("atlas", help="the verdict table of every 3x3 conv layer of six ImageNet CNNs")
     at.add_argument("--out", default="runs/atlas", metavar="DIR")

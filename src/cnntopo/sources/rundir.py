@@ -9,6 +9,11 @@ A run directory::
     RUN_DIR/checkpoints/iter_0000100.pt   one file per checkpoint
     RUN_DIR/resume.pt                     the training state, for an exact resume
 
+A run that :class:`cnntopo.training.watch.Watcher` writes has the same layout without
+``resume.pt``: its config says ``"kind": "watch"``, its checkpoint files hold the conv weights
+only (format :data:`SNAPSHOT_FORMAT`), and each entry also carries the light readings taken at
+the snapshot.
+
 The manifest is written atomically after each checkpoint, so it never lists a file that is
 not there yet. Training, ``cnntopo filters`` and the experiment runner all read it through
 :func:`read_manifest`, which refuses anything it does not fully understand (a half-written
@@ -24,13 +29,18 @@ from pathlib import Path, PurePosixPath
 
 from ..validation import InputError
 
-__all__ = ["MANIFEST_NAME", "MANIFEST_FORMAT", "CHECKPOINT_FORMAT", "CHECKPOINT_DIR", "checkpoint_name",
+__all__ = ["MANIFEST_NAME", "MANIFEST_FORMAT", "CHECKPOINT_FORMAT", "SNAPSHOT_FORMAT",
+           "WATCH_KIND", "CHECKPOINT_DIR", "checkpoint_name",
            "checkpoint_file", "manifest_path", "is_run_dir", "read_manifest", "run_checkpoints"]
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_FORMAT = "cnntopo-run/1"
 # what each checkpoint file holds: the ensemble, its optimiser state and its config
 CHECKPOINT_FORMAT = "cnntopo-ensemble/1"
+# what a watched run's checkpoint holds: {"format", "iteration", "model": the conv weights only}
+SNAPSHOT_FORMAT = "cnntopo-snapshot/1"
+# config["kind"] of a run directory a Watcher writes (a `cnntopo train` config has no "kind")
+WATCH_KIND = "watch"
 CHECKPOINT_DIR = "checkpoints"
 
 

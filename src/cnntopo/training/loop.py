@@ -39,6 +39,7 @@ from ..files import atomic_torch_save, atomic_write_json
 from ..sources.rundir import (
     CHECKPOINT_FORMAT,
     MANIFEST_FORMAT,
+    WATCH_KIND,
     checkpoint_name,
     read_manifest,
 )
@@ -316,7 +317,11 @@ def load_checkpoint(path):
 
 def load_run_config(run_dir):
     """The `TrainConfig` saved in ``run_dir/manifest.json``."""
-    return TrainConfig.from_dict(read_manifest(Path(run_dir))["config"])
+    config = read_manifest(Path(run_dir))["config"]
+    if config.get("kind") == WATCH_KIND:
+        raise InputError(f"{run_dir} was written by a cnntopo.Watcher watching a training of "
+                         f"its own, not by `cnntopo train`: there is nothing to resume here.")
+    return TrainConfig.from_dict(config)
 
 
 def _differing_keys(a, b):

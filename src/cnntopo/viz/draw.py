@@ -120,26 +120,30 @@ def draw_result(result, folder, tag, *, caption):
     return files
 
 
-def draw_grid(cells, path, *, row_labels, iterations, n_thumbnails):
+def draw_grid(cells, path, *, row_labels, iterations, n_thumbnails, unit="iterations"):
     """Figures 8 and 13: the Mapper graph of each (row, iteration) result, in a grid.
 
     Parameters
     ----------
-    cells : list of list of CloudAnalysis
-        ``cells[r][c]``, each with a Mapper graph and its layout.
+    cells : list of list of CloudAnalysis or None
+        ``cells[r][c]``, each with a Mapper graph and its layout; None leaves a cell empty.
+        The rows may differ in filter size.
     path : path-like
         The PNG to write.
     row_labels : list of str
     iterations : list of int
     n_thumbnails : int
+    unit : str
+        The columns' labels: ``f"{iteration:,} {unit}"``.
     """
     from .plots import plot_evolution_grid, save_figure
 
-    drawn = [[(c.graph, c.points, c.layout) for c in row] for row in cells]
+    drawn = [[None if c is None else (c.graph, c.points, c.layout) for c in row] for row in cells]
+    shapes = [next((filter_shape(c.points.shape[1]) for c in row if c is not None), (3, 3))
+              for row in cells]
     fig = plot_evolution_grid(drawn, row_labels=row_labels,
-                              col_labels=[f"{it:,} iterations" for it in iterations],
-                              shape=filter_shape(cells[0][0].points.shape[1]),
-                              n_thumbnails=n_thumbnails)
+                              col_labels=[f"{it:,} {unit}" for it in iterations],
+                              shape=shapes, n_thumbnails=n_thumbnails)
     save_figure(fig, path, dpi=110)
 
 

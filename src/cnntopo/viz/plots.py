@@ -393,8 +393,9 @@ def plot_evolution_grid(cells, *, row_labels, col_labels, shape=(3, 3), n_thumbn
         `n_thumbnails` when left out); None leaves the cell empty.
     row_labels, col_labels : list of str
         One label per row (drawn at the left) and per column (drawn on top).
-    shape : (int, int)
-        ``(h, w)`` of a filter.
+    shape : (int, int) or list of (int, int)
+        ``(h, w)`` of a filter; or one per row, when the rows' layers differ in kernel size
+        (a 7x7 stem above 3x3 blocks).
     n_thumbnails : int
         Thumbnails per cell.
     seed, cmap, thumbnail_radius
@@ -423,6 +424,10 @@ def plot_evolution_grid(cells, *, row_labels, col_labels, shape=(3, 3), n_thumbn
     if len(col_labels) != ncols:
         raise InputError(f"The 'col_labels' parameter of {fn} must have one label per "
                          f"column ({ncols}); got {len(col_labels)}.")
+    shapes = list(shape) if shape and isinstance(shape[0], (tuple, list)) else [shape] * nrows
+    if len(shapes) != nrows:
+        raise InputError(f"The 'shape' parameter of {fn} must be one (h, w) or one per row "
+                         f"({nrows}); got {len(shapes)}.")
     fig = Figure(figsize=(cell_size * ncols + 1.2, cell_size * nrows + 0.6),
                  layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False)
@@ -444,6 +449,7 @@ def plot_evolution_grid(cells, *, row_labels, col_labels, shape=(3, 3), n_thumbn
                                      f"(graph, points, MapperLayout) or None; cell [{r}][{c}] "
                                      f"is a {type(cell).__name__}.")
                 graph, points = cell[0], cell[1]
+                shape = tuple(shapes[r])
                 lay = _resolve_layout(graph, checked_graph(graph, points, shape, fn)[0],
                                       cell[2] if len(cell) == 3 else None, shape=shape,
                                       seed=seed, n_thumbnails=n_thumbnails,

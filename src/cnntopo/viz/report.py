@@ -128,6 +128,30 @@ def _verdict_rows(rows):
     return out
 
 
+_READINGS_HEADER = ["layer", "name", "kernel", "filters", "read", "kept", *_KLEIN_HEADER,
+                    "note"]
+_READINGS_NOTE = ("Light readings, taken at every checkpoint (cnntopo.training.readings."
+                  "layer_readings): the Klein-bottle readings of the layer's normalised filters "
+                  "(at most max_filters of them, the same seeded subsample every time; kept: "
+                  "after the density filtration rho(k, p) where the Watcher was given one). The "
+                  "significant bars (b1) come from the significance test (Watcher.close("
+                  "significance=True) or cnntopo report RUN --significance).")
+
+
+def _readings_section(r):
+    unit = r.get("unit", "steps")
+    out = ['<h2 id="readings">Readings over training</h2>', f"<p>{_e(r.get('line', ''))}</p>",
+           _figure(r["file"], f"Each layer's readings against the {unit}", wide=True),
+           f"<h3>At {_e(unit.rstrip('s'))} {_fmt(r.get('iteration'))}</h3>"]
+    rows = [[_fmt(x.get("layer")), _e(x.get("layer_name")), _e(x.get("kernel", "")),
+             _fmt(x.get("n_filters")), _fmt(x.get("n_read")), _fmt(x.get("n_kept")),
+             *_klein_cells(x),
+             _e(x.get("skipped") or "")] for x in r.get("rows") or []]
+    out += [_table(_READINGS_HEADER, rows, text_cols=3),
+            f'<p class="notes">{_e(_READINGS_NOTE)}</p>']
+    return out
+
+
 def _figure(src, caption, wide=False, narrow=False):
     cls = ' class="wide"' if wide else (' class="narrow"' if narrow else "")
     return (f'<figure{cls}><a href="{_e(src)}"><img src="{_e(src)}" alt="{_e(caption)}"></a>'
@@ -156,8 +180,11 @@ def report_html(summary):
              f"<h1>{_e(title)}</h1>"]
     if summary.get("paper"):
         parts.append(f'<p class="caption">{_e(summary["paper"])}</p>')
-    meta = [f"experiment <b>{_e(summary.get('name', '?'))}</b>",
-            f"scale <b>{_e(summary.get('scale', '?'))}</b>"]
+    if summary.get("kind") == "run":  # a run directory's report (cnntopo report)
+        meta = [f"run directory <b>{_e(summary.get('name', '?'))}</b>"]
+    else:
+        meta = [f"experiment <b>{_e(summary.get('name', '?'))}</b>",
+                f"scale <b>{_e(summary.get('scale', '?'))}</b>"]
     if summary.get("seconds") is not None:
         meta.append(f"{summary['seconds']:.1f} s")
     parts.append(f"<p>{' · '.join(meta)}</p>")
@@ -177,6 +204,8 @@ def report_html(summary):
                      "the caption and notes above describe the paper's setting, the "
                      "configuration below what was run.</p>")
 
+    if summary.get("readings"):
+        parts += _readings_section(summary["readings"])
     verdict = (summary.get("verdict") or {}).get("rows") or []
     if verdict:
         parts.append('<h2 id="verdict">What the shape is</h2>')
