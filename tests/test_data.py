@@ -463,7 +463,7 @@ def test_transform_bad_shape():
 # ------------------------------------------------------------------------------- datasets
 
 def test_dataset_specs():
-    assert DATASETS == {"mnist", "cifar10-grey", "cifar10-color"}
+    assert DATASETS == {"mnist", "cifar10-grey", "cifar10-color", "fashion-mnist"}
     assert dataset_spec("mnist") == DatasetSpec("mnist", 1, 28, 10)
     assert dataset_spec("cifar10-grey") == DatasetSpec("cifar10-grey", 1, 24, 10)
     assert dataset_spec("cifar10-color") == DatasetSpec("cifar10-color", 3, 24, 10)
@@ -473,7 +473,7 @@ def test_dataset_specs():
                                   lambda n: prepare_batch(n, torch.zeros(1), train=False)])
 def test_unknown_dataset(func):
     with pytest.raises(ValueError, match=r"must be one of \['cifar10-color', 'cifar10-grey', "
-                                         r"'mnist'\]; got 'cifar100'"):
+                                         r"'fashion-mnist', 'mnist'\]; got 'cifar100'"):
         func("cifar100")
 
 
