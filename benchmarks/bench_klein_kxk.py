@@ -12,9 +12,11 @@ The 3x3 readings (distance 0.5 to the primary circle / the Klein bottle) need a 
 
 Clouds: Gaussian random filters (what chance gives), the first conv layers of small nets
 trained on MNIST and Fashion-MNIST for 600 steps (8 nets x 16 filters, kernel k, then a 3x3
-layer and a linear head, max-pooling after each conv; Adam 1e-3, batch 64) and their initial weights, and InceptionV3's three
-5x5 layers (the download cache's ``inceptionv3-keras``; skipped when absent). No density
-filtration: every filter counts.
+layer and a linear head, max-pooling after each conv; Adam 1e-3, batch 64), their initial
+weights and what training added to them (trained - initial), and InceptionV3's three 5x5
+layers (the download cache's ``inceptionv3-keras``; skipped when absent). No density
+filtration in the main columns (every filter counts); the last two repeat the area reading on
+the filters rho(10, 0.3) keeps, as the verdict would read them.
 
     python benchmarks/bench_klein_kxk.py                 # trains once, keeps filters in --out
     python benchmarks/bench_klein_kxk.py --steps 200 --kernels 5    # quick
@@ -33,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from cnntopo.cloud.pointcloud import normalise
+from cnntopo.cloud.prepare import prepare_points
 from cnntopo.topology.klein import READING_RADIUS
 from cnntopo.topology.klein_filters import cell_centres
 from cnntopo.topology.klein_grid import kernel_klein_readings
@@ -76,13 +79,17 @@ def step_fraction(unit, k):
     return float(np.mean(d <= R))
 
 
-def readings(raw, k):
+def readings(raw, k, density=(10, 0.3)):
     unit, _ = normalise(raw.reshape(len(raw), -1))
     g = grid_readings(unit, k)
     a = kernel_klein_readings(unit)
+    # the verdict reads the filters kept by rho(k, p): the same reading after the filtration
+    dense = kernel_klein_readings(prepare_points(unit, k=density[0], p=density[1]).points)
     return {"n": int(len(unit)), "grid_circle": g[0], "grid_klein": g[1],
             "step_circle": step_fraction(unit, k), "area_circle": a.primary_circle_fraction,
-            "area_klein": a.klein_fraction, "area_coverage": a.primary_circle_coverage}
+            "area_klein": a.klein_fraction, "area_coverage": a.primary_circle_coverage,
+            "density": list(density), "dense_circle": dense.primary_circle_fraction,
+            "dense_klein": dense.klein_fraction}
 
 
 # ------------------------------------------------------------------------------ training
@@ -127,12 +134,17 @@ def train_first_layers(k, dataset, *, nets=8, width=16, steps=600, batch=64, see
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--kernels", type=int, nargs="+", default=[3, 5, 7, 11])
-    ap.add_argument("--datasets", nargs="+", default=["mnist", "fashion-mnist"])
+    ap.add_argument("--datasets", nargs="*", default=["mnist", "fashion-mnist"])
     ap.add_argument("--steps", type=int, default=600)
     ap.add_argument("--random", type=int, default=20000, help="random filters per kernel size")
     ap.add_argument("--out", default="runs/bench_klein_kxk")
     ap.add_argument("--retrain", action="store_true")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch threads for training (1: fastest on a shared 2-core machine)")
     args = ap.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(args.threads)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     results = []
@@ -144,7 +156,8 @@ def main(argv=None):
         results.append(r)
         print(f"{name:34s} {k:2d}x{k:<2d} n={r['n']:6d}  grid P {r['grid_circle']:.3f} "
               f"K {r['grid_klein']:.3f} | step P {r['step_circle']:.3f} | area P "
-              f"{r['area_circle']:.3f} K {r['area_klein']:.3f}"
+              f"{r['area_circle']:.3f} K {r['area_klein']:.3f} | rho(10,0.3) area P "
+              f"{r['dense_circle']:.3f} K {r['dense_klein']:.3f}"
               + (f"  (acc {extra['accuracy']:.3f})" if "accuracy" in extra else ""), flush=True)
 
     rng = np.random.default_rng(0)
@@ -177,6 +190,8 @@ def main(argv=None):
                       flush=True)
             report(f"{dataset} init", k, init)
             report(f"{dataset} {args.steps} steps", k, trained, accuracy=acc)
+            # what training added: at 11x11 the trained filter is mostly its initial noise
+            report(f"{dataset} {args.steps} steps - init", k, trained - init)
     (out / "results.json").write_text(json.dumps({"radius": R, "rows": results}, indent=1))
     print(f"-> {out / 'results.json'}")
 

@@ -170,10 +170,11 @@ def test_keras_model_lists_what_its_saved_file_lists(tmp_path):
 
 def test_cli_formats_carry_the_same_columns(tmp_path, capsys):
     net = Net()
-    path = tmp_path / "net.pt"
-    torch.save(net.state_dict(), path)
+    path = tmp_path / "net.pt"  # as DistributedDataParallel and Lightning save it
+    torch.save({"state_dict": {f"module.{k}": v for k, v in net.state_dict().items()}}, path)
     args = ["describe", str(path), "--landmarks", "10", "--resamples", "3", "--quiet"]
     frame = cnntopo.describe(path, **FAST)
+    assert list(frame.layer_name[:2]) == ["features.0", "features.2"]
     assert main(args + ["--format", "csv"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[0].split(",") == list(frame.columns) and len(lines) == 1 + len(frame)

@@ -6,8 +6,10 @@ square [-1, 1]^2, constant on each of its k x k cells; its average over each of 
 equal cells of the same square (a cell of the fine grid cut by a coarse boundary counts with
 the share of its area on each side) is what the 3x3 model describes. For k = 3 nothing
 changes. Since the model's k x k filters (:func:`cnntopo.topology.klein_filters.klein_filters`)
-are cell integrals of one function, their 3x3 averages are the model's 3x3 filters: the
-reading measures distances to the same Klein bottle at the resolution the model was made for.
+are cell integrals of one function, their 3x3 averages are the model's 3x3 filters (exactly
+when 3 divides k; within 0.03 otherwise, e.g. 5x5, where a fine cell split by a coarse
+boundary is taken as flat): the reading measures distances to the same Klein bottle, the model
+sampled on the k x k grid, at the resolution the model was made for.
 
 Why not the distance to the model sampled on the k x k grid itself (measured,
 ``benchmarks/bench_klein_kxk.py``, BENCHMARKS.md): in R^25 and up a 2-D surface fills almost
@@ -23,8 +25,10 @@ counted off the model, with angles 0.
 
 Random baselines: :func:`random_fractions` gives, for each kernel size, the same fractions for
 Gaussian random filters of that shape (normalised, no density filtration), so a fraction can
-be read against chance: 1.3% / 10% at 3x3, 3.9% / 18% at 5x5, 2.5% / 15% at 7x7 (averaging
-unequal shares of the fine cells correlates neighbouring coarse cells).
+be read against chance (circle / Klein bottle): 1.4% / 10.0% at 3x3, 3.6% / 17.6% at 5x5,
+2.4% / 14.3% at 7x7, 2.0% / 12.8% at 11x11. They differ from 3x3's because averaging unequal
+shares of the fine cells correlates neighbouring coarse cells; 6x6 and 9x9, whose coarse cells
+average whole blocks, give 3x3's numbers.
 """
 
 from __future__ import annotations
