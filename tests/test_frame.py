@@ -132,6 +132,21 @@ def test_checkpoint_dicts_and_layer_choice():
         cnntopo.describe({"fc.weight": torch.zeros(3, 3)}, progress=False)
 
 
+def test_what_cannot_be_read_says_why():
+    lazy = nn.Sequential(nn.LazyConv2d(4, 5))
+    df = cnntopo.describe(lazy, progress=False)
+    assert list(df.status) == ["skipped"] and df.kernel[0] == "5x5"
+    assert df.reason[0] == "uninitialised LazyConv2d (run a forward pass first)"
+    with pytest.raises(ValueError, match="has no conv layer of kernel size 7; its kernels are "
+                       "5x5"):
+        cnntopo.describe(lazy, kernel_size=7, progress=False)
+    with pytest.raises(ValueError, match="The 'source' parameter of describe must be .* got "
+                       "'int'"):
+        cnntopo.describe(42, progress=False)
+    with pytest.raises(ValueError, match="points array must be 2-D"):
+        cnntopo.describe(torch.zeros(3, 3, 3, 3), progress=False)
+
+
 def test_density_filtration_needs_more_filters_than_k():
     df = cnntopo.describe(Net(), layers=[1, 6], k=20, p=0.5, **FAST)
     assert list(df.status) == ["ok", "skipped"]

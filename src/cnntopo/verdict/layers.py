@@ -183,6 +183,11 @@ def describe_source(source, *, layers=None, iterations=None, k=None, p=None, lan
                              f"state dict).")
         pts = source.detach().cpu().numpy() if hasattr(source, "detach") else source
         return _points_row(pts, common)
+    if not is_live_model(source) and not isinstance(source, (str, os.PathLike)):
+        raise InputError(f"The 'source' parameter of describe must be a torch.nn.Module, a "
+                         f"Keras model, a state dict or checkpoint dict, a points array, or "
+                         f"the path of a weights file, run directory or points .npy; got "
+                         f"{type(source).__name__!r}.")
     if not is_live_model(source) and Path(source).suffix.lower() == ".npy" \
             and not Path(source).is_dir():
         if layers or iterations:
@@ -232,11 +237,6 @@ def _checkpoints(source, iterations):
         it = int(it) if isinstance(it, (int, np.integer)) and not isinstance(it, bool) else None
         where = "the model"
         return [(it, lambda: (live_conv_layers(source, where), where, it))]
-    if not isinstance(source, (str, os.PathLike)):
-        raise InputError(f"The 'source' parameter of describe must be a torch.nn.Module, a "
-                         f"Keras model, a state dict or checkpoint dict, a points array, or "
-                         f"the path of a weights file, run directory or points .npy; got a "
-                         f"{type(source).__name__}.")
     path = Path(source)
     if path.is_dir():
         available = list(run_checkpoints(path))
