@@ -325,8 +325,8 @@ def _download_table():
 
 def cmd_describe(args) -> int:
     from .files import atomic_write_json
+    from .verdict.frame import format_frame, rows_to_frame
     from .verdict.layers import describe_source
-    from .verdict.table import format_table, parse_ranges
 
     _check_outputs(args.json)
     mapper = None
@@ -339,16 +339,21 @@ def cmd_describe(args) -> int:
                   _auto_or(parts[1], float, "--mapper's gain"))
         if len(parts) == 3:
             mapper += (_auto_or(parts[2], int, "--mapper's bootstrap"),)
+    landmarks = args.landmarks
+    if landmarks != "auto":
+        try:
+            landmarks = int(landmarks)
+        except ValueError:
+            raise CLIError(f"--landmarks takes an int or auto; got {landmarks!r}") from None
     source = _weights_source(args.source)
-    rows = describe_source(source, layers=parse_ranges(args.layer) if args.layer else None,
-                           iterations=args.iteration, k=args.k, p=args.p,
-                           landmarks=args.landmarks, seed=args.seed, mapper=mapper,
+    rows = describe_source(source, layers=args.layer, iterations=args.iteration, k=args.k,
+                           p=args.p, landmarks=landmarks, seed=args.seed, mapper=mapper,
                            kernel_size=args.kernel_size, n_resamples=args.resamples,
                            progress=not args.quiet)
-    print(format_table(rows))
+    print(format_frame(rows_to_frame(rows), args.format))
     if args.json:
         atomic_write_json(args.json, {
-            "source": str(args.source), "k": args.k, "p": args.p, "landmarks": args.landmarks,
+            "source": str(args.source), "k": args.k, "p": args.p, "landmarks": landmarks,
             "seed": args.seed, "mapper": None if mapper is None else list(mapper),
             "rows": rows})
     return 0
@@ -705,12 +710,15 @@ def build_parser() -> argparse.ArgumentParser:
                         "and a reading in words per (layer, iteration)")
     ds.add_argument("source", metavar="SOURCE", help="points .npy, run directory, weights file or model name")
     ds.add_argument("--layer", action="append", metavar="L",
-                    help="conv layer(s), 1-based; repeat or give ranges like 2-13 (default: all)")
+                    help="conv layer(s): 1-based numbers, ranges like 2-13 or names like "
+                         "features.0; repeat or separate with commas (default: all)")
     ds.add_argument("--iteration", action="append", metavar="I",
                     help="checkpoint(s) of a run directory; repeat or give ranges like 100-2000 "
                          "(default: the last)")
     density(ds)
-    ds.add_argument("--landmarks", type=int, default=100, help="landmarks of the significance test (default 100)")
+    ds.add_argument("--landmarks", default=100,
+                    help="landmarks of the significance test: an int (default 100) or auto "
+                         "(100, fewer for layers under 400 filters)")
     ds.add_argument("--resamples", type=int, default=None, help="resamples of the significance test (default 20)")
     ds.add_argument("--mapper", metavar="RES,GAIN[,B]",
                     help="also make Mapper(RES, GAIN) (auto,auto: from the data) and report its "
@@ -718,6 +726,9 @@ def build_parser() -> argparse.ArgumentParser:
                          "resamples (default 100; 0: none) and their stability")
     ds.add_argument("--kernel-size", type=int, default=None, help="count only k x k conv layers")
     ds.add_argument("--seed", type=int, default=0)
+    ds.add_argument("--format", choices=["table", "csv", "json"], default="table",
+                    help="what to print: a fixed-width table, or every column of "
+                         "cnntopo.describe's DataFrame as CSV or JSON records (default table)")
     ds.add_argument("--json", metavar="OUT.json", help='write {"rows": [...]} here')
     ds.add_argument("--quiet", action="store_true")
     ds.set_defaults(func=cmd_describe)

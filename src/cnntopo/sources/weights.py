@@ -39,7 +39,9 @@ import numpy as np
 
 from ..validation import InputError
 
-__all__ = ["FORMATS", "WeightsFile", "detect_format", "read_weights", "layer_listing"]
+__all__ = ["FORMATS", "WeightsFile", "detect_format", "read_weights", "layer_listing",
+           "unwrap_state_dict", "keras_kernel_to_torch", "clean_name",
+           "CHECKPOINT_KEYS"]
 
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 _ZIP_MAGIC = b"PK\x03\x04"
@@ -94,13 +96,33 @@ def _unreadable(path, what, exc):
 
 # ----------------------------------------------------------------------------- torch
 
+def clean_name(name):
+    """`name` without ``torch.compile``'s ``_orig_mod`` parts and the leading ``module.`` of
+    ``DataParallel`` / ``DistributedDataParallel`` (``module._orig_mod.features.0.weight`` ->
+    ``features.0.weight``)."""
+    parts = [p for p in str(name).split(".") if p != "_orig_mod"]
+    while parts[:1] == ["module"] and len(parts) > 1:
+        parts = parts[1:]
+    return ".".join(parts)
+
+
+# Where checkpoints keep their weights: cnntopo and most trainers ("model"), Lightning and
+# timm ("state_dict"), timm's exponential moving average alone ("state_dict_ema").
+CHECKPOINT_KEYS = ("model", "state_dict", "state_dict_ema")
+
+
 def unwrap_state_dict(obj, where):
-    """(state dict, iteration or None) from whatever a checkpoint file held."""
+    """(state dict, iteration or None) from whatever a checkpoint file held.
+
+    A checkpoint dict is unwrapped at the first of :data:`CHECKPOINT_KEYS` that holds a
+    mapping; the names lose the wrappers' prefixes (:func:`clean_name`) unless two names
+    would then clash. Only the entries with a shape (tensors, arrays) are kept.
+    """
     iteration = None
     if isinstance(obj, Mapping):
         if isinstance(obj.get("iteration"), numbers.Integral):
             iteration = int(obj["iteration"])
-        for key in ("model", "state_dict"):
+        for key in CHECKPOINT_KEYS:
             if isinstance(obj.get(key), Mapping):
                 obj = obj[key]
                 break
@@ -110,7 +132,8 @@ def unwrap_state_dict(obj, where):
     sd = {k: v for k, v in obj.items() if isinstance(k, str) and hasattr(v, "shape")}
     if not sd:
         raise InputError(f"{where} holds no tensors (keys: {list(obj)[:_MAX_LISTED]}).")
-    return sd, iteration
+    clean = {clean_name(k): v for k, v in sd.items()}
+    return (clean if len(clean) == len(sd) else sd), iteration
 
 
 def _read_torch(path):
@@ -238,7 +261,7 @@ def _h5_attr_list(group, name):
     return [v.decode("utf8") if isinstance(v, bytes) else str(v) for v in values]
 
 
-def _hwio_to_torch(kernel, depthwise):
+def keras_kernel_to_torch(kernel, depthwise):
     """Keras (kh, kw, in, out) -> (out, in, kh, kw); depthwise (kh, kw, in, m) -> (in*m, 1, kh, kw)."""
     kernel = np.asarray(kernel)
     if depthwise:
@@ -282,7 +305,7 @@ def _keras_layer(tensors, layer, weights, where):
         if key in tensors:
             raise InputError(f"{where}: the layer name {stem!r} occurs twice.")
         depthwise = short.endswith("depthwise_kernel")
-        tensors[key] = _hwio_to_torch(w[()], depthwise)
+        tensors[key] = keras_kernel_to_torch(w[()], depthwise)
         biases = [b for bn, b in weights if len(b.shape) == 1 and _is_bias_of(n, bn)]
         if not biases and len(kernels) == 1:
             biases = [b for bn, b in weights if len(b.shape) == 1

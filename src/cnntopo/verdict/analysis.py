@@ -6,7 +6,7 @@ cloud is therefore the same everywhere; they differ only in what they keep and w
 
     filters --prepare_points--> points --+--> significant bars (the verdict's bars)
                                          +--> lazy witness barcodes    (spec.barcodes)
-                                         +--> Klein-bottle readings    (3x3 filters)
+                                         +--> Klein-bottle readings    (k x k filters, k >= 3)
                                          +--> Mapper graph, its nerve  (spec.mapper)
                                          |    and layout               (spec.layout)
                                          +--> the verdict row
@@ -28,7 +28,7 @@ from .table import verdict_row
 
 __all__ = ["SignificanceSpec", "BarcodesSpec", "MapperSpec", "AnalysisSpec", "CloudAnalysis",
            "analyse", "mapper_of", "describe_cloud", "cloud_significance", "auto_landmarks",
-           "klein_numbers", "KLEIN_KEYS", "MIN_TESTABLE", "filter_shape"]
+           "klein_numbers", "klein_readings_of", "KLEIN_KEYS", "MIN_TESTABLE", "filter_shape"]
 
 # Fewer kept points than this cannot be tested (significant_bars needs 5).
 MIN_TESTABLE = 5
@@ -180,9 +180,10 @@ class CloudAnalysis:
         Landmarks the test used (``"auto"`` resolved).
     barcodes : cnntopo.topology.witness.WitnessBarcodes or None
     klein : cnntopo.topology.klein.KleinReadings or None
-        For 3x3 filters only.
+        For square k x k filters, k >= 3 (k > 3: read area-averaged to 3x3,
+        :mod:`cnntopo.topology.klein_grid`).
     circle_fraction_before_filtering : float or None
-        Primary-circle fraction of every normalised filter (3x3 with a density filtration).
+        Primary-circle fraction of every normalised filter (k x k with a density filtration).
     graph : dict or None
         The node-link Mapper graph; members are rows of ``prepared.points``.
     nerve_betti : list of int or None
@@ -248,13 +249,47 @@ def cloud_significance(prep, landmarks=100, *, k=None, p=None, maxdim=1, coeff=2
                             **kwargs)
 
 
-def klein_numbers(points):
-    """The four Klein-bottle readings of a row (None for filters that are not 3x3)."""
-    if points.shape[1] != 9:
-        return None
-    from ..topology.klein import klein_readings
+def _kernel_side(d):
+    from ..topology.klein_grid import MODEL_SIZE, kernel_side
 
-    return klein_readings(points).to_dict()
+    k = kernel_side(d)
+    return k if k is not None and k >= MODEL_SIZE else None
+
+
+def klein_readings_of(points):
+    """The Klein-bottle readings of normalised k x k filters (k >= 3; area-averaged to 3x3
+    when k > 3, :mod:`cnntopo.topology.klein_grid`), or None for other shapes."""
+    if _kernel_side(points.shape[1]) is None:
+        return None
+    from ..topology.klein_grid import kernel_klein_readings
+
+    return kernel_klein_readings(points)
+
+
+def klein_numbers(points):
+    """The Klein-bottle readings of a row, beside the same fractions for random filters.
+
+    Parameters
+    ----------
+    points : ndarray of shape (n, k * k)
+        Normalised filters of one layer.
+
+    Returns
+    -------
+    dict or None
+        :meth:`cnntopo.topology.klein.KleinReadings.to_dict` (``primary_circle_fraction``,
+        ``primary_circle_coverage``, ``klein_fraction``, ``off_model_fraction``, counts and
+        radius) and :func:`cnntopo.topology.klein_grid.random_fractions` of the shape
+        (``primary_circle_fraction_random``, ``klein_fraction_random``,
+        ``off_model_fraction_random``); the same keys for every square kernel k >= 3. None
+        for other shapes (1x1, 2x2, not square).
+    """
+    readings = klein_readings_of(points)
+    if readings is None:
+        return None
+    from ..topology.klein_grid import random_fractions
+
+    return {**readings.to_dict(), **random_fractions(_kernel_side(points.shape[1]))}
 
 
 def _significance(prep, spec):
@@ -362,13 +397,15 @@ def analyse(filters, spec=None, *, layer=None, iteration=None, meta=None):
             raise InputError(f"The 'meta' parameter of analyse must hold one value per filter "
                              f"({len(filters)}); {bad[0]!r} has {len(meta[bad[0]])}.")
         meta = {k: np.asarray(v)[prep.rows] for k, v in meta.items()}
-    klein = before = None
-    if points.shape[1] == 9:
-        from ..topology.klein import klein_readings, primary_circle_fraction
+    klein = before = random = None
+    side = _kernel_side(points.shape[1])
+    if side is not None and len(points):
+        from ..topology.klein_grid import kernel_circle_fraction, random_fractions
 
-        klein = klein_readings(points)
+        klein = klein_readings_of(points)
+        random = random_fractions(side)
         if spec.k is not None:
-            before = primary_circle_fraction(prepare_points(filters).points)
+            before = kernel_circle_fraction(prepare_points(filters).points)
     sig, n_land = _significance(prep, spec)
     bars = None if spec.barcodes is None else _barcodes(points, spec.barcodes)
     graph = betti = lay = conf = None
@@ -381,8 +418,8 @@ def analyse(filters, spec=None, *, layer=None, iteration=None, meta=None):
                                 seed=spec.mapper.seed, n_thumbnails=spec.mapper.n_thumbnails)
     row = verdict_row(layer=layer, iteration=iteration, n_filters=prep.n_input,
                       n_kept=prep.n_filtered, k=spec.k, p=spec.p, significance=sig,
-                      klein=None if klein is None else klein.to_dict(), nerve_betti=betti,
-                      mapper_confidence=conf)
+                      klein=None if klein is None else {**klein.to_dict(), **random},
+                      nerve_betti=betti, mapper_confidence=conf)
     return CloudAnalysis(spec=spec, filters=filters, prepared=prep, meta=meta,
                          significance=sig, significance_landmarks=n_land, barcodes=bars,
                          klein=klein, circle_fraction_before_filtering=before, graph=graph,

@@ -20,6 +20,9 @@ key                           meaning
 ``primary_circle_coverage``   1 for edges at every orientation, falling as they concentrate
 ``klein_fraction``            share of filters within 0.5 of the Klein-bottle model
 ``off_model_fraction``        share of filters farther than 0.5 from it
+``..._fraction_random``       the same three fractions for Gaussian random filters of the
+                              same shape: what chance gives
+                              (:func:`cnntopo.topology.klein_grid.random_fractions`)
 ``nerve_betti``               Betti numbers [b0, b1] of the Mapper graph's nerve; null without
                               a Mapper graph
 ``nerve_confidence``          per dimension, the bootstrap confidence of the weakest component
@@ -32,7 +35,8 @@ key                           meaning
 ``reading``                   the short reading in words, by the rules of :func:`reading`
 ============================  =====================================================================
 
-The Klein-bottle numbers are null for filters that are not 3x3.
+The Klein-bottle numbers are null for filters that are not square k x k with k >= 3; k x k
+filters are read area-averaged to 3x3 (:mod:`cnntopo.topology.klein_grid`).
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from __future__ import annotations
 import numbers
 import re
 
+from ..topology.klein_grid import RANDOM_KEYS
 from ..validation import InputError
 
 __all__ = ["ROW_KEYS", "OFF_MODEL_NOTABLE", "CIRCLE_DOMINANT", "COVERAGE_EVEN", "CONFIDENT",
@@ -48,9 +53,10 @@ __all__ = ["ROW_KEYS", "OFF_MODEL_NOTABLE", "CIRCLE_DOMINANT", "COVERAGE_EVEN", 
 
 ROW_KEYS = ("layer", "iteration", "n_filters", "n_kept", "k", "p", "significant",
             "significant_confidence", "undecided", "primary_circle_fraction",
-            "primary_circle_coverage", "klein_fraction", "off_model_fraction", "nerve_betti",
-            "nerve_confidence", "nerve_robust", "nerve_loop_confidence", "nerve_stability",
-            "reading")
+            "primary_circle_coverage", "klein_fraction", "off_model_fraction",
+            "primary_circle_fraction_random", "klein_fraction_random",
+            "off_model_fraction_random", "nerve_betti", "nerve_confidence", "nerve_robust",
+            "nerve_loop_confidence", "nerve_stability", "reading")
 
 # The rules' thresholds (see `reading`).
 CIRCLE_DOMINANT = 0.5    # primary-circle fraction from which a loop reads as the primary circle
@@ -230,8 +236,9 @@ def verdict_row(*, layer, iteration, n_filters, n_kept, k, p, significance, klei
         None when the cloud was too small to test (the row then reads "too few points").
     klein : dict or None
         ``primary_circle_fraction``, ``primary_circle_coverage``, ``klein_fraction``,
-        ``off_model_fraction`` (:func:`cnntopo.topology.klein.klein_readings`); None for filters that
-        are not 3x3.
+        ``off_model_fraction`` (:func:`cnntopo.verdict.analysis.klein_numbers`) and, when
+        known, the same fractions for random filters (``primary_circle_fraction_random``,
+        ...); None for filters that are not k x k with k >= 3.
     nerve_betti : list of int or None
     mapper_confidence : cnntopo.topology.mapper_stats.MapperConfidence or None
 
@@ -248,6 +255,7 @@ def verdict_row(*, layer, iteration, n_filters, n_kept, k, p, significance, klei
            "primary_circle_coverage": klein.get("primary_circle_coverage"),
            "klein_fraction": klein.get("klein_fraction"),
            "off_model_fraction": klein.get("off_model_fraction"),
+           **{key: klein.get(key) for key in RANDOM_KEYS},
            "nerve_betti": _list(nerve_betti), "nerve_confidence": None, "nerve_robust": None,
            "nerve_loop_confidence": None, "nerve_stability": None}
     if mapper_confidence is not None:

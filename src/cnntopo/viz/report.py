@@ -79,7 +79,8 @@ _ANALYSIS_HEADER = ["analysis", "layer", "iteration", "filters", "normalised", "
                     "kept", "significant bars (H0, H1, ...)", "long bars (0.2 x scale rule)",
                     "covering radius", *_KLEIN_HEADER,
                     "Mapper nodes", "links", "nerve Betti (b0, b1)"]
-_KLEIN_NOTE = ("Readings of 3x3 filters (cnntopo.topology.klein.klein_readings), all at Euclidean "
+_KLEIN_NOTE = ("Readings of k x k filters (cnntopo.topology.klein.klein_readings; larger kernels "
+               "area-averaged to 3x3 first, cnntopo.topology.klein_grid), all at Euclidean "
                "radius 0.5 on the unit sphere: the fraction of filters within it of the primary "
                "circle; the circle coverage, 1 when the edges near the circle take every "
                "orientation evenly and 0 when all share one (normalised entropy of 16 "
