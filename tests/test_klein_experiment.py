@@ -98,7 +98,12 @@ def test_smoke_run_writes_every_measure(smoke):
                                              "baseline (published setting)"))
     assert set(d["selection"]["chosen"].values()) <= set(LRS)
     # at 0 images the Klein-initialised conv1 is the Klein bank: every filter on the model
-    assert [s[0]["klein_fraction"] for s in d["runs"]["klein-init"]["readings"]] == [1.0, 1.0]
+    start = [s[0] for s in d["runs"]["klein-init"]["readings"]]
+    assert [s["klein_fraction"] for s in start] == [1.0, 1.0]
+    assert all(s["klein_distance_median"] < 0.01 for s in start)
+    assert all(abs(s["cosine_to_start_median"] - 1) < 1e-9 for s in start)
+    final = np.array(d["runs"]["baseline"]["conv1_final"])
+    assert final.shape == (cfg.seeds, 16, 9)
     assert res["banks"]["circle"]["primary_circle_fraction"] == 1.0
     # the summary is the t-interval of the per-seed numbers
     s = res["summary"]["mnist"]["runs"]["klein-frozen"]["test"][-1]
@@ -128,3 +133,6 @@ def test_klein_layers_is_listed_but_not_in_all(capsys):
     assert "klein-layers" not in [n for n, _ in list_experiments()]
     assert main(["reproduce", "klein-layers", "fig2", "--scale", "smoke"]) == 2
     assert "runs on its own" in capsys.readouterr().err
+    if not torch.cuda.is_available():
+        assert main(["reproduce", "klein-layers", "--scale", "smoke", "--device", "cuda"]) == 2
+        assert "'device' parameter of run_klein_layers" in capsys.readouterr().err

@@ -430,6 +430,9 @@ def _run_klein_layers(args) -> int:
     results = run_klein_layers(args.scale, out, device=args.device or "cpu",
                                data_dir=args.data_dir, workers=args.workers,
                                progress=not args.quiet)
+    from .experiments.klein_summary import headline_table
+
+    print(headline_table(results))
     t = results["timing"]
     print(f"tables: {out / 'klein_layers.md'}; figures: {out / 'learning_curves.png'}, "
           f"{out / 'conv1_readings.png'}; numbers: {out / 'klein_layers.json'}")

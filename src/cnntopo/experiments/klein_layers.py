@@ -51,8 +51,8 @@ from ..validation import InputError
 from .klein_summary import format_tables, summarise
 
 __all__ = ["CONDITIONS", "LRS", "NAME", "PUBLISHED", "PUBLISHED_SETTING", "SCALES",
-           "THRESHOLDS", "TITLE", "KleinLayersConfig", "redraw_klein_layers", "run_klein_layers",
-           "write_outputs"]
+           "THRESHOLDS", "TITLE", "KleinLayersConfig", "condition_members",
+           "redraw_klein_layers", "run_klein_layers", "write_outputs"]
 
 NAME = "klein-layers"
 TITLE = ("Klein-bottle conv layers against controls: conditions x seeds -> accuracy, "
@@ -202,7 +202,9 @@ def _data(name, cfg, device, data_dir):
     return _DATA[key]
 
 
-def _members(lr_of, published):
+def condition_members(lr_of, published):
+    """[(run name, Member)]: the conditions at their lr (`lr_of`: name -> lr), then the two
+    runs in the published setting when `published`."""
     from ..training.conditions import Member
 
     spec = {name: (conv1, frozen, mask) for name, conv1, frozen, mask in CONDITIONS}
@@ -212,13 +214,21 @@ def _members(lr_of, published):
     return runs
 
 
-def _conv1_readings(filters):
+def _conv1_readings(filters, start=None):
+    """Fractions near the primary circle and the Klein bottle, the median distance to the
+    Klein bottle, and (given the filters at 0 images) the median cosine to where they began."""
     from ..cloud.pointcloud import normalise
     from ..topology.klein import klein_readings
 
-    r = klein_readings(normalise(filters.reshape(-1, 9))[0])
-    return {"primary_circle_fraction": r.primary_circle_fraction,
-            "klein_fraction": r.klein_fraction}
+    points = normalise(filters.reshape(-1, 9))[0]
+    r = klein_readings(points)
+    out = {"primary_circle_fraction": r.primary_circle_fraction,
+           "klein_fraction": r.klein_fraction,
+           "klein_distance_median": float(np.median(r.klein_distance))}
+    if start is not None:
+        out["cosine_to_start_median"] = float(np.median(
+            (points * normalise(start.reshape(-1, 9))[0]).sum(axis=1)))
+    return out
 
 
 def _selection_job(name, seed, cfg, device, data_dir, bar=None):
@@ -238,7 +248,7 @@ def _selection_job(name, seed, cfg, device, data_dir, bar=None):
     data = _data(name, cfg, device, data_dir)
     points = [c for c in cfg.checkpoints if c <= cfg.select_at]
     members = [m for lr in cfg.lrs
-               for _, m in _members({n: lr for n, *_ in CONDITIONS}, published=False)]
+               for _, m in condition_members({n: lr for n, *_ in CONDITIONS}, published=False)]
     ens = ConditionEnsemble(members, seed, cfg.widths).to(device)
     scores = np.zeros((len(members), len(points)))
 
@@ -266,18 +276,19 @@ def _seed_job(name, seed, lr_of, cfg, device, data_dir, bar=None):
 
     cpu0 = time.process_time()
     data = _data(name, cfg, device, data_dir)
-    runs = _members(lr_of, published=name in cfg.published_datasets)
+    runs = condition_members(lr_of, published=name in cfg.published_datasets)
     names = [n for n, _ in runs]
     ens = ConditionEnsemble([m for _, m in runs], seed, cfg.widths).to(device)
     out = {n: {"test": []} for n in names}
+    start = {i: ens.conv1_filters(i) for i in ens.trainable}
     for i in ens.trainable:
-        out[names[i]]["readings"] = [_conv1_readings(ens.conv1_filters(i))]  # 0 images
+        out[names[i]]["readings"] = [_conv1_readings(start[i], start[i])]  # 0 images
 
     def at(images):
         for i, acc in enumerate(accuracy(ens, data.test_x, data.test_y)):
             out[names[i]]["test"].append(float(acc))
         for i in ens.trainable:
-            out[names[i]]["readings"].append(_conv1_readings(ens.conv1_filters(i)))
+            out[names[i]]["readings"].append(_conv1_readings(ens.conv1_filters(i), start[i]))
 
     stream = BatchStream(seed, len(data.fit_y), cfg.batch)
     train_members(ens, MemberAdam(ens), data.fit_x, data.fit_y, stream, start=0,
@@ -406,8 +417,8 @@ def run_klein_layers(scale="laptop", out_dir=None, *, config=None, device="cpu",
     -------
     dict
         What ``klein_layers.json`` holds: ``config``, ``datasets`` (per dataset: the lr
-        ``selection``, every run's per-seed ``test`` curve, ``shift`` and ``readings``,
-        ``verdict``), ``summary`` (:func:`~cnntopo.experiments.klein_summary.summarise`),
+        ``selection``, every run's per-seed ``test`` curve, ``shift`` and ``readings``, and
+        for a trainable conv1 its ``verdict`` and ``conv1_final`` filters), ``summary`` (:func:`~cnntopo.experiments.klein_summary.summarise`),
         ``published``, ``banks``, ``timing``, ``environment``.
     """
     import torch
@@ -462,6 +473,9 @@ def run_klein_layers(scale="laptop", out_dir=None, *, config=None, device="cpu",
                     filters.setdefault(run, []).append(v)
             for run, v in _verdicts(filters).items():
                 runs[run]["verdict"] = v
+        for _, f, _ in mine:  # the last conv1 filters, (seeds, C1, 9) per trainable run
+            for run, v in f.items():
+                runs[run].setdefault("conv1_final", []).append(v.reshape(len(v), 9).tolist())
         results["datasets"][name] = {
             "threshold": THRESHOLDS[name], "checkpoints": list(cfg.checkpoints),
             "selection": selection[name], "runs": runs,

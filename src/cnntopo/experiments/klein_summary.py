@@ -12,10 +12,13 @@ import math
 
 import numpy as np
 
-__all__ = ["REPORT_AT", "SHIFTS", "format_tables", "images_to_reach", "summarise", "t_interval"]
+__all__ = ["READINGS", "REPORT_AT", "SHIFTS", "format_tables", "headline_table",
+           "images_to_reach", "summarise", "t_interval"]
 
 REPORT_AT = (500, 1000, 2000, 5000, 10000, 60000)   # images: the table's columns
 SHIFTS = ("noisy->clean", "noisy->noisy", "clean->noisy", "polarity", "blur")
+READINGS = ("primary_circle_fraction", "klein_fraction", "klein_distance_median",
+            "cosine_to_start_median")
 
 
 def t_interval(values, level=0.95):
@@ -71,8 +74,8 @@ def summarise(results):
         Per dataset: ``checkpoints``, ``threshold``, ``seeds`` and ``runs``: per run its
         ``lr``, ``test`` (one interval per checkpoint), ``diff_vs_baseline`` (paired by
         seed), ``images_to_threshold`` (over the seeds that reach it) and ``reached``,
-        ``shift`` (per shift), ``readings`` (per reading, one interval per checkpoint with
-        0 images first) where the run has them.
+        ``shift`` and ``shift_diff_vs_baseline`` (per shift), ``readings`` (per reading,
+        one interval per checkpoint with 0 images first) where the run has them.
     """
     out = {}
     for name, d in results["datasets"].items():
@@ -87,12 +90,15 @@ def summarise(results):
                    "diff_vs_baseline": [_ci(test[:, j] - base[:, j]) for j in range(len(ckpt))],
                    "images_to_threshold": _ci([np.nan if v is None else v for v in reach]),
                    "reached": int(sum(v is not None for v in reach)),
-                   "shift": {k: _ci(v) for k, v in r["shift"].items()}}
+                   "shift": {k: _ci(v) for k, v in r["shift"].items()},
+                   "shift_diff_vs_baseline": {
+                       k: _ci(np.asarray(v, dtype=float)
+                              - np.asarray(d["runs"]["baseline"]["shift"][k], dtype=float))
+                       for k, v in r["shift"].items()}}
             if "readings" in r:
-                row["readings"] = {
-                    key: [_ci([seed[j][key] for seed in r["readings"]])
-                          for j in range(len(ckpt) + 1)]
-                    for key in ("primary_circle_fraction", "klein_fraction")}
+                keys = [k for k in READINGS if k in r["readings"][0][0]]
+                row["readings"] = {key: [_ci([seed[j][key] for seed in r["readings"]])
+                                         for j in range(len(ckpt) + 1)] for key in keys}
             rows[run] = row
         out[name] = {"checkpoints": ckpt, "threshold": d["threshold"], "runs": rows,
                      "seeds": int(base.shape[0])}
@@ -156,6 +162,12 @@ def _shift(name, s, results):
     for run, r in s["runs"].items():
         lines.append(f"| {run} | " + " | ".join(_fmt(r["shift"].get(k), pct=True)
                                                for k in SHIFTS) + " |")
+    lines += ["", "Difference from the baseline under shift, percentage points, paired by seed:",
+              "", "| condition | " + " | ".join(SHIFTS) + " |", "|---|" + "---|" * len(SHIFTS)]
+    for run, r in s["runs"].items():
+        if run != "baseline":
+            lines.append(f"| {run} | " + " | ".join(
+                _fmt(r["shift_diff_vs_baseline"].get(k), pct=True) for k in SHIFTS) + " |")
     return lines
 
 
@@ -177,14 +189,19 @@ def _readings(name, s, d):
     runs = [(run, r) for run, r in s["runs"].items() if "readings" in r]
     if not runs:
         return []
-    lines = [(f"#### {name}: conv1 readings over training: primary-circle / Klein fraction "
-              "(mean over seeds), and the verdict of the last filters (all seeds pooled)"), "",
+    lines = [(f"#### {name}: conv1 over training, mean over seeds: primary-circle fraction / "
+              "Klein fraction / median distance to the Klein bottle (cosine to the start "
+              "filters after the last checkpoint); the verdict of the last filters, all seeds "
+              "pooled"), "",
              "| condition | 0 | " + " | ".join(f"{c:,}" for c in cols) + " | verdict |",
              "|---|---|" + "---|" * (len(cols) + 1)]
     for run, r in runs:
+        rd = r["readings"]
         idx = [0] + [1 + ckpt.index(c) for c in cols]
-        cells = [f"{r['readings']['primary_circle_fraction'][j]['mean']:.2f} / "
-                 f"{r['readings']['klein_fraction'][j]['mean']:.2f}" for j in idx]
+        cells = [" / ".join(f"{rd[k][j]['mean']:.2f}" for k in READINGS[:3] if k in rd)
+                 for j in idx]
+        if "cosine_to_start_median" in rd:
+            cells[-1] += f" ({rd['cosine_to_start_median'][-1]['mean']:.2f})"
         v = d["runs"][run].get("verdict")
         verdict = (f"{v['reading']} (b1 = {v['significant'][1]}, {v['n_kept']} filters)"
                    if v else "–")
@@ -205,4 +222,34 @@ def format_tables(results):
     lines += ["The frozen filter banks themselves (primary-circle / Klein fraction): "
               + ", ".join(f"{k} {v['primary_circle_fraction']:.2f} / {v['klein_fraction']:.2f}"
                           for k, v in banks.items()) + ".", ""]
+    return "\n".join(lines)
+
+
+def headline_table(results, columns=(500, 2000, 5000, 10000, 60000)):
+    """One Markdown table of every dataset: test accuracy at a few image counts, the images
+    to the threshold and the noisy -> clean shift, each run's mean [95% CI]; the published
+    numbers beside them."""
+    lines = []
+    for name, s in results["summary"].items():
+        ckpt = s["checkpoints"]
+        cols = [c for c in columns if c in ckpt] or list(ckpt)
+        pub = results["published"].get(name)
+        lines += [f"**{name}** ({s['seeds']} seeds)", "",
+                  "| run | " + " | ".join(f"{c:,} images" for c in cols)
+                  + f" | images to {100 * s['threshold']:.0f}% | noisy -> clean |",
+                  "|---|" + "---|" * (len(cols) + 2)]
+        for run, r in s["runs"].items():
+            reach = _fmt(r["images_to_threshold"])
+            if r["reached"] < s["seeds"]:
+                reach = f"{r['reached']}/{s['seeds']} reach it" if r["reached"] else "not reached"
+            lines.append(f"| {run} | " + " | ".join(_fmt(r["test"][ckpt.index(c)], pct=True)
+                                                   for c in cols)
+                         + f" | {reach} | {_fmt(r['shift'].get('noisy->clean'), pct=True)} |")
+        if pub:
+            for key, label in (("klein-frozen+klein-mask", "Klein filters + Klein connectivity"),
+                               ("baseline", "plain conv layers")):
+                lines.append(f"| *published (one run, Adam 1e-5, MSE): {label}* | "
+                             + " | ".join(f"*{100 * pub[key]:.0f}*" if c == pub["images"] else ""
+                                          for c in cols) + " | | |")
+        lines.append("")
     return "\n".join(lines)

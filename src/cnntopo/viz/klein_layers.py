@@ -12,7 +12,7 @@ import numpy as np
 
 __all__ = ["CONDITION_STYLE", "plot_learning_curves", "plot_readings"]
 
-# colour and line of each run; the published-setting runs dashed in their condition's colour
+# colour and line of each run; the published-setting runs dashed, in a paler colour
 CONDITION_STYLE = {
     "baseline": ("#222222", "-"),
     "klein-init": ("#1f77b4", "-"),
@@ -22,17 +22,28 @@ CONDITION_STYLE = {
     "random-frozen": ("#8c564b", "-"),
     "klein-frozen+klein-mask": ("#9467bd", "-"),
     "klein-frozen+random-mask": ("#e377c2", "-"),
-    "baseline (published setting)": ("#222222", "--"),
-    "klein-frozen+klein-mask (published setting)": ("#9467bd", "--"),
+    "baseline (published setting)": ("#8a8a8a", "--"),
+    "klein-frozen+klein-mask (published setting)": ("#c5b0d5", "--"),
 }
 
 
 def _figure(n_cols, n_rows=1, height=4.6, ratios=None):
+    """A figure and its axes [row][column]; the rows of a column share the x axis."""
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(6.4 * n_cols, height), layout="constrained")
     grid = fig.add_gridspec(n_rows, n_cols, height_ratios=ratios)
-    return fig, [[fig.add_subplot(grid[r, c]) for c in range(n_cols)] for r in range(n_rows)]
+    axes = [[fig.add_subplot(grid[0, c]) for c in range(n_cols)]]
+    for r in range(1, n_rows):
+        axes.append([fig.add_subplot(grid[r, c], sharex=axes[0][c]) for c in range(n_cols)])
+    return fig, axes
+
+
+def _legend(axes, loc):
+    """One legend of every run (the panel with the most labelled lines holds the others'),
+    drawn in the last panel, whose lower right is empty once the curves have risen."""
+    handles, labels = max((a.get_legend_handles_labels() for a in axes), key=lambda h: len(h[1]))
+    axes[-1].legend(handles, labels, fontsize=7, loc=loc, framealpha=0.9)
 
 
 def _band(ax, x, cis, colour, style, label, scale=1.0):
@@ -79,7 +90,6 @@ def plot_learning_curves(results):
                          ms=13, mec="white", mew=0.8, ls="none",
                          label=f"published {key} (1 run, lr 1e-5, MSE)")
         top.axhline(s["threshold"], color="#999999", lw=0.8, ls=":")
-        bottom.set_xlim(top.get_xlim())
         bottom.axhline(0.0, color="#222222", lw=0.9)
         for ax in (top, bottom):
             ax.set_xscale("log")
@@ -91,19 +101,21 @@ def plot_learning_curves(results):
         bottom.set_xlabel("training images seen")
         bottom.set_ylabel("difference from baseline (points)")
         bottom.set_title("paired by seed, 95% interval")
-    axes[0][-1].legend(fontsize=7, loc="lower right", framealpha=0.9)
+    _legend(axes[0], "lower right")
     return fig
 
 
 def plot_readings(results):
-    """Primary-circle (solid) and Klein (dotted) fractions of trainable conv1s over training.
+    """conv1 of the trainable runs over training: the fractions within 0.5 of the primary
+    circle (solid) and of the Klein bottle (dotted), the median distance to the Klein bottle
+    (dash-dot); mean and 95% interval over seeds.
 
     Returns
     -------
     matplotlib.figure.Figure
     """
     summary = results["summary"]
-    fig, axes = _figure(len(summary), height=4.0)
+    fig, axes = _figure(len(summary), height=4.6)
     banks = results.get("banks", {})
     for ax, (name, s) in zip(axes[0], summary.items()):
         # 0 images drawn at half the first checkpoint (log axis)
@@ -111,21 +123,25 @@ def plot_readings(results):
         for run, r in s["runs"].items():
             if "readings" not in r:
                 continue
-            colour, style = CONDITION_STYLE.get(run, ("#7f7f7f", "-"))
-            _band(ax, x, r["readings"]["primary_circle_fraction"], colour, style,
-                  f"{run}: primary circle")
-            _band(ax, x, r["readings"]["klein_fraction"], colour, ":", f"{run}: Klein bottle")
+            colour, _ = CONDITION_STYLE.get(run, ("#7f7f7f", "-"))
+            _band(ax, x, r["readings"]["primary_circle_fraction"], colour, "-",
+                  f"{run}: near the primary circle")
+            _band(ax, x, r["readings"]["klein_fraction"], colour, ":",
+                  f"{run}: near the Klein bottle")
+            if "klein_distance_median" in r["readings"]:
+                _band(ax, x, r["readings"]["klein_distance_median"], colour, "-.",
+                      f"{run}: median distance to the Klein bottle")
         if "random" in banks:
             ax.axhline(banks["random"]["klein_fraction"], color="#8c564b", lw=0.8, ls=":",
-                       label="random filters: Klein")
+                       label="random filters: near the Klein bottle")
         ax.set_xscale("log")
         ax.set_xticks(x)
         ax.set_xticklabels(["0"] + [f"{int(c):,}" for c in s["checkpoints"]], rotation=45,
                            fontsize=7)
         ax.set_xlabel("training images seen")
-        ax.set_ylabel("fraction of conv1 filters within 0.5")
-        ax.set_ylim(0.0, 1.02)
+        ax.set_ylabel("fraction within 0.5  /  median distance")
+        ax.set_ylim(0.0, 1.1)
         ax.set_title(f"{name}: conv1 of the trainable conditions")
         ax.grid(True, lw=0.3, alpha=0.5)
-    axes[0][-1].legend(fontsize=7, loc="lower left", framealpha=0.9)
+    _legend(axes[0], "center right")
     return fig
