@@ -12,11 +12,22 @@ import math
 
 import numpy as np
 
-__all__ = ["READINGS", "REPORT_AT", "SHIFTS", "format_tables", "headline_table",
+__all__ = ["CONTRASTS", "READINGS", "REPORT_AT", "SHIFTS", "format_tables", "headline_table",
            "images_to_reach", "summarise", "t_interval"]
 
 REPORT_AT = (500, 1000, 2000, 5000, 10000, 60000)   # images: the table's columns
 SHIFTS = ("noisy->clean", "noisy->noisy", "clean->noisy", "polarity", "blur")
+# the questions, as paired differences (a - b, by seed): is it the Klein bottle, or any fixed
+# edge filters? Does Klein connectivity beat a random mask of the same density? And the two
+# runs of the published comparison, in its own setting.
+CONTRASTS = (
+    ("klein-frozen", "circle-frozen"),
+    ("klein-frozen", "gabor-frozen"),
+    ("klein-frozen", "random-frozen"),
+    ("klein-frozen+klein-mask", "klein-frozen+random-mask"),
+    ("klein-frozen+klein-mask", "klein-frozen"),
+    ("klein-frozen+klein-mask (published setting)", "baseline (published setting)"),
+)
 READINGS = ("primary_circle_fraction", "klein_fraction", "klein_distance_median",
             "cosine_to_start_median")
 
@@ -75,7 +86,9 @@ def summarise(results):
         ``lr``, ``test`` (one interval per checkpoint), ``diff_vs_baseline`` (paired by
         seed), ``images_to_threshold`` (over the seeds that reach it) and ``reached``,
         ``shift`` and ``shift_diff_vs_baseline`` (per shift), ``readings`` (per reading,
-        one interval per checkpoint with 0 images first) where the run has them.
+        one interval per checkpoint with 0 images first) where the run has them; and
+        ``contrasts``: the paired differences of `CONTRASTS` (``test`` per checkpoint,
+        ``shift``).
     """
     out = {}
     for name, d in results["datasets"].items():
@@ -101,7 +114,22 @@ def summarise(results):
                                          for j in range(len(ckpt) + 1)] for key in keys}
             rows[run] = row
         out[name] = {"checkpoints": ckpt, "threshold": d["threshold"], "runs": rows,
-                     "seeds": int(base.shape[0])}
+                     "seeds": int(base.shape[0]), "contrasts": _contrasts(d)}
+    return out
+
+
+def _contrasts(d):
+    out = {}
+    for a, b in CONTRASTS:
+        if a not in d["runs"] or b not in d["runs"]:
+            continue
+        ra, rb = d["runs"][a], d["runs"][b]
+        diff = np.asarray(ra["test"], dtype=float) - np.asarray(rb["test"], dtype=float)
+        out[f"{a} - {b}"] = {
+            "test": [_ci(diff[:, j]) for j in range(diff.shape[1])],
+            "shift": {k: _ci(np.asarray(ra["shift"][k], dtype=float)
+                             - np.asarray(rb["shift"][k], dtype=float))
+                      for k in ra["shift"] if k in rb["shift"]}}
     return out
 
 
@@ -151,6 +179,20 @@ def _learning(name, s, results):
             lines.append(f"| {run} | " + " | ".join(
                 _fmt(r["diff_vs_baseline"][ckpt.index(c)], pct=True) for c in cols) + " |")
     return lines
+
+
+def _contrast_table(name, s):
+    ckpt, cols = s["checkpoints"], _columns(s["checkpoints"])
+    shifts = ("noisy->clean", "clean->noisy", "polarity", "blur")
+    lines = [(f"#### {name}: contrasts, a - b in percentage points, paired by seed (mean "
+              "[95% CI]): test accuracy after n images, then under shift"), "",
+             "| a - b | " + " | ".join(f"{c:,}" for c in cols) + " | " + " | ".join(shifts)
+             + " |", "|---|" + "---|" * (len(cols) + len(shifts))]
+    for pair, c in s.get("contrasts", {}).items():
+        lines.append(f"| {pair} | "
+                     + " | ".join(_fmt(c["test"][ckpt.index(k)], pct=True) for k in cols) + " | "
+                     + " | ".join(_fmt(c["shift"].get(k), pct=True) for k in shifts) + " |")
+    return lines if s.get("contrasts") else []
 
 
 def _shift(name, s, results):
@@ -214,8 +256,9 @@ def format_tables(results):
     lines = []
     for name, s in results["summary"].items():
         d = results["datasets"][name]
-        for part in (_learning(name, s, results), _shift(name, s, results),
-                     _selection(name, d["selection"]), _readings(name, s, d)):
+        for part in (_learning(name, s, results), _contrast_table(name, s),
+                     _shift(name, s, results), _selection(name, d["selection"]),
+                     _readings(name, s, d)):
             if part:
                 lines += part + [""]
     banks = results["banks"]

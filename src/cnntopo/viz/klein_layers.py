@@ -115,7 +115,7 @@ def plot_readings(results):
     matplotlib.figure.Figure
     """
     summary = results["summary"]
-    fig, axes = _figure(len(summary), height=4.6)
+    fig, axes = _figure(len(summary), height=5.4)
     banks = results.get("banks", {})
     for ax, (name, s) in zip(axes[0], summary.items()):
         # 0 images drawn at half the first checkpoint (log axis)
@@ -143,5 +143,7 @@ def plot_readings(results):
         ax.set_ylim(0.0, 1.1)
         ax.set_title(f"{name}: conv1 of the trainable conditions")
         ax.grid(True, lw=0.3, alpha=0.5)
-    _legend(axes[0], "center right")
+    handles, labels = max((a.get_legend_handles_labels() for a in axes[0]),
+                          key=lambda h: len(h[1]))
+    fig.legend(handles, labels, loc="outside lower center", ncols=3, fontsize=7)
     return fig
