@@ -52,3 +52,53 @@ def test_bad_sizes_are_named():
         klein_filters(2, 2, kernel_size=0)
     with pytest.raises(ValueError, match="'n' parameter of circle_filters"):
         circle_filters(0)
+
+
+def test_gabor_filters_share_the_klein_grid_conventions():
+    from cnntopo.topology.klein_filters import gabor_filters
+
+    g = gabor_filters(2, 4)                       # t1 in (0, pi/2), t2 in (0, pi/2, pi, 3pi/2)
+    odd = g[1]                                    # t1 = 0, t2 = pi/2: rises left to right
+    assert odd[1, 0] < 0 < odd[1, 2] and abs(odd[1, 1]) < 1e-12
+    np.testing.assert_allclose(odd[:, 0], -odd[:, 2])
+    even = g[0]                                   # t2 = 0: a dark vertical centre line
+    assert even[1, 1] < even[1, 0] and np.isclose(even[1, 0], even[1, 2])
+    np.testing.assert_allclose(g[2], -g[0])       # t2 + pi flips the sign
+    # by hand: centre cell (0, 0) of (t1 = 0, t2 = 0) is -exp(0) cos(0) = -1
+    assert np.isclose(even[1, 1], -1.0)
+    # each Gabor filter is close to its Klein twin after normalising, but not equal
+    unit_g = normalise(gabor_filters(4, 4).reshape(-1, 9))[0]
+    unit_k = normalise(klein_filters(4, 4).reshape(-1, 9))[0]
+    cos = (unit_g * unit_k).sum(1)
+    assert cos.min() > 0.9 and cos.min() < 0.99
+
+
+def test_klein_grid_distances_honour_the_identifications():
+    from cnntopo.topology.klein_filters import klein_grid_distances
+
+    t1, t2 = np.array([0.3, 1.0]), np.array([0.5, 5.0])
+    # (t1 + pi, t2) is the point (t1, -t2): distance 0; t2 is 2 pi periodic
+    np.testing.assert_allclose(np.diag(klein_grid_distances(t1, t2, t1 + np.pi, -t2)), 0, atol=1e-12)
+    np.testing.assert_allclose(np.diag(klein_grid_distances(t1, t2, t1, t2 + 2 * np.pi)), 0, atol=1e-12)
+    d = klein_grid_distances([0.0, 0.0], [0.0, 0.0], [0.0, np.pi / 2, 3.0], [np.pi / 2, 0.0, 0.0])
+    # by hand: a quarter turn in t2; a half turn in t1 both ways; t1 = 3 is pi - 3 from t1 = pi
+    np.testing.assert_allclose(d[0], [np.pi / 2, np.pi / 2, np.pi - 3.0])
+    rng = np.random.default_rng(0)
+    a, b = rng.uniform(0, np.pi, 20), rng.uniform(0, 2 * np.pi, 20)
+    m = klein_grid_distances(a, b, a, b)
+    np.testing.assert_allclose(m, m.T, atol=1e-12)
+
+
+def test_klein_connectivity_of_a_four_by_four_grid():
+    from cnntopo.topology.klein_filters import klein_connectivity
+
+    mask = klein_connectivity(4, 4, np.pi / 2)
+    _, t2 = klein_filter_angles(4, 4)
+    # by hand: itself, t2 +- pi/2, t1 +- pi/4 and t1 + pi/2 (= t1 - pi/2 with t2 -> -t2,
+    # one point when t2 is 0 or pi): 7 inputs, 6 on the lines t2 = 0, pi
+    on_line = np.isclose(np.sin(t2), 0)
+    np.testing.assert_array_equal(mask.sum(1), np.where(on_line, 6, 7))
+    assert not mask.all() and np.array_equal(mask, mask.T) and mask.diagonal().all()
+    np.testing.assert_array_equal(klein_connectivity(4, 4, 0.1), np.eye(16, dtype=bool))
+    with pytest.raises(ValueError, match="'radius' parameter of klein_connectivity"):
+        klein_connectivity(4, 4, -1.0)

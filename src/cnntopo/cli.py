@@ -515,17 +515,42 @@ def _seed_config(config, seed):
 
 
 def cmd_reproduce(args) -> int:
+    from .experiments.klein_layers import NAME as KLEIN_LAYERS
+
     if args.all and args.figure:
         raise CLIError("give experiments (FIG...) or --all, not both")
     if args.list or not (args.figure or args.all):
+        from .experiments.klein_layers import TITLE
         from .experiments.runner import list_experiments
 
-        for name, title in list_experiments():
+        for name, title in list_experiments() + [(KLEIN_LAYERS, TITLE)]:
             print(f"{name:<14} {title}")
         return 0
+    if KLEIN_LAYERS in args.figure:
+        if len(args.figure) > 1 or args.ray is not None:
+            raise CLIError(f"{KLEIN_LAYERS} runs on its own (no other experiments, no --ray)")
+        return _run_klein_layers(args)
     if len(args.figure) == 1 and args.ray is None:
         return _run_config(args.figure[0], args)  # one experiment: out_dir/run, as always
     return _run_plan(args)
+
+
+def _run_klein_layers(args) -> int:
+    from .experiments.klein_layers import run_klein_layers
+
+    out = Path(args.out or f"runs/klein-layers-{args.scale}")
+    results = run_klein_layers(args.scale, out, device=args.device or "cpu",
+                               data_dir=args.data_dir, workers=args.workers,
+                               progress=not args.quiet)
+    from .experiments.klein_summary import headline_table
+
+    print(headline_table(results))
+    t = results["timing"]
+    print(f"tables: {out / 'klein_layers.md'}; figures: {out / 'learning_curves.png'}, "
+          f"{out / 'conv1_readings.png'}; numbers: {out / 'klein_layers.json'}")
+    print(f"{t['wall_seconds']:.0f} s wall, {t['cpu_seconds']:.0f} s CPU, "
+          f"{t['workers']} worker(s)")
+    return 0
 
 
 def _run_plan(args) -> int:
@@ -586,6 +611,12 @@ def cmd_run(args) -> int:
 def cmd_redraw(args) -> int:
     from .viz.draw import redraw
 
+    if (Path(args.out_dir) / "klein_layers.json").is_file():  # `reproduce klein-layers`
+        from .experiments.klein_layers import redraw_klein_layers
+
+        written = redraw_klein_layers(args.out_dir)
+        print(f"redrew {len(written)} files in {args.out_dir} (tables, figures)")
+        return 0
     written = redraw(args.out_dir)
     print(f"redrew {len(written)} files in {args.out_dir} (figures, pages, report)")
     return 0
@@ -815,6 +846,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run as Ray tasks: 'auto' (the cluster started here with `ray start "
                    "--head`), 'local' (a Ray instance for this command only) or HOST:PORT")
     r.add_argument("--device", help="train on this device (cpu, cuda) instead of the configs'")
+    r.add_argument("--workers", type=int, metavar="N",
+                   help="klein-layers: processes of one thread each (default: min(4, CPUs) "
+                   "on the CPU, 1 on CUDA)")
     runopts(r)
     r.set_defaults(func=cmd_reproduce)
 

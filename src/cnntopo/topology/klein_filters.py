@@ -21,9 +21,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..validation import check_int
+from ..validation import check_int, check_real
 
-__all__ = ["klein_filters", "circle_filters", "klein_filter_angles", "cell_centres"]
+__all__ = [
+    "cell_centres",
+    "circle_filters",
+    "gabor_filters",
+    "klein_connectivity",
+    "klein_filter_angles",
+    "klein_filters",
+    "klein_grid_distances",
+]
 
 
 def cell_centres(kernel_size):
@@ -87,3 +95,98 @@ def circle_filters(n, kernel_size=3):
     k = check_int(kernel_size, "kernel_size", "circle_filters", 1)
     t1 = 2.0 * np.pi * np.arange(n) / n
     return _cell_integrals(t1, np.full(n, np.pi / 2), k)
+
+
+def gabor_filters(n_theta1, n_theta2, kernel_size=3, *, wavelength=3.0, sigma=1.0):
+    """Gabor filters on the Klein filters' grid: the same directions t1 and phases t2.
+
+    Filter (t1, t2) samples, at the k x k cell centres of [-1, 1]^2,
+
+        G(x, y) = -exp(-(x^2 + y^2) / (2 sigma^2)) cos(2 pi u / wavelength + t2),
+        u = cos(t1) x + sin(t1) y,
+
+    the Gabor counterpart of Klein filter (t1, t2): t2 = pi / 2 an odd (edge) filter rising
+    along u, t2 = 0 an even one with a dark centre line, as in :func:`klein_filters`. They
+    differ from the Klein filters by the Gaussian envelope and the sinusoidal profile (the
+    comparison of Love et al. 2023, section 3.3).
+
+    Parameters
+    ----------
+    n_theta1, n_theta2 : int
+        Directions t1 = pi i / n1 and phases t2 = 2 pi j / n2, as :func:`klein_filter_angles`.
+    kernel_size : int, default 3
+    wavelength : float, default 3.0
+        In units of the patch's half-width (the patch is 2 wide): 4.5 pixels on a 3x3 grid.
+        At 2 (one period across the patch) the diagonal filters alias on 3x3.
+    sigma : float, default 1.0
+        Width of the envelope, same units (the patch's edge at one sigma). With these
+        defaults every 3x3 Gabor filter of a 4 x 4 grid lies within 0.4 of the Klein-bottle
+        model after normalising, cosine >= 0.92 to its Klein twin: a close relative with its
+        own shape.
+
+    Returns
+    -------
+    filters : ndarray of float64, shape (n1 * n2, k, k)
+        Filter ``i * n2 + j`` is (t1_i, t2_j); not normalised.
+    """
+    fn = "gabor_filters"
+    k = check_int(kernel_size, "kernel_size", fn, 1)
+    wavelength = check_real(wavelength, "wavelength", fn, 0.0, np.inf)
+    sigma = check_real(sigma, "sigma", fn, 0.0, np.inf)
+    t1, t2 = klein_filter_angles(n_theta1, n_theta2)
+    xc, yc = cell_centres(k)
+    u = np.cos(t1)[:, None, None] * xc + np.sin(t1)[:, None, None] * yc
+    envelope = np.exp(-(xc ** 2 + yc ** 2) / (2.0 * sigma ** 2))
+    return -envelope * np.cos(2.0 * np.pi * u / wavelength + t2[:, None, None])
+
+
+def klein_grid_distances(t1_a, t2_a, t1_b, t2_b):
+    """Distances on the flat Klein bottle between points (t1, t2) of two sets.
+
+    The Klein bottle is the square [0, pi) x [0, 2 pi) with (t1, t2 + 2 pi) ~ (t1, t2) and
+    (t1 + pi, t2) ~ (t1, -t2): the filter F of (t1 + pi, t2) is that of (t1, -t2) (u changes
+    sign). The distance is the Euclidean one of the plane between the nearest lifts.
+
+    Parameters
+    ----------
+    t1_a, t2_a : array_like, shape (n,)
+    t1_b, t2_b : array_like, shape (m,)
+
+    Returns
+    -------
+    ndarray of float64, shape (n, m)
+    """
+    t1_a, t2_a = (np.asarray(v, dtype=np.float64)[:, None] for v in (t1_a, t2_a))
+    t1_b, t2_b = (np.asarray(v, dtype=np.float64)[None, :] for v in (t1_b, t2_b))
+    best = np.full(np.broadcast_shapes(t1_a.shape, t1_b.shape), np.inf)
+    for shift in (-2, -1, 0, 1, 2):  # lifts of b: (t1 + shift pi, (-1)^shift t2), t2 mod 2 pi
+        d1 = t1_a - (t1_b + shift * np.pi)
+        d2 = np.remainder(t2_a - (-1) ** shift * t2_b + np.pi, 2 * np.pi) - np.pi
+        best = np.minimum(best, np.hypot(d1, d2))
+    return best
+
+
+def klein_connectivity(n_theta1, n_theta2, radius):
+    """Which channels of a Klein-indexed layer feed which: distance on the Klein bottle <= radius.
+
+    Channel i of a layer whose channels sit at the :func:`klein_filter_angles` grid connects
+    to channel j of the next when their points are within `radius` of each other
+    (:func:`klein_grid_distances`): the "Klein one layer" (KOL) connectivity of Love et al.
+    (2023), a channel seeing the features of neighbouring edges and lines only.
+
+    Parameters
+    ----------
+    n_theta1, n_theta2 : int
+        The grid of both layers.
+    radius : float
+        > 0; a small tolerance (1e-9) keeps points at exactly `radius` connected.
+
+    Returns
+    -------
+    mask : ndarray of bool, shape (n1 * n2, n1 * n2)
+        ``mask[j, i]``: output channel j reads input channel i (symmetric, true on the
+        diagonal).
+    """
+    radius = check_real(radius, "radius", "klein_connectivity", 0.0, np.inf)
+    t1, t2 = klein_filter_angles(n_theta1, n_theta2)
+    return klein_grid_distances(t1, t2, t1, t2) <= radius + 1e-9
