@@ -1,7 +1,7 @@
 """What a Mapper graph's confidence costs, against one Mapper run, at 154 and at 20,000 points.
 
-Clouds: the demo's 154 kept first-layer filters (its rho(20, 0.3) of tests/data/demo-filters'
-seed 0, when present; else a noisy primary circle of 154 filters), and 20,000 points of a
+Clouds: the demo's kept first-layer filters (tests/data/demo-filters' seed 0 at rho(20, 0.3),
+154 points, and at the demo's rho(20, 0.5), 256 points), and 20,000 points of a
 noisy primary circle of 3x3 edge filters (as bench_mapper.py). For each, in one process:
 
 - one Mapper run at the parameters used (the demo's Mapper(6, 3); Mapper(30, 3) at 20k);
@@ -38,13 +38,13 @@ def edge_circle(n, noise=0.15, seed=0):
     return X / np.linalg.norm(X, axis=1, keepdims=True)
 
 
-def demo_cloud():
+def demo_cloud(p):
     from cnntopo.cloud.prepare import prepare_points
 
     files = sorted((ROOT / "tests" / "data" / "demo-filters").glob("*-seed0.npy"))
     if files:
-        return prepare_points(np.load(files[0]), k=20, p=0.3).points, files[0].name
-    return edge_circle(154), "edge circle (no demo filters found)"
+        return prepare_points(np.load(files[0]), k=20, p=p).points, f"{files[0].name}, rho(20, {p})"
+    return edge_circle(int(512 * p)), "edge circle (no demo filters found)"
 
 
 def best_of(fn, repeats):
@@ -66,8 +66,8 @@ def main(argv=None):
     ap.add_argument("--n", type=int, default=20000)
     args = ap.parse_args(argv)
     print(f"CPU: {platform.processor() or platform.machine()}; B = {args.bootstrap}")
-    small, name = demo_cloud()
-    cases = [(f"demo ({name})", small, 6), (f"{args.n:,} edge filters", edge_circle(args.n), 30)]
+    cases = [(f"demo ({name})", X, 6) for X, name in (demo_cloud(0.3), demo_cloud(0.5))]
+    cases.append((f"{args.n:,} edge filters", edge_circle(args.n), 30))
     print("| cloud | points | one Mapper | auto parameters | confidence (B + 8) | "
           "confidence / one Mapper |")
     print("|---|---|---|---|---|---|")

@@ -18,8 +18,14 @@ import os
 import shutil
 from pathlib import Path
 
-import numpy as np
-import pytest
+# `make test` runs the suite on every core (pytest-xdist, one worker per core): one thread per
+# worker, set before NumPy or PyTorch start their thread pools, so that workers do not fight.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(_var, "1")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
 
 REQUIRE_ASSETS = os.environ.get("CNNTOPO_REQUIRE_ASSETS") == "1"
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -81,6 +87,35 @@ def cached_weights(name):
 def pytest_report_header(config):
     mode = "fail" if REQUIRE_ASSETS else "skip"
     return f"cnntopo: tests with a missing asset {mode} (CNNTOPO_REQUIRE_ASSETS={int(REQUIRE_ASSETS)})"
+
+
+# Files whose tests share an expensive module fixture (a trained run, a Ray cluster, VGG16's
+# readings, a browser): `make test` runs with `--dist loadgroup`, so each of these files runs
+# on one worker and computes its fixture once; the other files spread test by test.
+_ONE_WORKER = {"test_cluster", "test_data", "test_describe", "test_device_check",
+               "test_experiments", "test_frame", "test_klein_experiment", "test_klein_layers",
+               "test_mapper_stats", "test_paper_claims", "test_plots", "test_pretrained",
+               "test_records", "test_report_browser", "test_watch_example"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.path.stem in _ONE_WORKER:
+            item.add_marker(pytest.mark.xdist_group(item.path.stem))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    # notes travel with the test's report, so that they reach the end of the run from xdist
+    # workers too
+    report = (yield).get_result()
+    report.user_properties.extend(("cnntopo-note", line) for line in RUN_NOTES)
+
+
+def pytest_runtest_logreport(report):
+    for key, line in getattr(report, "user_properties", ()):
+        if key == "cnntopo-note" and line not in RUN_NOTES:
+            RUN_NOTES.append(line)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):

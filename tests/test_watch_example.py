@@ -42,7 +42,7 @@ def test_the_example_trains_with_the_watcher_and_draws_the_grid_and_the_report(e
     assert all(shape == (3, 3) for _, shape in layers[1:])
     rows = describe_source(run, layers=[2], iterations=["6"], landmarks="auto", n_resamples=3,
                            progress=False)
-    assert rows[0]["layer_name"] == "stage1.0.conv1.weight" and rows[0]["n_filters"] == 16
+    assert rows[0]["layer_name"] == "stage1.0.conv1" and rows[0]["n_filters"] == 16
     grid = json.loads((run / "grid.json").read_text())
     assert grid["iterations"] == [0, 4, 6] and grid["layers"] == [1, 7, 8]
     assert (run / "grid.png").stat().st_size > 10_000

@@ -40,7 +40,9 @@ READINGS_NAME = "readings.jsonl"
 VERDICT_NAME = "verdict.json"
 VERDICT_FORMAT = "cnntopo-run-verdict/1"
 # what a light readings row keeps of klein_numbers (beside layer, name, counts)
-READING_KEYS = KLEIN_KEYS + ("n_near_circle", "n_near_klein")
+# and, for kernels other than 3x3, what random filters of that shape give
+READING_KEYS = KLEIN_KEYS + ("n_near_circle", "n_near_klein", "primary_circle_fraction_random",
+                             "klein_fraction_random")
 
 
 def _round(v):

@@ -69,9 +69,15 @@ def reading_text(row):
                 f"(the model is that of 3x3 patches).")
     cov = row.get("primary_circle_coverage")
     cov = "" if cov is None else f" (orientation coverage {cov:.2f})"
-    return (f"{row['primary_circle_fraction']:.0%} of {what} near the primary circle{cov}; "
+    text = (f"{row['primary_circle_fraction']:.0%} of {what} near the primary circle{cov}; "
             f"{row['klein_fraction']:.0%} within 0.5 of the Klein bottle, "
             f"{row['off_model_fraction']:.0%} off the model.")
+    kernel = row.get("kernel")
+    if kernel not in (None, "3x3") and row.get("primary_circle_fraction_random") is not None:
+        text += (f" ({kernel} filters area-averaged to 3x3; random {kernel} filters: "
+                 f"{row['primary_circle_fraction_random']:.0%} near the primary circle, "
+                 f"{row['klein_fraction_random']:.0%} within 0.5 of the Klein bottle.)")
+    return text
 
 
 def klein_image(theta, phi, *, bins=(18, 36), cell=8):
