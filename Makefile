@@ -24,7 +24,7 @@ demo: setup
 test: setup fetch-weights
 	sh scripts/install-browser.sh
 	sh scripts/install-datasets.sh
-	$(BIN)/python -m pytest -q -n auto --dist loadgroup
+	$(BIN)/python -m pytest -q -n auto --dist loadfile
 
 # The real-weights tests read the download cache ($CNNTOPO_CACHE or ~/.cache/cnntopo). Fetching
 # is best effort here; what is missing then skips, or fails under CNNTOPO_REQUIRE_ASSETS=1 (CI).

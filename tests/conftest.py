@@ -89,19 +89,17 @@ def pytest_report_header(config):
     return f"cnntopo: tests with a missing asset {mode} (CNNTOPO_REQUIRE_ASSETS={int(REQUIRE_ASSETS)})"
 
 
-# Files whose tests share an expensive module fixture (a trained run, a Ray cluster, VGG16's
-# readings, a browser): `make test` runs with `--dist loadgroup`, so each of these files runs
-# on one worker and computes its fixture once; the other files spread test by test.
-_ONE_WORKER = {"test_cluster", "test_data", "test_describe", "test_device_check",
-               "test_experiments", "test_frame", "test_klein_experiment", "test_klein_layers",
-               "test_mapper_stats", "test_paper_claims", "test_plots", "test_pretrained",
-               "test_records", "test_report_browser", "test_watch_example"}
+# The longest files first: `make test` runs with `--dist loadfile` (a file's module fixtures,
+# such as VGG16's readings or a Ray cluster, are computed once, on one worker), and starting
+# the long files first keeps the workers' loads even.
+_LONGEST_FIRST = ("test_paper_claims", "test_cluster", "test_significance", "test_device_check",
+                  "test_demo_ring", "test_experiments", "test_watch_example")
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
-    for item in items:
-        if item.path.stem in _ONE_WORKER:
-            item.add_marker(pytest.mark.xdist_group(item.path.stem))
+    rank = {name: i for i, name in enumerate(_LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.stem, len(rank)))
 
 
 @pytest.hookimpl(hookwrapper=True)
