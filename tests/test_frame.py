@@ -204,3 +204,13 @@ def test_cli_formats_carry_the_same_columns(tmp_path, capsys):
     assert "1.00 (0.04)" in table[1] and table[1].endswith("primary circle")
     assert table[3].endswith("skipped: non-square kernel 1x7")
     assert frame_table(frame).splitlines()[1] == table[1]
+
+
+def test_the_table_gives_the_nerve_with_its_confidence_where_there_is_one():
+    from cnntopo.verdict.frame import frame_table
+
+    row = {"layer": 1, "nerve_betti": [1, 1], "nerve_confidence": [1.0, 0.98],
+           "reading": "primary circle", "status": "ok", "reason": None}
+    assert "1 (1.00)  1 (0.98)" in frame_table(rows_to_frame([row]))
+    bare = dict(row, nerve_confidence=None)
+    assert "1,1" in frame_table(rows_to_frame([bare]))

@@ -234,16 +234,28 @@ def _with_random(rec, key):
     return _cell(v) if r is None or v is None else f"{v:.2f} ({r:.2f})"
 
 
+def _nerve_cell(rec):
+    """``1 (1.00)  1 (0.98)``: the nerve's Betti numbers with their bootstrap confidence
+    where there is one, ``1,1`` without."""
+    nerve = [_get(rec, f"nerve_b{q}") for q in (0, 1)]
+    if nerve[0] is None:
+        return "-"
+    conf = [_get(rec, f"nerve_b{q}_confidence") for q in (0, 1)]
+    if any(c is None for c in conf):
+        return ",".join(str(int(b)) for b in nerve if b is not None)
+    return "  ".join(f"{int(b)} ({c:.2f})" for b, c in zip(nerve, conf))
+
+
 def frame_table(frame):
     """A describe frame as fixed-width text: one line per row, every column shown (bars with
     their confidence, ``?`` when undecided; each fraction with the random filters' in
-    brackets; a skipped row's reason in place of its reading)."""
+    brackets; the nerve's Betti numbers with their bootstrap confidence where there is one; a
+    skipped row's reason in place of its reading)."""
     header = ["layer", "name", "kernel", "iter", "filters", "kept", "b0 (conf)  b1 (conf)",
               "circle (rand)", "cover", "klein (rand)", "off (rand)", "nerve", "reading"]
     left = {1, 6, 12}
     body = []
     for rec in frame.to_dict("records"):
-        nerve = [_get(rec, "nerve_b0"), _get(rec, "nerve_b1")]
         skipped = _get(rec, "status") == "skipped"
         body.append([_cell(_get(rec, "layer")), _cell(_get(rec, "layer_name")),
                      _cell(_get(rec, "kernel")), _cell(_get(rec, "iteration")),
@@ -252,8 +264,7 @@ def frame_table(frame):
                      _cell(_get(rec, "primary_circle_coverage")),
                      _with_random(rec, "klein_fraction"),
                      _with_random(rec, "off_model_fraction"),
-                     "-" if nerve[0] is None else ",".join(str(int(b)) for b in nerve
-                                                           if b is not None),
+                     _nerve_cell(rec),
                      f"skipped: {_get(rec, 'reason')}" if skipped else
                      _cell(_get(rec, "reading"))])
     widths = [max([len(h)] + [len(b[i]) for b in body]) for i, h in enumerate(header)]
