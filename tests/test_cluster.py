@@ -130,12 +130,12 @@ _SOURCE = {"kind": "train", "arch": "M", "widths": [4, 8, 16], "nets": 2, "itera
            "checkpoints": [3, 6], "batch_size": 32, "seed": 3}
 _CONFIGS = {  # a and b read the same training (b spells out M's default rate); c trains none
     "a": {"source": _SOURCE, "analyses": [{"tag": "l1", "layer": 1, "mapper": {
-        "resolution": 3, "gain": 2}, "barcodes": {"landmarks": 5}}]},
+        "resolution": 3, "gain": 2, "n_bootstrap": 5}, "barcodes": {"landmarks": 5}}]},
     "b": {"source": {**_SOURCE, "lr": 0.001}, "analyses": [{
         "tag": "l2", "layer": 2, "iteration": 3, "k": 3, "p": 0.5,
-        "mapper": {"resolution": 3, "gain": 2}}]},
+        "mapper": {"resolution": 3, "gain": 2, "n_bootstrap": 5}}]},
     "c": {"source": {"kind": "patches", "n_patches": 1000}, "analyses": [{
-        "tag": "p", "k": 5, "p": 0.5, "mapper": {"resolution": 4},
+        "tag": "p", "k": 5, "p": 0.5, "mapper": {"resolution": 4, "n_bootstrap": 5},
         "barcodes": {"landmarks": 20}}]},
 }
 
@@ -348,7 +348,7 @@ def test_cli_ray_runs_on_the_connected_cluster_and_reports_failures(runs, capsys
     bad.write_text(json.dumps({
         "name": "d", "title": "d", "paper": "-",
         "source": {"kind": "run", "path": str(tmp / "serial" / f"train-{plan.trainings[0].key}")},
-        "analyses": [{"tag": "n5", "layer": 1, "network": 5, "mapper": {"resolution": 2}}]}))
+        "analyses": [{"tag": "n5", "layer": 1, "network": 5, "mapper": {"resolution": 2, "n_bootstrap": 0}}]}))
     out = tmp / "cli-ray"
     assert main(["reproduce", str(bad), str(tmp / "c.json"), "--ray", "auto", "--scale",
                  "paper", "--out", str(out), "--quiet"]) == 1

@@ -138,7 +138,7 @@ def test_describe_reports_the_nerves_confidence_and_stability():
 
 def test_circle_cloud_reads_as_the_primary_circle():
     row = describe_cloud(primary_circle_filters(600), layer=3, iteration=7, k=20, p=0.9,
-                         landmarks=30, mapper=(8, 3), n_resamples=8)
+                         landmarks=30, mapper=(8, 3, 10), n_resamples=8)
     assert list(row)[:len(ROW_KEYS)] == list(ROW_KEYS)
     assert (row["layer"], row["iteration"], row["n_filters"], row["n_kept"]) == (3, 7, 600, 540)
     assert row["significant"] == [1, 1]

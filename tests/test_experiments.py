@@ -20,7 +20,8 @@ NAMES = [name for name, _ in list_experiments()]
 def _minimal(**overrides):
     config = {"name": "t", "title": "t", "paper": "t",
               "source": {"kind": "patches", "n_patches": 500},
-              "analyses": [{"tag": "a", "k": 5, "p": 0.5, "mapper": {"resolution": 4}}]}
+              "analyses": [{"tag": "a", "k": 5, "p": 0.5,
+                            "mapper": {"resolution": 4, "n_bootstrap": 5}}]}
     config.update(overrides)
     return config
 

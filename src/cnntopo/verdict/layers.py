@@ -298,7 +298,7 @@ class RunGrid:
 
 
 def analyse_run_grid(run_dir, *, layers=None, iterations=None, k=None, p=None, mapper=(10, 3),
-                     n_thumbnails=6, seed=0, progress=True):
+                     n_thumbnails=6, seed=0, n_bootstrap=0, progress=True):
     """A Mapper graph of each (layer, checkpoint) of a run directory, laid out for drawing.
 
     Parameters
@@ -316,6 +316,10 @@ def analyse_run_grid(run_dir, *, layers=None, iterations=None, k=None, p=None, m
         Resolution and gain of the Mapper graph (the paper's PCA lenses).
     n_thumbnails, seed
         Of the layout.
+    n_bootstrap : int, default 0
+        Bootstrap resamples of each cell's Mapper graph for the confidence of its loops
+        (:func:`cnntopo.topology.mapper_stats.mapper_confidence`); 0, the default, skips it
+        (a grid is many graphs, each resample costs about one graph).
     progress : bool
 
     Returns
@@ -334,7 +338,8 @@ def analyse_run_grid(run_dir, *, layers=None, iterations=None, k=None, p=None, m
                          f"gain); got {mapper!r}.") from None
     spec = AnalysisSpec(k=k, p=p, significance=None, layout=True, mapper=MapperSpec(
         resolution=resolution, gain=gain, seed=check_int(seed, "seed", "analyse_run_grid", 0),
-        n_thumbnails=check_int(n_thumbnails, "n_thumbnails", "analyse_run_grid", 1)))
+        n_thumbnails=check_int(n_thumbnails, "n_thumbnails", "analyse_run_grid", 1),
+        n_bootstrap=check_int(n_bootstrap, "n_bootstrap", "analyse_run_grid", 0)))
     convs = conv_layers(load_state_dict(path, iteration=its[0]))
     layers = list(layers) if layers else list(range(1, len(convs) + 1))
     bad = [lay for lay in layers if not 1 <= lay <= len(convs)]
