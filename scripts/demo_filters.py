@@ -16,7 +16,6 @@ the mean test accuracy, torch's version and the CPU capability it ran on).
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import sys
 import tempfile

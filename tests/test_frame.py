@@ -10,7 +10,6 @@ from conftest import need_module, primary_circle_filters
 import cnntopo
 from cnntopo.cli import main
 from cnntopo.sources.live import live_conv_layers
-from cnntopo.topology.klein_filters import circle_filters
 from cnntopo.topology.klein_grid import random_fractions
 from cnntopo.verdict.frame import frame_table, rows_to_frame
 from cnntopo.verdict.layers import describe_source
