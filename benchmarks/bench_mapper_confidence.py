@@ -19,23 +19,14 @@ from __future__ import annotations
 
 import argparse
 import platform
-import time
+import sys
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def edge_circle(n, noise=0.15, seed=0):
-    """n points of the primary circle of 3x3 edge filters with noise, centred, unit norm."""
-    rng = np.random.default_rng(seed)
-    e1 = np.array([1, 0, -1] * 3, dtype=float) / np.sqrt(6)
-    e2 = np.repeat([1.0, 0.0, -1.0], 3) / np.sqrt(6)
-    t = rng.uniform(0, 2 * np.pi, n)
-    X = np.cos(t)[:, None] * e1 + np.sin(t)[:, None] * e2 + noise * rng.normal(size=(n, 9))
-    X -= X.mean(axis=1, keepdims=True)
-    return X / np.linalg.norm(X, axis=1, keepdims=True)
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from bench_mapper import best_of, edge_circle  # noqa: E402  (the same clouds and timing)
 
 
 def demo_cloud(p):
@@ -45,15 +36,6 @@ def demo_cloud(p):
     if files:
         return prepare_points(np.load(files[0]), k=20, p=p).points, f"{files[0].name}, rho(20, {p})"
     return edge_circle(int(512 * p)), "edge circle (no demo filters found)"
-
-
-def best_of(fn, repeats):
-    times, out = [], None
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return min(times), out
 
 
 def main(argv=None):
