@@ -26,6 +26,7 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+import state_guard  # noqa: E402
 
 REQUIRE_ASSETS = os.environ.get("CNNTOPO_REQUIRE_ASSETS") == "1"
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -94,6 +95,22 @@ def pytest_report_header(config):
 # the long files first keeps the workers' loads even.
 _LONGEST_FIRST = ("test_paper_claims", "test_cluster", "test_significance", "test_device_check",
                   "test_demo_ring", "test_experiments", "test_watch_example")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _module_leaves_global_state_as_it_found_it(request):
+    # set up before the module's own fixtures and torn down after them
+    before = state_guard.snapshot()
+    yield
+    state_guard.check(before, f"{request.module.__name__} (its module-scoped fixtures)")
+
+
+@pytest.fixture(autouse=True)
+def _test_leaves_global_state_as_it_found_it(request):
+    """No test leaves torch's threads, dtype or compiler config changed (state_guard.py)."""
+    before = state_guard.snapshot()
+    yield
+    state_guard.check(before, request.node.nodeid)
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -93,9 +93,7 @@ def test_tiny_run_compiled_variant_is_checked_and_timed(tiny_run):
         s = rep["speed"][arch]
         (v,) = [v for v in s["variants"] if v.get("compile")]
         assert v["variant"].endswith("-compile")
-        try:
-            train_mod._check_cpp_compiler()
-        except ValueError:  # torch.compile on the CPU needs a C++ compiler: a failed variant
+        if train_mod.cpp_compiler() is None:  # torch.compile on the CPU needs one: a failed variant
             assert "error" in v
             continue
         assert v["net_it_per_s"] > 0

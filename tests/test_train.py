@@ -125,11 +125,7 @@ def test_one_network_per_pass_trains_the_same_networks(tiny_data, tmp_path):
 
 
 def _have_cpp_compiler():
-    try:
-        train_mod._check_cpp_compiler()
-        return True
-    except ValueError:
-        return False
+    return train_mod.cpp_compiler() is not None
 
 
 @pytest.mark.slow
@@ -160,16 +156,30 @@ def test_compile_without_a_cpp_compiler_is_one_line_and_writes_nothing(tiny_data
                                                                           monkeypatch, capsys):
     from cnntopo.cli import main
 
+    # the check reads $CXX as torch documents it; monkeypatch.setenv restores it afterwards
     monkeypatch.setenv("CXX", str(tmp_path / "no-such-g++"))
-    # inductor reads CXX when its config is imported; point its config there too
-    import torch._inductor.config as inductor_config
-    monkeypatch.setattr(inductor_config.cpp, "cxx", (None, str(tmp_path / "no-such-g++")))
     out = tmp_path / "run"
     assert main(["train", "--arch", "M", "--widths", "4,0,8", "--iterations", "2", "--compile",
                  "--quiet", "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "'compile' parameter of train needs a C++ compiler" in err[0]
+    assert "no-such-g++" in err[0] and "is not an executable on PATH" in err[0]
     assert not out.exists()
+
+
+def test_cpp_compiler_is_found_as_torch_documents_it(tmp_path, monkeypatch):
+    fake = tmp_path / "my-c++"
+    fake.write_text("#!/bin/sh\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("CXX", str(fake))
+    assert train_mod.cpp_compiler() == str(fake)
+    monkeypatch.setenv("PATH", str(tmp_path))  # a bare name is looked up on PATH
+    monkeypatch.setenv("CXX", "my-c++")
+    assert train_mod.cpp_compiler() == str(fake)
+    monkeypatch.delenv("CXX")  # then g++ or clang++ on PATH, and here there is neither
+    assert train_mod.cpp_compiler() is None
+    (tmp_path / "g++").symlink_to(fake)
+    assert train_mod.cpp_compiler() == str(tmp_path / "g++")
 
 
 def test_loss_decreases_on_a_learnable_problem(tiny_data, tmp_path):

@@ -24,7 +24,10 @@ GPU kernels are not bitwise reproducible run to run.
 from __future__ import annotations
 
 import contextlib
+import os
 import pickle
+import shutil
+import sys
 import time
 import warnings
 import zipfile
@@ -495,16 +498,37 @@ class _Step:
         self._g = self._static = self._loss = None
 
 
+def cpp_compiler():
+    """The C++ compiler torch.compile would build with on the CPU, or None.
+
+    As torch documents it: ``$CXX`` if set, else ``g++`` (``clang++`` on macOS), looked up on
+    PATH. Only public interfaces: torch's private ``cpp_builder`` reads a config that tests
+    and users patch, and a bad patch there would break this check too.
+
+    Returns
+    -------
+    str or None
+        The compiler's full path, None when none is found.
+    """
+    wanted = os.environ.get("CXX")
+    if wanted:
+        return shutil.which(wanted)
+    for name in (("clang++", "g++") if sys.platform == "darwin" else ("g++", "clang++")):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
 def _check_cpp_compiler():
     """torch.compile on the CPU builds C++: refuse `compile` early, before any file is written."""
-    from torch._inductor import cpp_builder
-
-    try:
-        cpp_builder.get_cpp_compiler()
-    except RuntimeError as exc:
+    if cpp_compiler() is None:
+        wanted = os.environ.get("CXX")
+        what = f"CXX={wanted!r} is not an executable on PATH" if wanted else \
+            "neither g++ nor clang++ is on PATH"
         raise InputError(f"The 'compile' parameter of train needs a C++ compiler on the CPU "
-                         f"(torch.compile builds C++ there): {str(exc).splitlines()[0]}; "
-                         f"install g++ or set CXX, or train without compile.") from None
+                         f"(torch.compile builds C++ there): {what}; install g++ or set CXX, "
+                         f"or train without compile.")
 
 
 def train(config, out_dir, *, resume=False, progress=True, resume_every=500, callback=None,
