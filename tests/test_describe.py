@@ -209,8 +209,11 @@ def test_cli_points_file_table_and_json(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "primary circle" in printed and "b1 (conf)" in printed
     doc = json.loads(out.read_text())
-    assert len(doc["rows"]) == 1 and set(ROW_KEYS) <= set(doc["rows"][0])
-    assert doc["rows"][0]["significant"] == [1, 1] and doc["mapper"] == [8, 3.0]
+    # the DataFrame's columns, as --format json prints them
+    assert doc["format"] == "cnntopo-describe/1" and len(doc["rows"]) == 1
+    assert list(doc["rows"][0]) == doc["columns"]
+    assert (doc["rows"][0]["b0"], doc["rows"][0]["b1"]) == (1, 1)
+    assert doc["settings"]["mapper"] == [8, 3.0, 100] and doc["settings"]["landmarks"] == 30
 
 
 @pytest.mark.parametrize("extra, message", [

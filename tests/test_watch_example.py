@@ -61,7 +61,7 @@ def test_grid_and_report_commands_read_the_run(example_run, tmp_path, capsys):
     assert "layer 3 stage1.0.conv2" in out and png.stat().st_size > 5_000
     cells = json.loads(png.with_suffix(".json").read_text())["cells"]
     assert [[c["iteration"] for c in row] for row in cells] == [[2, 6]]
-    assert cells[0][0]["n_filtered"] == 16 and cells[0][0]["nodes"] >= 1
+    assert cells[0][0]["n_kept"] == 16 and cells[0][0]["nodes"] >= 1
     assert main(["report", str(run), "--quiet"]) == 0
     assert "readings.png" in capsys.readouterr().out
 

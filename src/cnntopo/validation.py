@@ -9,15 +9,30 @@ exception is a bug and keeps its traceback.
 from __future__ import annotations
 
 import numbers
+import warnings
 
 import numpy as np
 
-__all__ = ["InputError", "is_int", "is_prime", "check_int", "check_real", "check_points",
+__all__ = ["InputError", "warn_deprecated", "is_int", "is_prime", "check_int", "check_real", "check_points",
            "validate_points", "check_filter_shape", "graph_parts", "checked_graph", "check_members"]
 
 
 class InputError(ValueError):
     """An argument or input file that is not what the function needs (the user's to fix)."""
+
+
+def warn_deprecated(old, new, *, stacklevel=3):
+    """Warn that `old` is a deprecated spelling of `new` (NAMES.md lists them all).
+
+    Parameters
+    ----------
+    old, new : str
+        The old spelling, still accepted, and the one to use.
+    stacklevel : int
+        Of :func:`warnings.warn`: 3 points at the caller of the function that warns.
+    """
+    warnings.warn(f"{old} is deprecated; use {new} (it means the same).", DeprecationWarning,
+                  stacklevel=stacklevel)
 
 
 def is_int(x):
