@@ -17,7 +17,7 @@ from cnntopo.verdict.layers import describe_source
 torch = need_module("torch")
 nn = torch.nn
 
-FAST = dict(landmarks=10, n_resamples=3, progress=False)
+FAST = dict(n_landmarks=10, n_resamples=3, progress=False)
 
 
 def _edges(n, k, seed=0):

@@ -80,7 +80,7 @@ def test_snapshots_every_n_steps_are_a_run_directory_the_readers_read(tmp_path):
         filters, meta, info = filters_from_source(run, 2, iteration=s)
         np.testing.assert_array_equal(filters, spatial_filters(weight))
         assert info["iteration"] == s and info["layer_name"] == "conv2"
-    rows = describe_source(run, layers=[2], iterations=["0-6"], landmarks="auto",
+    rows = describe_source(run, layers=[2], iterations=["0-6"], n_landmarks="auto",
                            n_resamples=3, progress=False)
     assert [r["iteration"] for r in rows] == [0, 3, 6]
     # the light readings are the Klein-bottle readings of the saved filters

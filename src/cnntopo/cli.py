@@ -365,7 +365,7 @@ def cmd_describe(args) -> int:
     _check_outputs(args.json)
     source = _weights_source(args.source)
     frame = describe(source, layers=args.layer, iterations=args.iteration, k=args.k, p=args.p,
-                     landmarks=_landmarks_arg(args.landmarks), seed=args.seed,
+                     n_landmarks=_landmarks_arg(args.landmarks), seed=args.seed,
                      mapper=_mapper_arg(args.mapper), kernel_size=args.kernel_size,
                      n_resamples=args.resamples, keep_analyses=False, progress=not args.quiet)
     frame.attrs["source"] = str(args.source)
@@ -415,7 +415,7 @@ def cmd_report(args) -> int:
     run = _run_dir(args.run)
     if args.significance or args.mapper:
         rows = describe_run(run, layers=args.layer, iterations=args.iteration or ALL,
-                            k=args.k, p=args.p, landmarks=_landmarks_arg(args.landmarks),
+                            k=args.k, p=args.p, n_landmarks=_landmarks_arg(args.landmarks),
                             mapper=_mapper_arg(args.mapper), n_resamples=args.resamples,
                             seed=args.seed, progress=not args.quiet)
         if rows:
@@ -434,7 +434,7 @@ def cmd_atlas(args) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise CLIError(f"--out {str(out)!r} is a file; expected a folder")
-    result = atlas(args.models, landmarks=_landmarks_arg(args.landmarks), seed=args.seed,
+    result = atlas(args.models, n_landmarks=_landmarks_arg(args.landmarks), seed=args.seed,
                    n_resamples=args.resamples, progress=not args.quiet)
     atomic_write_json(out / "atlas.json", result)
     atomic_write_text(out / "atlas.md", atlas_markdown(result))

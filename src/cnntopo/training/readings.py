@@ -28,7 +28,7 @@ from ..cloud.prepare import prepare_points
 from ..files import atomic_write_json, atomic_write_text
 from ..sources.filters import conv_layers, layer_name, load_state_dict, spatial_filters
 from ..sources.rundir import WATCH_KIND, read_manifest, run_checkpoints
-from ..validation import InputError, check_int, is_int
+from ..validation import InputError, check_int, is_int, renamed
 from ..verdict.analysis import KLEIN_KEYS, klein_numbers, verdict_spec
 from ..verdict.layers import analyse_layers
 from ..verdict.table import upgrade_row
@@ -250,7 +250,8 @@ def forget_verdicts(run_dir, after):
         atomic_write_json(Path(run_dir) / VERDICT_NAME, dict(data, rows=kept))
 
 
-def describe_run(run_dir, layers=None, iterations=None, *, k=None, p=None, landmarks="auto",
+@renamed(landmarks="n_landmarks")
+def describe_run(run_dir, layers=None, iterations=None, *, k=None, p=None, n_landmarks="auto",
                  mapper=None, n_resamples=None, seed=0, progress=True):
     """Verdict rows of a run's checkpoints, computed once and kept in ``RUN_DIR/verdict.json``.
 
@@ -268,7 +269,7 @@ def describe_run(run_dir, layers=None, iterations=None, *, k=None, p=None, landm
     iterations : None, "all" or list of str or int, optional
         Checkpoints: default **the last** (as ``describe``); ``"all"``: every one (what
         ``Watcher.close(significance=True)`` and ``cnntopo report --significance`` ask for).
-    k, p, landmarks, mapper, n_resamples, seed
+    k, p, n_landmarks, mapper, n_resamples, seed
         As :func:`cnntopo.verdict.analysis.verdict_spec`.
     progress : bool
         Show a tqdm bar.
@@ -280,10 +281,10 @@ def describe_run(run_dir, layers=None, iterations=None, *, k=None, p=None, landm
         ``layer_name``, ``kernel``, ``n_landmarks``, ``status`` and ``reason``.
     """
     run_dir = Path(run_dir)
-    spec = verdict_spec(k=k, p=p, landmarks=landmarks, mapper=mapper, n_resamples=n_resamples,
+    spec = verdict_spec(k=k, p=p, n_landmarks=n_landmarks, mapper=mapper, n_resamples=n_resamples,
                         seed=check_int(seed, "seed", "describe_run", 0))
     m = spec.mapper
-    settings = {"k": k, "p": p, "landmarks": spec.significance.landmarks,
+    settings = {"k": k, "p": p, "n_landmarks": spec.significance.landmarks,
                 "mapper": None if m is None else [m.resolution, m.gain, m.n_bootstrap],
                 "n_resamples": n_resamples, "seed": int(seed)}
     data = read_verdict(run_dir)

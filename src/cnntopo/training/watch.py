@@ -52,7 +52,7 @@ from ..sources.rundir import (
     read_manifest,
 )
 from ..sources.weights import clean_names
-from ..validation import InputError, check_int, is_int
+from ..validation import InputError, check_int, is_int, renamed
 from ..verdict.layers import ALL, select_layers
 from .readings import (
     append_readings,
@@ -282,7 +282,8 @@ class Watcher:
         self._taken.add(step)
         return rows
 
-    def close(self, *, significance=False, mapper=None, density="watcher", landmarks="auto",
+    @renamed(landmarks="n_landmarks")
+    def close(self, *, significance=False, mapper=None, density="watcher", n_landmarks="auto",
               n_resamples=None, iterations=None, progress=True):
         """Mark the run complete; optionally compute the verdict of every snapshot.
 
@@ -297,7 +298,7 @@ class Watcher:
             :func:`cnntopo.verdict.analysis.mapper_spec`).
         density : "watcher", (int, float) or None
             rho(k, p) before the test: by default the light readings' (``density``).
-        landmarks, n_resamples
+        n_landmarks, n_resamples
             As :func:`~cnntopo.training.readings.describe_run`.
         iterations : None or list of int or str
             The snapshots to test; None: **every** snapshot (``"all"``).
@@ -319,7 +320,7 @@ class Watcher:
             k, p = density or (None, None)
             rows = describe_run(self.out_dir, iterations=ALL if iterations is None else iterations,
                                 k=k, p=p,
-                                landmarks=landmarks, mapper=mapper, n_resamples=n_resamples,
+                                n_landmarks=n_landmarks, mapper=mapper, n_resamples=n_resamples,
                                 seed=self.seed, progress=progress)
             if self.writer is not None:
                 log_verdict(self.writer, rows)

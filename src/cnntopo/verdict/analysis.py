@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 
 from ..cloud.prepare import PreparedPoints, prepare_points
-from ..validation import InputError, is_int, warn_deprecated
+from ..validation import InputError, is_int, renamed, warn_deprecated
 from .table import verdict_row
 
 __all__ = ["SignificanceSpec", "BarcodesSpec", "MapperSpec", "AnalysisSpec", "CloudAnalysis",
@@ -252,14 +252,15 @@ def auto_landmarks(n_kept):
     return max(10, min(100, int(n_kept) // 4))
 
 
-def cloud_significance(prep, landmarks=100, *, k=None, p=None, maxdim=1, coeff=2, seed=0,
+@renamed(landmarks="n_landmarks")
+def cloud_significance(prep, n_landmarks=100, *, k=None, p=None, maxdim=1, coeff=2, seed=0,
                        n_resamples=None):
     """:func:`cnntopo.topology.significance.significant_bars` of a prepared cloud, its null
     clouds made as `prep` was (normalised, then rho(k, p) when given)."""
     from ..topology.significance import significant_bars
 
     kwargs = {} if n_resamples is None else {"n_resamples": int(n_resamples)}
-    return significant_bars(prep.points, landmarks, maxdim=maxdim, coeff=coeff, seed=seed,
+    return significant_bars(prep.points, n_landmarks, maxdim=maxdim, coeff=coeff, seed=seed,
                             density=None if k is None else (k, p), n_input=prep.n_points,
                             **kwargs)
 
@@ -493,7 +494,8 @@ def mapper_spec(mapper, *, n_bootstrap=None, seed=0, n_thumbnails=None, where="m
     return MapperSpec(resolution=res, gain=gain, n_bootstrap=boot, seed=seed, **kw)
 
 
-def verdict_spec(*, k=None, p=None, landmarks="auto", seed=0, mapper=None, n_resamples=None):
+@renamed(landmarks="n_landmarks")
+def verdict_spec(*, k=None, p=None, n_landmarks="auto", seed=0, mapper=None, n_resamples=None):
     """The :class:`AnalysisSpec` of a verdict row: the significance test, the Klein-bottle
     readings and optionally a Mapper graph. What ``describe``, ``describe_run``, the atlas and
     the CLI compute for each layer.
@@ -502,9 +504,9 @@ def verdict_spec(*, k=None, p=None, landmarks="auto", seed=0, mapper=None, n_res
     ----------
     k, p : int and float, optional
         rho(k, p); both or neither.
-    landmarks : int or "auto", default "auto"
-        Of the significance test; "auto": :func:`auto_landmarks` of the kept points (the
-        paper's 100 for 400 kept points or more).
+    n_landmarks : int or "auto", default "auto"
+        Landmarks of the significance test; "auto": :func:`auto_landmarks` of the kept points
+        (the paper's 100 for 400 kept points or more). (``landmarks`` is a deprecated alias.)
     seed : int
         Of the significance test.
     mapper : (resolution, gain[, n_bootstrap]) or None
@@ -516,11 +518,11 @@ def verdict_spec(*, k=None, p=None, landmarks="auto", seed=0, mapper=None, n_res
     -------
     AnalysisSpec
     """
-    if landmarks != "auto" and not (is_int(landmarks) and landmarks >= 1):
-        raise InputError(f"The 'landmarks' parameter must be an int >= 1 or 'auto'; got "
-                         f"{landmarks!r}.")
+    if n_landmarks != "auto" and not (is_int(n_landmarks) and n_landmarks >= 1):
+        raise InputError(f"The 'n_landmarks' parameter must be an int >= 1 or 'auto'; got "
+                         f"{n_landmarks!r}.")
     return AnalysisSpec(k=k, p=p, mapper=mapper_spec(mapper), significance=SignificanceSpec(
-        landmarks=landmarks if landmarks == "auto" else int(landmarks), seed=seed,
+        landmarks=n_landmarks if n_landmarks == "auto" else int(n_landmarks), seed=seed,
         n_resamples=n_resamples))
 
 
@@ -535,7 +537,8 @@ def n_landmarks_of(result):
     return auto_landmarks(result.prepared.n_kept) if s.landmarks == "auto" else int(s.landmarks)
 
 
-def describe_cloud(filters, *, layer=None, iteration=None, k=None, p=None, landmarks="auto",
+@renamed(landmarks="n_landmarks")
+def describe_cloud(filters, *, layer=None, iteration=None, k=None, p=None, n_landmarks="auto",
                    seed=0, mapper=None, n_resamples=None):
     """The verdict row of one cloud of spatial filters (:func:`analyse`'s row).
 
@@ -545,7 +548,7 @@ def describe_cloud(filters, *, layer=None, iteration=None, k=None, p=None, landm
         Raw filters (normalised and density filtered here, as everywhere).
     layer, iteration : int or None
         Copied into the row.
-    k, p, landmarks, seed, mapper, n_resamples
+    k, p, n_landmarks, seed, mapper, n_resamples
         As :func:`verdict_spec`.
 
     Returns
@@ -553,7 +556,7 @@ def describe_cloud(filters, *, layer=None, iteration=None, k=None, p=None, landm
     row : dict
         The verdict row (:data:`cnntopo.verdict.table.ROW_KEYS`) and ``n_landmarks``.
     """
-    spec = verdict_spec(k=k, p=p, landmarks=landmarks, seed=seed, mapper=mapper,
+    spec = verdict_spec(k=k, p=p, n_landmarks=n_landmarks, seed=seed, mapper=mapper,
                         n_resamples=n_resamples)
     result = analyse(filters, spec, layer=layer, iteration=iteration)
     return dict(result.row, n_landmarks=n_landmarks_of(result))

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..validation import InputError
+from ..validation import InputError, renamed
 
 __all__ = ["ATLAS_MODELS", "atlas_density", "atlas", "atlas_markdown"]
 
@@ -50,14 +50,15 @@ def _layer_rows(weights, n, label, *, spec, bar):
              **r.row} for r in results]
 
 
-def atlas(models=None, *, landmarks="auto", seed=0, n_resamples=None, progress=True):
+@renamed(landmarks="n_landmarks")
+def atlas(models=None, *, n_landmarks="auto", seed=0, n_resamples=None, progress=True):
     """The verdict rows of every 3x3 conv layer of the atlas networks.
 
     Parameters
     ----------
     models : list of str, optional
         Model names from :data:`ATLAS_MODELS` (default: all six).
-    landmarks : int or "auto"
+    n_landmarks : int or "auto"
         Of the significance test (:func:`cnntopo.verdict.analysis.describe_cloud`).
     seed, n_resamples
         Of the significance test.
@@ -96,7 +97,7 @@ def atlas(models=None, *, landmarks="auto", seed=0, n_resamples=None, progress=T
     # Every file read before any work, so the bar knows its total.
     weights = [load_state_dict(path) for path in paths]
     counts = [len(conv_layers(w, kernel_size=3)) for w in weights]
-    spec = verdict_spec(landmarks=landmarks, seed=seed, n_resamples=n_resamples)
+    spec = verdict_spec(n_landmarks=n_landmarks, seed=seed, n_resamples=n_resamples)
     rows = []
     with tqdm(desc="atlas", unit="layer", total=sum(counts), disable=not progress) as bar:
         for entry, w, n in zip(files, weights, counts):

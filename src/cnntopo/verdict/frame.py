@@ -35,9 +35,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..validation import InputError
+from ..validation import InputError, renamed
 from .layers import analyse_layers
-from .table import flat_records, format_table, upgrade_row
+from .table import WHOLE, flat_records, format_table, upgrade_row
 
 __all__ = ["describe", "DescribeFrame", "DescribeRow", "rows_to_frame", "frame_table",
            "FORMATS", "format_frame", "frame_json", "save_frame", "load_frame",
@@ -58,6 +58,8 @@ _INTS = {"layer", "iteration", "n_filters", "n_kept", "k", "n_landmarks"}
 def _dtype(name, values):
     """The column's dtype: by its name for the known columns (so that an all-missing column
     still has it), else by its values."""
+    if name in WHOLE:  # a list per row (one entry per loop)
+        return object
     if name in _INTS or re.fullmatch(r"(nerve_)?b\d+(_robust)?", name):
         return "Int64"
     if name.endswith("_undecided"):
@@ -188,7 +190,8 @@ def rows_to_frame(rows, *, analyses=None):
     return frame
 
 
-def describe(obj, layers=None, iterations=None, *, k=None, p=None, landmarks="auto", seed=0,
+@renamed(landmarks="n_landmarks")
+def describe(obj, layers=None, iterations=None, *, k=None, p=None, n_landmarks="auto", seed=0,
              mapper=None, kernel_size=None, n_resamples=None, keep_analyses=True,
              progress=True):
     """The shape of every conv layer of a model, one row per (layer, iteration).
@@ -210,8 +213,8 @@ def describe(obj, layers=None, iterations=None, *, k=None, p=None, landmarks="au
         every one.
     k, p : int and float, optional
         The density filtration rho(k, p) of every layer.
-    landmarks : int or "auto", default "auto"
-        Of the significance test; "auto" is 100 (the paper's) for layers of 400 kept points or
+    n_landmarks : int or "auto", default "auto"
+        Landmarks of the significance test (``landmarks`` is a deprecated alias); "auto" is 100 (the paper's) for layers of 400 kept points or
         more, fewer for small ones (:func:`cnntopo.verdict.analysis.auto_landmarks`).
     seed : int
         Of the significance test.
@@ -262,7 +265,7 @@ def describe(obj, layers=None, iterations=None, *, k=None, p=None, landmarks="au
             source = file = got.path
     elif isinstance(obj, (str, Path)):
         file = obj
-    spec = verdict_spec(k=k, p=p, landmarks=landmarks, seed=seed, mapper=mapper,
+    spec = verdict_spec(k=k, p=p, n_landmarks=n_landmarks, seed=seed, mapper=mapper,
                         n_resamples=n_resamples)
     results = analyse_layers(source, layers, iterations, spec=spec, kernel_size=kernel_size,
                              progress=progress)
@@ -273,7 +276,7 @@ def describe(obj, layers=None, iterations=None, *, k=None, p=None, landmarks="au
     frame.attrs.update({
         "source": obj if isinstance(obj, (str, Path)) else type(obj).__name__,
         "file": None if file is None else str(file),
-        "k": k, "p": p, "landmarks": landmarks, "seed": seed,
+        "k": k, "p": p, "n_landmarks": n_landmarks, "seed": seed,
         "mapper": None if m is None else [m.resolution, m.gain, m.n_bootstrap],
         "n_resamples": n_resamples, "kernel_size": kernel_size})
     if isinstance(frame.attrs["source"], Path):

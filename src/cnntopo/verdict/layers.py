@@ -37,7 +37,7 @@ from ..sources.arrays import load_points
 from ..sources.filters import load_state_dict, no_such_layer, spatial_filters
 from ..sources.live import is_live_model, live_conv_layers, state_dict_conv_layers
 from ..sources.rundir import run_checkpoints
-from ..validation import InputError, check_int
+from ..validation import InputError, check_int, renamed
 from .analysis import (
     MIN_TESTABLE,
     AnalysisSpec,
@@ -254,7 +254,7 @@ def analyse_layers(source, layers=None, iterations=None, *, spec=None, density=N
         ``"all"`` every one.
     spec : AnalysisSpec, optional
         What to compute about each layer; default :func:`cnntopo.verdict.analysis.verdict_spec`
-        (the significance test with ``landmarks="auto"``, the Klein-bottle readings).
+        (the significance test with ``n_landmarks="auto"``, the Klein-bottle readings).
     density : callable, optional
         ``density(n_filters) -> (k, p)``: each layer's rho(k, p) from its number of filters,
         in place of ``spec.k`` and ``spec.p`` (the atlas).
@@ -358,7 +358,8 @@ def _layer_result(layer, number, iteration, spec, density, bar):
     return LayerResult({**_skipped_row(number, iteration, n, spec.k, spec.p, reason), **ident})
 
 
-def describe_source(source, layers=None, iterations=None, *, k=None, p=None, landmarks="auto",
+@renamed(landmarks="n_landmarks")
+def describe_source(source, layers=None, iterations=None, *, k=None, p=None, n_landmarks="auto",
                     seed=0, mapper=None, kernel_size=None, n_resamples=None, progress=True):
     """The verdict rows of a points file, run directory, weights file or live model.
 
@@ -366,15 +367,16 @@ def describe_source(source, layers=None, iterations=None, *, k=None, p=None, lan
     ----------
     source, layers, iterations, kernel_size, progress
         As :func:`analyse_layers` (default: every conv layer at the last checkpoint).
-    k, p, landmarks, seed, mapper, n_resamples
-        As :func:`cnntopo.verdict.analysis.verdict_spec` (``landmarks="auto"``).
+    k, p, n_landmarks, seed, mapper, n_resamples
+        As :func:`cnntopo.verdict.analysis.verdict_spec` (``n_landmarks="auto"``;
+        ``landmarks`` is a deprecated alias).
 
     Returns
     -------
     rows : list of dict
         One per (layer, iteration), layers inside iterations (:attr:`LayerResult.row`).
     """
-    spec = verdict_spec(k=k, p=p, landmarks=landmarks, seed=seed, mapper=mapper,
+    spec = verdict_spec(k=k, p=p, n_landmarks=n_landmarks, seed=seed, mapper=mapper,
                         n_resamples=n_resamples)
     return [r.row for r in analyse_layers(source, layers, iterations, spec=spec,
                                           kernel_size=kernel_size, progress=progress)]
