@@ -311,7 +311,7 @@ def test_describe_layers(tmp_path):
     torch.save(_ensemble_checkpoint(10), path)
     lines = describe_layers(path)
     assert lines[0] == f"{path}: 2 conv layers (PyTorch checkpoint, tensors as stored)"
-    assert lines[1].split() == ["1", "conv1.weight", "(3,", "8,", "1,", "3,", "3)", "24",
+    assert lines[1].split() == ["1", "conv1", "(3,", "8,", "1,", "3,", "3)", "24",
                                 "spatial", "filters", "of", "3x3"]
     assert "96 spatial filters" in lines[2]
 

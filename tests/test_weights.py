@@ -72,7 +72,7 @@ def test_onnx_graph_order_names_and_groups(tmp_path):
     np.testing.assert_array_equal(got.tensors["conv_a.bias"], w["Ba"])
     lines = describe_layers(path)
     assert lines[0].startswith(f"{path}: 4 conv layers (ONNX")
-    assert lines[2].split()[:2] == ["2", "grouped.weight"]
+    assert lines[2].split()[:2] == ["2", "grouped"]
     # grouped: (out, in/groups, kh, kw) as stored, 6 x 3 filters; depthwise: 6 filters
     f, meta, info = filters_from_source(path, 2)
     assert f.shape == (18, 9) and info["shape"] == [6, 3, 3, 3]
@@ -248,7 +248,7 @@ def test_keras_legacy_whole_model(tmp_path, keras3):
         for j in range(2):
             np.testing.assert_array_equal(f[c * 2 + j], w["dw"][:, :, c, j].ravel())
     assert describe_layers(path, kernel_size=1)[1].split()[:2] == \
-        ["1", "separable_conv2d/pointwise_kernel.weight"]
+        ["1", "separable_conv2d/pointwise_kernel"]
 
 
 def _tf_conv(x, k):

@@ -618,5 +618,5 @@ def layer_listing(where, layers, *, details=None):
     for i, (name, value) in enumerate(layers, start=1):
         shape = tuple(int(s) for s in value.shape)
         n = int(np.prod(shape[:-2]))
-        lines.append(f"{i:4d}  {name}  {shape}  {n} spatial filters of {shape[-2]}x{shape[-1]}")
+        lines.append(f"{i:4d}  {name.removesuffix('.weight')}  {shape}  {n} spatial filters of {shape[-2]}x{shape[-1]}")
     return lines
