@@ -124,3 +124,24 @@ def test_chromium_shows_the_views_with_the_mapper_hover_panel(executed, tmp_path
         driver.quit()
     if not os.environ.get("CNNTOPO_SCREENSHOTS"):
         shutil.rmtree(tmp_path / "profile", ignore_errors=True)
+
+
+def test_a_row_shows_its_analysis_a_row_read_back_its_numbers_a_column_stays_pandas(tmp_path):
+    from conftest import primary_circle_filters
+
+    import cnntopo
+
+    frame = cnntopo.describe(primary_circle_filters(200, seed=4), n_landmarks=10,
+                             n_resamples=3, progress=False)
+    row = frame.iloc[0]
+    assert row.analysis is frame.analysis(0) and row.analysis.row["n_kept"] == row.n_kept
+    view = row._repr_html_()
+    assert view.count("data:image/png;base64,") == 2 and "<iframe" in view
+    assert "Mapper(10, 3.0) made for this view" in view        # describe made no graph
+    assert frame["layer"]._repr_html_() is None                 # a column: pandas' display
+    back = cnntopo.load_frame(cnntopo.save_frame(frame, tmp_path / "f.json")).iloc[0]
+    numbers = back._repr_html_()
+    assert "keeps no analysis" in numbers and "<iframe" not in numbers
+    assert "primary circle" in numbers
+    page = cnntopo.show(frame).save(tmp_path / "view.html").read_text()
+    assert page.startswith("<!DOCTYPE html>") and view in page

@@ -168,8 +168,18 @@ def _kernel_size(kernel_size):
 
 
 def layer_name(key):
-    """The name of a conv layer from its state-dict key: the key without ``.weight``
-    (``features.0.weight`` -> ``features.0``), as every row and table names it."""
+    """The name of a conv layer from its state-dict key, as every row and table names it.
+
+    Parameters
+    ----------
+    key : str or None
+        A state-dict key (``"features.0.weight"``).
+
+    Returns
+    -------
+    str or None
+        The key without ``.weight`` (``"features.0"``).
+    """
     return None if key is None else str(key).removesuffix(".weight")
 
 

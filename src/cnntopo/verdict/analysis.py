@@ -527,8 +527,18 @@ def verdict_spec(*, k=None, p=None, n_landmarks="auto", seed=0, mapper=None, n_r
 
 
 def n_landmarks_of(result):
-    """The landmarks the significance test of `result` used, or would have used on a cloud too
-    small to test (``"auto"`` resolved); None without a significance test."""
+    """The landmarks of a result's significance test: the row's ``n_landmarks``.
+
+    Parameters
+    ----------
+    result : CloudAnalysis
+
+    Returns
+    -------
+    int or None
+        The landmarks the test used, or would have used on a cloud too small to test
+        (``"auto"`` resolved); None without a significance test.
+    """
     if result.significance_landmarks is not None:
         return int(result.significance_landmarks)
     s = result.spec.significance

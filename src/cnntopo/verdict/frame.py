@@ -28,6 +28,7 @@ write) and :func:`load_frame` reads that file back.
 
 from __future__ import annotations
 
+import logging
 import numbers
 import re
 from pathlib import Path
@@ -263,6 +264,8 @@ def describe(obj, layers=None, iterations=None, *, k=None, p=None, n_landmarks="
         if is_model_name(str(obj)):  # a model name, as the CLI takes it
             got = resolve_model(str(obj), progress=progress)
             source = file = got.path
+            logging.getLogger("cnntopo").info("describe: %s is %s (%s, from %s)", obj,
+                                              got.path, got.artifact.name, got.source)
     elif isinstance(obj, (str, Path)):
         file = obj
     spec = verdict_spec(k=k, p=p, n_landmarks=n_landmarks, seed=seed, mapper=mapper,
@@ -305,7 +308,18 @@ def _document(frame):
 
 def frame_json(frame):
     """A describe frame as the JSON text of :func:`save_frame` (``cnntopo describe --format
-    json``): ``{"format", "settings", "columns", "rows"}``, NaN as null, floats exact."""
+    json``).
+
+    Parameters
+    ----------
+    frame : DescribeFrame or pandas.DataFrame
+
+    Returns
+    -------
+    str
+        ``{"format", "settings", "columns", "rows"}``: the settings are ``frame.attrs``, the
+        rows one record per row with the frame's columns; NaN and NA as null, floats exact.
+    """
     import json
 
     return json.dumps(_document(frame), indent=1, allow_nan=False)
@@ -377,13 +391,34 @@ def load_frame(path):
 # ------------------------------------------------------------------------------ text
 
 def frame_table(frame):
-    """A describe frame as fixed-width text: :func:`cnntopo.verdict.table.format_table`."""
+    """A describe frame as fixed-width text.
+
+    Parameters
+    ----------
+    frame : DescribeFrame or pandas.DataFrame
+
+    Returns
+    -------
+    str
+        :func:`cnntopo.verdict.table.format_table` of the frame (the one table formatter).
+    """
     return format_table(frame)
 
 
 def format_frame(frame, fmt="table"):
-    """A describe frame as text: ``"table"`` (:func:`frame_table`), ``"csv"`` (every column)
-    or ``"json"`` (:func:`frame_json`, every column)."""
+    """A describe frame as text: what ``cnntopo describe --format`` prints.
+
+    Parameters
+    ----------
+    frame : DescribeFrame or pandas.DataFrame
+    fmt : {"table", "csv", "json"}
+        ``"table"``: :func:`frame_table`; ``"csv"``: every column; ``"json"``:
+        :func:`frame_json`, every column.
+
+    Returns
+    -------
+    str
+    """
     if fmt == "table":
         return frame_table(frame)
     if fmt == "csv":

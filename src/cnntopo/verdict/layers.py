@@ -150,6 +150,11 @@ def skip_reason(layer, filters, k=None):
         Its spatial filters (None when the layer has none).
     k : int or None
         Of the density filtration rho(k, p), which needs more than k filters.
+
+    Returns
+    -------
+    str or None
+        The reason in words (the row's ``reason``), None when the layer can be read.
     """
     if layer.note:
         return layer.note
