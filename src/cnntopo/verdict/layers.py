@@ -311,9 +311,9 @@ def analyse_layers(source, layers=None, iterations=None, *, spec=None, density=N
         result = analyse(x, spec)
         return [_ok(result, {"layer_name": None, "kernel": kernel_label(kernel)})]
     if not is_live_model(source) and not isinstance(source, (str, os.PathLike)):
-        raise InputError(f"The 'source' parameter of describe must be a torch.nn.Module, a Keras model, a "
-                         f"state dict or checkpoint dict, a points array, or the path of a "
-                         f"weights file, run directory or points .npy; got "
+        raise InputError(f"The 'source' parameter of describe must be a torch.nn.Module, a "
+                         f"Keras model, a state dict or checkpoint dict, a points array, or the "
+                         f"path of a weights file, run directory or points .npy; got "
                          f"{type(source).__name__!r}.")
     results, todo, own_bar = [], None, not hasattr(progress, "update")
     with _bar(progress, desc) as bar:
