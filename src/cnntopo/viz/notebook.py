@@ -263,7 +263,7 @@ def run_html(run_dir, *, layer=None, iteration=None):
     """
     from ..sources.rundir import read_manifest
     from ..training.readings import read_verdict, run_readings
-    from ..verdict.analysis import AnalysisSpec, SignificanceSpec
+    from ..verdict.analysis import AnalysisSpec
     from ..verdict.layers import analyse_layers
     from .watch import plot_run_readings
 
@@ -287,14 +287,23 @@ def run_html(run_dir, *, layer=None, iteration=None):
         three = [r for r in rows if r["iteration"] == last and r.get("status") == "ok"
                  and r.get("primary_circle_fraction") is not None]
         layer = three[0]["layer"] if three else 1
-    spec = AnalysisSpec(significance=SignificanceSpec(landmarks="auto", n_resamples=5))
+    # the pictures of one snapshot's layer, read as the Watcher reads it (its rho(k, p));
+    # the numbers are the verdict's where close(significance=True) computed it, else the
+    # light readings': the display runs no significance test
+    density = manifest["config"].get("density")
+    spec = AnalysisSpec(k=density[0] if density else None, p=density[1] if density else None,
+                        significance=None)
     done = analyse_layers(run_dir, [layer], [last], spec=spec, progress=False)
     snap = done[0]
+    number = snap.row["layer"]
+    shown = next((r for r in verdict if (r["iteration"], r["layer"]) == (last, number)), None) \
+        or next((dict(r, reading=None) for r in rows
+                 if (r["iteration"], r["layer"]) == (last, number)), snap.row)
     if snap.analysis is None:
-        parts.append(_note(f"layer {layer} at {unit} {last}: {snap.row['reason']}"))
+        parts.append(_note(f"layer {number} at {unit} {last}: {snap.row['reason']}"))
     else:
-        parts.append(analysis_html(snap.analysis, row=snap.row, title=(
-            f"layer {snap.row['layer']} {snap.row['layer_name']} at {unit} {last}")))
+        parts.append(analysis_html(snap.analysis, row=shown, title=(
+            f"layer {number} {snap.row['layer_name']} at {unit} {last}")))
     parts.append("</div>")
     return "".join(parts)
 
