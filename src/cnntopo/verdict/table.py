@@ -481,8 +481,8 @@ class Column:
     Attributes
     ----------
     header : str or callable
-        The header, or ``header(dims)`` for a column whose header depends on the homology
-        dimensions shown.
+        The header, or ``header(dims, sep)`` for a column whose header depends on the
+        homology dimensions shown.
     cell : callable
         ``cell(record, dims, sep) -> str or None`` (None: nothing to show).
     text : bool
@@ -499,12 +499,12 @@ def _key(key, digits=2):
     return lambda rec, dims, sep: _num(rec.get(key), digits)
 
 
-def _bars_header(dims):
-    return "  ".join(f"b{q} (conf)" for q in range(max(dims["b"], 2)))
+def _bars_header(dims, sep="  "):
+    return sep.join(f"b{q} (conf)" for q in range(max(dims["b"], 2)))
 
 
-def _nerve_header(dims):
-    return "nerve " + "  ".join(f"b{q} (conf)" for q in range(max(dims["nerve"], 2)))
+def _nerve_header(dims, sep="  "):
+    return "nerve " + sep.join(f"b{q} (conf)" for q in range(max(dims["nerve"], 2)))
 
 
 #: The columns of the verdict table, defined once for the text, Markdown and HTML tables
@@ -585,7 +585,7 @@ def format_table(rows, *, style="text", lead=()):
         if col.always or any(v is not None for v in values):
             columns.append(col)
             cells.append(values)
-    headers = [c.header(dims) if callable(c.header) else c.header for c in columns]
+    headers = [c.header(dims, sep) if callable(c.header) else c.header for c in columns]
     body = [[_MISSING[style] if v is None else v for v in row] for row in zip(*cells)] \
         if records else []
     if style == "html":
