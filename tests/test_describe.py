@@ -213,7 +213,7 @@ def test_cli_points_file_table_and_json(tmp_path, capsys):
     assert doc["format"] == "cnntopo-describe/1" and len(doc["rows"]) == 1
     assert list(doc["rows"][0]) == doc["columns"]
     assert (doc["rows"][0]["b0"], doc["rows"][0]["b1"]) == (1, 1)
-    assert doc["settings"]["mapper"] == [8, 3.0, 100] and doc["settings"]["landmarks"] == 30
+    assert doc["settings"]["mapper"] == [8, 3.0, 100] and doc["settings"]["n_landmarks"] == 30
 
 
 @pytest.mark.parametrize("extra, message", [
