@@ -786,7 +786,8 @@ def build_parser() -> argparse.ArgumentParser:
     ds.add_argument("--resamples", type=int, default=None, help="resamples of the significance test (default 20)")
     mapper(ds)
     ds.add_argument("--kernel-size", type=int, default=None, help="count only k x k conv layers")
-    ds.add_argument("--seed", type=int, default=0)
+    ds.add_argument("--seed", type=int, default=0,
+                    help="seed of the significance test (default 0)")
     ds.add_argument("--format", choices=["table", "csv", "json"], default="table",
                     help="what to print: a fixed-width table, or every column of "
                          "cnntopo.describe's DataFrame as CSV, or as JSON ({\"format\", "
@@ -811,7 +812,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Mapper resolution and gain (auto,auto: from the data) and B bootstrap "
                         "resamples per cell (default 10,3,0: each resample costs a graph)")
     g.add_argument("--thumbnails", type=int, default=6, help="mean-filter thumbnails per cell")
-    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--seed", type=int, default=0,
+                   help="seed of the Mapper graphs and their layout (default 0)")
     g.add_argument("-o", "--output", metavar="GRID.png", help="default RUN/grid.png (numbers "
                    "beside it, .json)")
     g.add_argument("--quiet", action="store_true")
@@ -833,7 +835,8 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--resamples", type=int, default=None,
                     help="resamples of the significance test (default 20)")
     mapper(rp)
-    rp.add_argument("--seed", type=int, default=0)
+    rp.add_argument("--seed", type=int, default=0,
+                    help="seed of the significance test (default 0)")
     rp.add_argument("--quiet", action="store_true")
     rp.set_defaults(func=cmd_report)
 
@@ -844,7 +847,8 @@ def build_parser() -> argparse.ArgumentParser:
     landmarks(at)
     at.add_argument("--resamples", type=int, default=None,
                     help="resamples of the significance test (default 20)")
-    at.add_argument("--seed", type=int, default=0)
+    at.add_argument("--seed", type=int, default=0,
+                    help="seed of the significance test (default 0)")
     at.add_argument("--quiet", action="store_true")
     at.set_defaults(func=cmd_atlas)
 
