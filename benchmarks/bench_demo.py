@@ -90,7 +90,7 @@ def main(argv=None):
         summary = run_experiment(analysis, Path(tmp) / "analysis", progress=False)
         a = summary["analyses"][0]
         print(f"analysis: {time.perf_counter() - t0:.1f} s (long bars {a['long_bars']}, "
-              f"{a['n_filtered']} points, primary-circle fraction "
+              f"{a['n_kept']} points, primary-circle fraction "
               f"{a['primary_circle_fraction']:.2f})")
     return 0
 

@@ -543,7 +543,7 @@ def fig2_section(run, deadline, args):
     out["analysis_seconds"] = time.monotonic() - t_an
     for a in summary["analyses"]:
         out.setdefault("analyses", []).append(
-            {k: a.get(k) for k in ("tag", "n_filters", "n_points", "n_filtered", "long_bars",
+            {k: a.get(k) for k in ("tag", "n_filters", "n_points", "n_kept", "long_bars",
                                    "primary_circle_fraction", "mapper", "barcodes",
                                    "significance", "verdict") if k in a})
         for key in ("mapper_png", "barcodes_png"):

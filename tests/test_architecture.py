@@ -1,9 +1,14 @@
 """The layering contract: each stage imports only the stages before it, computing loads no plots.
 
-The stages, in the order the data flows (DESIGN.md): the base modules (validation, files,
-caches), sources, cloud, topology, verdict, training, integrations, viz, experiments, cli. A
-module may import from its own stage and the ones before it, never after; imports inside
-functions count too, since they run as soon as the function is called.
+The stages, in the order the data flows (the package docstring, ``cnntopo/__init__.py``): the
+base modules (validation, files, caches), sources, cloud, topology, verdict, training,
+integrations, viz, experiments, cli. A module may import from its own stage and the ones
+before it, never after; imports inside functions count too, since they run as soon as the
+function is called.
+
+One exception, by name: a notebook's display hook. ``_repr_html_`` (of ``CloudAnalysis``, a
+describe row, the ``Watcher``) may import ``cnntopo.viz.notebook``: only a notebook calls it,
+to draw, and computing never does (the tests below check that a verdict loads no plotting).
 """
 
 import ast
@@ -45,12 +50,28 @@ def _stage(module):
     return module[0]
 
 
-def _imports(path):
-    """Modules of cnntopo that `path` imports, as tuples of parts under cnntopo."""
+# The display hooks and the one module they may reach from an earlier stage.
+DISPLAY_HOOK, DISPLAY_MODULE = "_repr_html_", ("viz", "notebook")
+
+
+def _display_imports(tree):
+    """The import nodes inside ``_repr_html_`` methods."""
+    return {id(n) for f in ast.walk(tree) if isinstance(f, ast.FunctionDef)
+            and f.name == DISPLAY_HOOK for n in ast.walk(f)
+            if isinstance(n, (ast.Import, ast.ImportFrom))}
+
+
+def _imports(path, *, hooks=False):
+    """Modules of cnntopo that `path` imports, as tuples of parts under cnntopo (those of its
+    display hooks only with `hooks`)."""
     rel = path.relative_to(PACKAGE).with_suffix("").parts
     package = rel[:-1] if rel[-1] != "__init__" else rel[:-1]
     out = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    tree = ast.parse(path.read_text())
+    in_hooks = _display_imports(tree)
+    for node in ast.walk(tree):
+        if (id(node) in in_hooks) != hooks:
+            continue
         if isinstance(node, ast.ImportFrom):
             if node.level:
                 base = package[:len(package) - (node.level - 1)]
@@ -84,6 +105,16 @@ def test_a_stage_imports_only_the_stages_before_it(path):
     later = sorted(".".join(m) for m in imported if ORDER.index(_stage(m)) > mine)
     assert not later, (f"{path.relative_to(PACKAGE)} ({_stage(rel)}) imports a later stage: "
                        f"{later}")
+
+
+def test_a_display_hook_reaches_only_the_notebook_view():
+    hooked = []
+    for path in _modules():
+        _, imported = _imports(path, hooks=True)
+        assert imported <= {DISPLAY_MODULE}, (f"{path.relative_to(PACKAGE)}: a {DISPLAY_HOOK} "
+                                              f"imports {sorted(imported)}")
+        hooked += [path.name] if imported else []
+    assert sorted(hooked) == ["analysis.py", "frame.py", "watch.py"]
 
 
 def test_no_module_imports_a_private_name_of_another():

@@ -32,7 +32,7 @@ def test_barcodes_json_contract(circle_npy, tmp_path, capsys):
     res = json.loads(out.read_text())
     assert res["n_input"] == 600
     assert res["n_constant"] == 1 and res["n_points"] == 599
-    assert res["n_filtered"] == 300   # p * n = 299.5, rounded half up
+    assert res["n_kept"] == 300   # p * n = 299.5, rounded half up
     assert len(res["diagrams"]) == 2
     # exactly one infinite H0 bar, written as null
     assert sum(d is None for _, d in res["diagrams"][0]) == 1
@@ -54,9 +54,9 @@ def test_barcodes_fewer_points_than_landmarks(circle_npy, tmp_path, capsys):
     assert main(["barcodes", str(circle_npy), "--k", "5", "--p", "0.05", "--landmarks", "100",
                  "--json", str(out)]) == 0
     res = json.loads(out.read_text())
-    assert res["n_filtered"] < 100
+    assert res["n_kept"] < 100
     assert res["all_points_are_landmarks"] is True
-    assert res["n_landmarks"] == res["n_filtered"]
+    assert res["n_landmarks"] == res["n_kept"]
     assert "every point is a landmark" in capsys.readouterr().err
 
 
@@ -69,7 +69,7 @@ def test_mapper_json_members_are_rows_of_input(circle_npy, tmp_path):
     assert all(n["size"] == len(n["members"]) for n in g["nodes"])
     covered = set().union(*members)
     assert 5 not in covered  # the constant row never enters
-    assert len(covered) == g["graph"]["n_filtered"]
+    assert len(covered) == g["graph"]["n_kept"]
     assert max(covered) < 600
     links = {(l["source"], l["target"]) for l in g["links"]}
     ids = [n["id"] for n in g["nodes"]]
@@ -105,7 +105,7 @@ def test_no_density_filter_without_k_p(circle_npy, tmp_path):
     out = tmp_path / "graph.json"
     assert main(["mapper", "--bootstrap", "0", str(circle_npy), "--resolution", "5", "--gain", "2", "--json", str(out)]) == 0
     g = json.loads(out.read_text())
-    assert g["graph"]["n_filtered"] == 599
+    assert g["graph"]["n_kept"] == 599
 
 
 @pytest.mark.parametrize("argv_tail, needle", [
@@ -214,7 +214,7 @@ def test_mapper_color_by_network_file_and_theta(circle_npy, tmp_path, capsys):
                         ("iteration", lambda m: 500.0),
                         (str(tmp_path / "score.npy"), lambda m: values[m].mean())]:
         assert main(["mapper", "--bootstrap", "0", str(circle_npy), "--k", "20", "--p", "0.5", "--resolution", "8",
-                     "--gain", "3", "--color-by", by, "--json", str(out), "--html", str(html)]) == 0
+                     "--gain", "3", "--colour-by", by, "--json", str(out), "--html", str(html)]) == 0
         data = _page_data(html)
         key = data["colourings"][0]["key"]
         assert [c["key"] for c in data["colourings"]] == [key, "size"]
@@ -223,16 +223,16 @@ def test_mapper_color_by_network_file_and_theta(circle_npy, tmp_path, capsys):
     assert data["colourings"][0] == {"key": "score", "label": "score (mean)"}
     png = tmp_path / "theta.png"
     assert main(["mapper", "--bootstrap", "0", str(circle_npy), "--resolution", "8", "--gain", "3",
-                 "--color-by", "theta", "--json", str(out), "--png", str(png)]) == 0
+                 "--colour-by", "theta", "--json", str(out), "--png", str(png)]) == 0
     assert png.read_bytes()[:4] == b"\x89PNG"
 
 
 @pytest.mark.parametrize("by, needle", [
-    ("network", "--color-by network needs the filters' metadata other.meta.npz beside other.npy "
+    ("network", "--colour-by network needs the filters' metadata other.meta.npz beside other.npy "
                 "(`cnntopo filters` writes it)"),
-    ("colour", "--color-by must be one of size, theta, klein-distance, network, iteration or a .npy "
+    ("colour", "--colour-by must be one of size, theta, klein-distance, network, iteration or a .npy "
                "file of one value per input row; got 'colour'"),
-    ("MISSING.npy", "--color-by file 'MISSING.npy' does not exist"),
+    ("MISSING.npy", "--colour-by file 'MISSING.npy' does not exist"),
     ("SHORT.npy", "must hold one finite number per row of POINTS (shape (600,)); got dtype float64, "
                   "shape (5,)"),
 ])
@@ -243,7 +243,7 @@ def test_mapper_color_by_errors(circle_npy, tmp_path, capsys, by, needle):
     by = str(tmp_path / by) if by.endswith(".npy") else by
     needle = needle.replace("'MISSING.npy'", repr(by))
     out = tmp_path / "g.json"
-    assert main(["mapper", "--bootstrap", "0", str(other), "--resolution", "5", "--gain", "2", "--color-by", by,
+    assert main(["mapper", "--bootstrap", "0", str(other), "--resolution", "5", "--gain", "2", "--colour-by", by,
                  "--json", str(out), "--png", str(tmp_path / "g.png")]) == 2
     err = capsys.readouterr().err
     assert needle in err and len(err.strip().splitlines()) == 1, err

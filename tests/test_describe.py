@@ -127,7 +127,7 @@ def test_reading_says_where_the_mapper_graph_and_the_bars_disagree(row, expected
 
 def test_describe_reports_the_nerves_confidence_and_stability():
     row = describe_cloud(primary_circle_filters(400, seed=2, noise=0.3), k=15, p=0.5,
-                         landmarks=30, mapper=("auto", "auto", 20), n_resamples=5)
+                         n_landmarks=30, mapper=("auto", "auto", 20), n_resamples=5)
     assert row["nerve_betti"][1] >= 1
     assert row["nerve_loop_confidence"][0] >= 0.9 and row["nerve_robust"][1] == 1
     assert 0 <= row["nerve_stability"] <= 1 and len(row["nerve_confidence"]) == 2
@@ -138,7 +138,7 @@ def test_describe_reports_the_nerves_confidence_and_stability():
 
 def test_circle_cloud_reads_as_the_primary_circle():
     row = describe_cloud(primary_circle_filters(600), layer=3, iteration=7, k=20, p=0.9,
-                         landmarks=30, mapper=(8, 3, 10), n_resamples=8)
+                         n_landmarks=30, mapper=(8, 3, 10), n_resamples=8)
     assert list(row)[:len(ROW_KEYS)] == list(ROW_KEYS)
     assert (row["layer"], row["iteration"], row["n_filters"], row["n_kept"]) == (3, 7, 600, 540)
     assert row["significant"] == [1, 1]
@@ -149,7 +149,7 @@ def test_circle_cloud_reads_as_the_primary_circle():
 
 
 def test_noise_cloud_has_no_structure():
-    row = describe_cloud(_noise_filters(800), n_resamples=8, landmarks=30)
+    row = describe_cloud(_noise_filters(800), n_resamples=8, n_landmarks=30)
     assert row["significant"][1] == 0
     assert row["primary_circle_fraction"] < 0.05 and row["off_model_fraction"] > 0.8
     assert row["nerve_betti"] is None and (row["k"], row["p"]) == (None, None)
@@ -162,7 +162,7 @@ def test_rows_of_a_weights_file_and_the_table(tmp_path):
     conv2 = torch.as_tensor(_noise_filters(8 * 50, seed=2).reshape(8, 50, 3, 3), dtype=torch.float32)
     path = tmp_path / "two.pt"
     torch.save({"a.weight": conv1, "a.bias": torch.zeros(16), "b.weight": conv2}, path)
-    rows = describe_source(path, landmarks=30, n_resamples=6, progress=False)
+    rows = describe_source(path, n_landmarks=30, n_resamples=6, progress=False)
     assert [r["layer"] for r in rows] == [1, 2] and [r["iteration"] for r in rows] == [None, None]
     assert [r["layer_name"] for r in rows] == ["a", "b"]  # module names, as a live model lists them
     assert [r["n_filters"] for r in rows] == [400, 400]
@@ -188,11 +188,11 @@ def tiny_run(tmp_path_factory):
 
 
 def test_rows_of_a_run_directory(tiny_run):
-    rows = describe_source(tiny_run, iterations=["1-4"], landmarks=5, n_resamples=3,
+    rows = describe_source(tiny_run, iterations=["1-4"], n_landmarks=5, n_resamples=3,
                            progress=False)
     assert [(r["layer"], r["iteration"]) for r in rows] == [(1, 2), (1, 4)]
     assert all(r["n_filters"] == 16 for r in rows)
-    last = describe_source(tiny_run, landmarks=5, n_resamples=3, progress=False)
+    last = describe_source(tiny_run, n_landmarks=5, n_resamples=3, progress=False)
     assert [r["iteration"] for r in last] == [4]
     with pytest.raises(ValueError, match="3 is not a checkpoint"):
         describe_source(tiny_run, iterations=["3"], progress=False)
@@ -209,8 +209,11 @@ def test_cli_points_file_table_and_json(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "primary circle" in printed and "b1 (conf)" in printed
     doc = json.loads(out.read_text())
-    assert len(doc["rows"]) == 1 and set(ROW_KEYS) <= set(doc["rows"][0])
-    assert doc["rows"][0]["significant"] == [1, 1] and doc["mapper"] == [8, 3.0]
+    # the DataFrame's columns, as --format json prints them
+    assert doc["format"] == "cnntopo-describe/1" and len(doc["rows"]) == 1
+    assert list(doc["rows"][0]) == doc["columns"]
+    assert (doc["rows"][0]["b0"], doc["rows"][0]["b1"]) == (1, 1)
+    assert doc["settings"]["mapper"] == [8, 3.0, 100] and doc["settings"]["n_landmarks"] == 30
 
 
 @pytest.mark.parametrize("extra, message", [

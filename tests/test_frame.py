@@ -17,7 +17,7 @@ from cnntopo.verdict.layers import describe_source
 torch = need_module("torch")
 nn = torch.nn
 
-FAST = dict(landmarks=10, n_resamples=3, progress=False)
+FAST = dict(n_landmarks=10, n_resamples=3, progress=False)
 
 
 def _edges(n, k, seed=0):
@@ -122,8 +122,9 @@ def test_checkpoint_dicts_and_layer_choice():
     assert list(df.layer_name) == ["features.0", "features.2"] and list(df.iteration) == [700,
                                                                                         700]
     assert df.primary_circle_fraction[0] == 1.0
-    with pytest.raises(ValueError, match=r"--layer 'feature.0': the model has no conv layer of "
-                       r"that name; its conv layers are features\.0, features\.2, .*, audio\."):
+    with pytest.raises(ValueError, match=r"layer 'feature.0' does not exist: the model has no "
+                       r"conv layer of that name; its 7 conv layers are 1 features\.0, 2 "
+                       r"features\.2, .*, 7 audio\."):
         cnntopo.describe(net, layers=["feature.0"], progress=False)
     with pytest.raises(ValueError, match="has no conv layer"):
         cnntopo.describe(nn.Sequential(nn.Linear(3, 3)), progress=False)
@@ -193,7 +194,9 @@ def test_cli_formats_carry_the_same_columns(tmp_path, capsys):
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[0].split(",") == list(frame.columns) and len(lines) == 1 + len(frame)
     assert main(args + ["--format", "json"]) == 0
-    records = json.loads(capsys.readouterr().out)
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["columns"] == list(frame.columns)
+    records = doc["rows"]
     assert [list(r) for r in records] == [list(frame.columns)] * len(frame)
     assert records[4]["reason"] == "NaN weights (1 of 40 filters)"
     assert records[0]["primary_circle_fraction"] == 1.0 and records[2]["b1"] is None

@@ -105,4 +105,4 @@ def test_keras_monitor_records_kernels_in_pytorch_layout(tmp_path):
     assert {k: v.shape for k, v in keras_conv_weights(model).items()} == {
         "c1.weight": (6, 2, 3, 3), "dw.weight": (12, 1, 3, 3), "pointwise.weight": (4, 12, 1, 1)}
     filters, _, info = filters_from_source(run, 1, iteration=10)
-    assert filters.shape == (12, 9) and info["layer_name"] == "c1.weight"
+    assert filters.shape == (12, 9) and info["layer_name"] == "c1"

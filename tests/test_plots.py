@@ -602,11 +602,11 @@ def test_html_offers_every_colouring_and_maps_rows(circle):
     tw, jet = colormaps["twilight"], colormaps["jet"]
     hexes = lambda cm, v: "#" + "".join(f"{int(round(255 * c)):02x}" for c in cm(v)[:3])  # noqa: E731
     for node, th, size in zip(data["nodes"], offered[0].values, offered[1].scaled()):
-        assert node["color"] == node["colors"]["theta"] == hexes(tw, th / (2 * np.pi))
-        assert node["colors"]["size"] == hexes(jet, size)
+        assert node["colour"] == node["colours"]["theta"] == hexes(tw, th / (2 * np.pi))
+        assert node["colours"]["size"] == hexes(jet, size)
         assert node["values"]["theta"] == pytest.approx(th, abs=1e-6)
     circles = {a["data-id"]: a["fill"] for t, a in p.tags if t == "circle"}
-    assert circles == {str(n["id"]): n["colors"]["theta"] for n in data["nodes"]}
+    assert circles == {str(n["id"]): n["colours"]["theta"] for n in data["nodes"]}
     assert [n["members"] for n in data["nodes"]] == [list(rows[m["members"]]) for m in g["nodes"]]
     with pytest.raises(ValueError, match=r"'rows' parameter of mapper_html must be an int array "
                                          r"with one input row per point, shape \(300,\)"):
@@ -646,5 +646,5 @@ def test_html_selector_recolours_the_nodes(circle):
     run = subprocess.run(["node", "-e", js], capture_output=True, text=True, timeout=30)
     assert run.returncode == 0, run.stderr
     out = json.loads(run.stdout)
-    assert out["fills"] == [n["colors"]["size"] for n in nodes]
+    assert out["fills"] == [n["colours"]["size"] for n in nodes]
     assert out["shown"] == [False, True]

@@ -100,7 +100,7 @@ def test_features_file(vgg_features_file):
         np.testing.assert_array_equal(w, sd[k].numpy())
     # Layer 1: 3 input maps x 64 output maps; layer 2: 64 x 64.
     f1, meta, info = filters_from_source(path, 1)
-    assert f1.shape == (192, 9) and info["layer_name"] == "features.0.weight"
+    assert f1.shape == (192, 9) and info["layer_name"] == "features.0"
     np.testing.assert_array_equal(f1, sd["features.0.weight"].double().reshape(192, 9).numpy())
     f2, _, _ = filters_from_source(path, 2)
     assert f2.shape == (4096, 9)

@@ -28,7 +28,7 @@ def test_barcodes_record_rows_are_input_rows(prepared):
                            n_resamples=5, cache_dir=None)
     rec = barcodes_record(prep, bars, k=5, p=0.5, landmarks=20, seed=0, input_file="in.npy",
                           significance=sig)
-    assert (rec["n_input"], rec["n_constant"], rec["n_points"], rec["n_filtered"]) == (200, 3, 197, 99)
+    assert (rec["n_input"], rec["n_constant"], rec["n_points"], rec["n_kept"]) == (200, 3, 197, 99)
     assert rec["landmark_points"] == [int(i) for i in bars.landmarks]
     # input rows: normalising those rows of the input gives the landmark points
     from cnntopo.cloud.pointcloud import normalise
@@ -53,7 +53,7 @@ def test_mapper_record_members_are_input_rows_and_point_rows_map_back(prepared):
     rec = mapper_record(prep, graph, k=5, p=0.5, filtered_file="points.npy")
     assert rec["graph"]["point_rows"] == prep.rows.tolist()
     assert rec["graph"]["nerve_betti"] == nerve_betti(graph)
-    assert rec["graph"]["n_filtered"] == 99 and rec["graph"]["filtered_file"] == "points.npy"
+    assert rec["graph"]["n_kept"] == 99 and rec["graph"]["filtered_file"] == "points.npy"
     point_rows = np.asarray(rec["graph"]["point_rows"])
     for mine, theirs in zip(rec["nodes"], graph["nodes"]):
         assert mine["members"] == prep.rows[theirs["members"]].tolist()

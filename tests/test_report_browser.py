@@ -85,7 +85,7 @@ def _build_report(out):
             {"iteration": 100, "n_networks": 2, "mean": 0.9, "min": 0.89, "max": 0.91}]},
         "analyses": [{
             "tag": "circle", "layer": 1, "iteration": 100, "k": 20, "p": 0.3,
-            "n_filters": 300, "n_points": 300, "n_filtered": len(points), "long_bars": [1, 1],
+            "n_filters": 300, "n_points": 300, "n_kept": len(points), "long_bars": [1, 1],
             "barcodes": {"covering_radius": 0.3}, **{k: v for k, v in readings.to_dict().items()
                                                      if k.endswith("fraction")
                                                      or k.endswith("coverage")},
@@ -95,7 +95,7 @@ def _build_report(out):
                       "klein_png": "klein_circle.png", "graph_html": "graph_circle.html",
                       "mapper_json": "mapper_circle.json"}}],
         "grid": {"iterations": [100, 200], "rows": ["layer 1"], "file": "grid.png",
-                 "cells": [[{"iteration": 100, "n_filtered": 240, "nodes": 20, "links": 20,
+                 "cells": [[{"iteration": 100, "n_kept": 240, "nodes": 20, "links": 20,
                              "nerve_betti": [1, 1]}]]},
         "seconds": 1.0,
     }
@@ -242,7 +242,7 @@ def test_the_colour_selector_recolours_the_graph(browser, served_report):
     after = {n.get_attribute("data-id"): n.get_attribute("fill") for n in nodes}
     data = browser.execute_script(
         "return JSON.parse(document.getElementById('mapper-data').textContent);")
-    assert after == {str(n["id"]): n["colors"]["theta"] for n in data["nodes"]} != before
+    assert after == {str(n["id"]): n["colours"]["theta"] for n in data["nodes"]} != before
     shown = browser.find_elements(By.CSS_SELECTOR, ".scale.shown")
     assert [s.get_attribute("data-key") for s in shown] == ["theta"]
     assert shown[0].is_displayed() and "primary circle" in shown[0].text

@@ -79,8 +79,8 @@ def test_snapshots_every_n_steps_are_a_run_directory_the_readers_read(tmp_path):
         assert torch.equal(sd["conv2.weight"], weight)
         filters, meta, info = filters_from_source(run, 2, iteration=s)
         np.testing.assert_array_equal(filters, spatial_filters(weight))
-        assert info["iteration"] == s and info["layer_name"] == "conv2.weight"
-    rows = describe_source(run, layers=[2], iterations=["0-6"], landmarks="auto",
+        assert info["iteration"] == s and info["layer_name"] == "conv2"
+    rows = describe_source(run, layers=[2], iterations=["0-6"], n_landmarks="auto",
                            n_resamples=3, progress=False)
     assert [r["iteration"] for r in rows] == [0, 3, 6]
     # the light readings are the Klein-bottle readings of the saved filters
@@ -168,7 +168,8 @@ def test_bad_input_is_a_clear_error_and_loses_nothing(tmp_path):
     with pytest.raises(InputError, match="no conv layer"):
         Watcher(tmp_path / "a").step(torch.nn.Linear(3, 2), 0)
     assert not (tmp_path / "a").exists()
-    with pytest.raises(InputError, match=r"'nope', which is not a conv layer.*1 conv1\.weight"):
+    with pytest.raises(InputError, match=r"layer 'nope' does not exist: the model has no conv "
+                       r"layer of that name; its 3 conv layers are 1 conv1, 2 conv2, 3 down\."):
         Watcher(tmp_path / "b", layers=["conv2", "nope"]).step(Net(), 0)
     w = Watcher(tmp_path / "c", layers="conv2", every=1)
     w.step(circle_net(), 0)
@@ -183,8 +184,9 @@ def test_bad_input_is_a_clear_error_and_loses_nothing(tmp_path):
     with torch.no_grad():
         net.conv2.weight[0, 0, 1, 1] = float("nan")
     rows = Watcher(tmp_path / "d", every=1).step(net, 0)
-    assert rows[1]["skipped"] == "1 of 576 weights are NaN or infinite"
-    assert rows[0].get("skipped") is None and rows[0]["n_points"] == 8
+    assert (rows[1]["status"], rows[1]["reason"]) == ("skipped",
+                                                      "1 of 576 weights are NaN or infinite")
+    assert (rows[0]["status"], rows[0]["reason"]) == ("ok", None) and rows[0]["n_points"] == 8
     for bad, match in ((dict(every=0), "'every' parameter of Watcher must be an int >= 1"),
                        (dict(density=(0, 0.3)), "'density' parameter of Watcher"),
                        (dict(layers=[0]), "'layers' parameter"),
@@ -210,11 +212,13 @@ def test_the_verdict_at_close_finds_the_primary_circle_and_is_kept(tmp_path, mon
     assert [(r["iteration"], r["layer"]) for r in rows] == [(0, 1), (1, 1)]
     assert rows[0]["significant"][1] == 1 and rows[0]["reading"].startswith("primary circle")
     assert rows[1]["significant"][1] == 0
-    import cnntopo.training.readings as readings
+    import cnntopo.verdict.layers as layers
 
-    monkeypatch.setattr(readings, "describe_cloud", None)   # kept: nothing is recomputed
-    again = describe_run(run, n_resamples=5, progress=False)
+    monkeypatch.setattr(layers, "analyse", None)   # kept: nothing is recomputed
+    again = describe_run(run, iterations="all", n_resamples=5, progress=False)
     assert again == rows
+    # the default checkpoint of describe_run is describe's: the last
+    assert describe_run(run, n_resamples=5, progress=False) == rows[-1:]
     with pytest.raises(InputError, match="closed"):
         w.step(net, 2)
 

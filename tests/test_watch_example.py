@@ -40,7 +40,7 @@ def test_the_example_trains_with_the_watcher_and_draws_the_grid_and_the_report(e
     # the 7x7 stem and the eight 3x3 convs of the blocks; the 1x1 shortcut has no spatial filter
     assert layers[0] == ("stem.weight", (7, 7)) and len(layers) == 9
     assert all(shape == (3, 3) for _, shape in layers[1:])
-    rows = describe_source(run, layers=[2], iterations=["6"], landmarks="auto", n_resamples=3,
+    rows = describe_source(run, layers=[2], iterations=["6"], n_landmarks="auto", n_resamples=3,
                            progress=False)
     assert rows[0]["layer_name"] == "stage1.0.conv1" and rows[0]["n_filters"] == 16
     grid = json.loads((run / "grid.json").read_text())
@@ -61,7 +61,7 @@ def test_grid_and_report_commands_read_the_run(example_run, tmp_path, capsys):
     assert "layer 3 stage1.0.conv2" in out and png.stat().st_size > 5_000
     cells = json.loads(png.with_suffix(".json").read_text())["cells"]
     assert [[c["iteration"] for c in row] for row in cells] == [[2, 6]]
-    assert cells[0][0]["n_filtered"] == 16 and cells[0][0]["nodes"] >= 1
+    assert cells[0][0]["n_kept"] == 16 and cells[0][0]["nodes"] >= 1
     assert main(["report", str(run), "--quiet"]) == 0
     assert "readings.png" in capsys.readouterr().out
 

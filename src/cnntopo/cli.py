@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .validation import InputError
 
-__all__ = ["main"]
+__all__ = ["main", "build_parser"]
 
 
 class CLIError(InputError):
@@ -69,12 +69,12 @@ def cmd_barcodes(args) -> int:
                           maxdim=args.maxdim, seed=args.seed, long_bars=longs, significance=sig,
                           input_file=Path(args.points).name)
     if bars.all_points_are_landmarks:
-        print(f"note: only {prep.n_filtered} points are left, not more than the {args.landmarks} "
+        print(f"note: only {prep.n_kept} points are left, not more than the {args.landmarks} "
               f"landmarks asked for: every point is a landmark", file=sys.stderr)
     fig = None
     if args.png:
         from .viz.plots import plot_barcodes
-        title = f"lazy witness barcodes, {len(bars.landmarks)} landmarks, nu={args.nu}, n={prep.n_filtered}"
+        title = f"lazy witness barcodes, {len(bars.landmarks)} landmarks, nu={args.nu}, n={prep.n_kept}"
         if sig is not None:
             title += f"\nsignificant bars {_significant_text(sig)}"
         fig = plot_barcodes(bars.diagrams, title=title,
@@ -84,9 +84,9 @@ def cmd_barcodes(args) -> int:
         from .viz.plots import save_figure
         save_figure(fig, args.png)
     if sig is None:
-        print(f"{prep.n_filtered} points -> long bars per dimension {longs} -> {args.json}")
+        print(f"{prep.n_kept} points -> long bars per dimension {longs} -> {args.json}")
     else:
-        print(f"{prep.n_filtered} points -> significant bars per dimension {_significant_text(sig)} "
+        print(f"{prep.n_kept} points -> significant bars per dimension {_significant_text(sig)} "
               f"-> {args.json}")
     return 0
 
@@ -117,40 +117,40 @@ def _load_meta(points_path, n_input, why):
 
 
 def _mapper_colours(args, graph, prep):
-    """The NodeColours --color-by asks for, in graph order."""
+    """The NodeColours --colour-by asks for, in graph order."""
     import re
 
     import numpy as np
 
-    from .viz.colours import COLOR_BY, node_colours, node_colours_from_values
+    from .viz.colours import COLOUR_BY, node_colours, node_colours_from_values
 
-    by = args.color_by
-    if by in COLOR_BY:
+    by = args.colour_by
+    if by in COLOUR_BY:
         if by in ("theta", "klein-distance") and prep.points.shape[1] != 9:
-            raise CLIError(f"--color-by {by} needs 3x3 filters (9 coordinates); the points have "
+            raise CLIError(f"--colour-by {by} needs 3x3 filters (9 coordinates); the points have "
                            f"{prep.points.shape[1]}")
         meta = None
         if by in ("network", "iteration"):
-            full = _load_meta(args.points, prep.n_input, f"--color-by {by}")
+            full = _load_meta(args.points, prep.n_input, f"--colour-by {by}")
             if by not in full:
-                raise CLIError(f"--color-by {by}: {Path(args.points).with_suffix('.meta.npz').name} has no {by!r} array "
+                raise CLIError(f"--colour-by {by}: {Path(args.points).with_suffix('.meta.npz').name} has no {by!r} array "
                                f"(it has {', '.join(sorted(full)) or 'none'})")
             meta = {by: full[by][prep.rows]}
         return node_colours(graph, by, points=prep.points, meta=meta)
     path = Path(by)
     if path.suffix != ".npy":
-        raise CLIError(f"--color-by must be one of {', '.join(COLOR_BY)} or a .npy file of one value "
+        raise CLIError(f"--colour-by must be one of {', '.join(COLOUR_BY)} or a .npy file of one value "
                        f"per input row; got {by!r}")
     if path.is_dir() or not path.exists():
-        raise CLIError(f"--color-by file {by!r} " + ("is a directory" if path.is_dir() else "does not exist")
+        raise CLIError(f"--colour-by file {by!r} " + ("is a directory" if path.is_dir() else "does not exist")
                        + "; expected a .npy file of one value per input row")
     try:
         values = np.load(path, allow_pickle=False)
     except Exception as exc:
-        raise CLIError(f"--color-by file {by!r} is not a NumPy .npy array file ({type(exc).__name__})") from None
+        raise CLIError(f"--colour-by file {by!r} is not a NumPy .npy array file ({type(exc).__name__})") from None
     if values.ndim != 1 or values.shape[0] != prep.n_input or values.dtype.kind not in "biuf" \
             or not np.all(np.isfinite(values)):
-        raise CLIError(f"--color-by file {by!r} must hold one finite number per row of POINTS "
+        raise CLIError(f"--colour-by file {by!r} must hold one finite number per row of POINTS "
                        f"(shape ({prep.n_input},)); got dtype {values.dtype}, shape {values.shape}")
     key = re.sub(r"[^A-Za-z0-9_-]", "_", path.stem)  # the page uses it in ids and attributes
     return node_colours_from_values(graph, values[prep.rows], label=f"{path.stem} (mean)", key=key)
@@ -189,8 +189,8 @@ def cmd_mapper(args) -> int:
             raise CLIError(f"--lens has {full.shape[0]} rows; expected one per point ({prep.n_input})")
         lens = full[prep.rows]
     shape = _filter_shape(prep.points.shape[1], args.shape)
-    if args.color_by in ("network", "iteration") and (args.png or args.html):
-        _load_meta(args.points, prep.n_input, f"--color-by {args.color_by}")  # before the work
+    if args.colour_by in ("network", "iteration") and (args.png or args.html):
+        _load_meta(args.points, prep.n_input, f"--colour-by {args.colour_by}")  # before the work
     spec = MapperSpec(resolution=_auto_or(args.resolution, int, "--resolution"),
                       gain=_auto_or(args.gain, float, "--gain"), vne=args.vne, n_bins=args.bins,
                       lens=lens_name, min_cluster_fraction=args.min_cluster_fraction,
@@ -206,7 +206,7 @@ def cmd_mapper(args) -> int:
 
         # one layout, from --seed, for both pictures
         lay = mapper_layout(graph, prep.points, shape=shape, seed=args.seed)
-        caption = f"{Path(args.points).name}, n={prep.n_filtered}"
+        caption = f"{Path(args.points).name}, n={prep.n_kept}"
     if args.png:
         from .viz.plots import plot_mapper
         fig = plot_mapper(graph, prep.points, shape=shape, layout=lay, colours=colours,
@@ -228,7 +228,7 @@ def cmd_mapper(args) -> int:
     if confidence is not None:
         text += (f" (confidence {', '.join(f'{c:.2f}' for c in confidence.betti_confidence)}; "
                  f"stability {confidence.stability:.2f})")
-    print(f"{prep.n_filtered} points -> {len(out['nodes'])} nodes, {len(out['links'])} links, "
+    print(f"{prep.n_kept} points -> {len(out['nodes'])} nodes, {len(out['links'])} links, "
           f"{text} -> {args.json}")
     return 0
 
@@ -323,50 +323,56 @@ def _download_table():
     return ["  ".join(c.ljust(w) for c, w in zip(r[:4], widths)) + "  " + r[4] for r in rows]
 
 
-def cmd_describe(args) -> int:
-    from .files import atomic_write_json
-    from .verdict.frame import format_frame, rows_to_frame
-    from .verdict.layers import describe_source
-
-    _check_outputs(args.json)
-    mapper = None
-    if args.mapper:
-        parts = args.mapper.split(",")
-        if len(parts) not in (2, 3):
-            raise CLIError(f"--mapper takes RESOLUTION,GAIN[,BOOTSTRAP] like 30,3 or auto,auto; "
-                           f"got {args.mapper!r}")
-        mapper = (_auto_or(parts[0], int, "--mapper's resolution"),
-                  _auto_or(parts[1], float, "--mapper's gain"))
-        if len(parts) == 3:
-            mapper += (_auto_or(parts[2], int, "--mapper's bootstrap"),)
-    landmarks = args.landmarks
-    if landmarks != "auto":
-        try:
-            landmarks = int(landmarks)
-        except ValueError:
-            raise CLIError(f"--landmarks takes an int or auto; got {landmarks!r}") from None
-    source = _weights_source(args.source)
-    rows = describe_source(source, layers=args.layer, iterations=args.iteration, k=args.k,
-                           p=args.p, landmarks=landmarks, seed=args.seed, mapper=mapper,
-                           kernel_size=args.kernel_size, n_resamples=args.resamples,
-                           progress=not args.quiet)
-    print(format_frame(rows_to_frame(rows), args.format))
-    if args.json:
-        atomic_write_json(args.json, {
-            "source": str(args.source), "k": args.k, "p": args.p, "landmarks": landmarks,
-            "seed": args.seed, "mapper": None if mapper is None else list(mapper),
-            "rows": rows})
-    return 0
+def _landmarks_arg(text, flag="--landmarks"):
+    """`--landmarks`: an int or auto (the library's default)."""
+    if text is None or text == "auto":
+        return "auto"
+    try:
+        return int(text)
+    except (TypeError, ValueError):
+        raise CLIError(f"{flag} takes an int or auto; got {text!r}") from None
 
 
-def _mapper_option(text, default=None):
+def _mapper_arg(text, default=None):
+    """`--mapper RES,GAIN[,B]` of describe, grid and report: the tuple the library takes
+    (:func:`cnntopo.verdict.analysis.mapper_spec`), auto kept, B when given."""
     if not text:
         return default
-    try:
-        res, gain = text.split(",")
-        return int(res), float(gain)
-    except ValueError:
-        raise CLIError(f"--mapper takes RESOLUTION,GAIN like 30,3; got {text!r}") from None
+    parts = [t.strip() for t in text.split(",")]
+    if len(parts) not in (2, 3):
+        raise CLIError(f"--mapper takes RESOLUTION,GAIN[,BOOTSTRAP] like 30,3 or auto,auto; "
+                       f"got {text!r}")
+    out = (_auto_or(parts[0], int, "--mapper's resolution"),
+           _auto_or(parts[1], float, "--mapper's gain"))
+    if len(parts) == 3:
+        try:
+            out += (int(parts[2]),)
+        except ValueError:
+            raise CLIError(f"--mapper's bootstrap takes an int; got {parts[2]!r}") from None
+    return out
+
+
+def _say_file(got, name):
+    """One line on stderr: the file a model name resolved to."""
+    print(f"note: {name}: using {got.path} ({got.artifact.name}, from {got.source})",
+          file=sys.stderr)
+
+
+def cmd_describe(args) -> int:
+    from . import describe
+    from .verdict.frame import format_frame, save_frame
+
+    _check_outputs(args.json)
+    source = _weights_source(args.source)
+    frame = describe(source, layers=args.layer, iterations=args.iteration, k=args.k, p=args.p,
+                     n_landmarks=_landmarks_arg(args.landmarks), seed=args.seed,
+                     mapper=_mapper_arg(args.mapper), kernel_size=args.kernel_size,
+                     n_resamples=args.resamples, keep_analyses=False, progress=not args.quiet)
+    frame.attrs["source"] = str(args.source)
+    print(format_frame(frame, args.format))
+    if args.json:
+        save_frame(frame, args.json)
+    return 0
 
 
 def _run_dir(path):
@@ -379,21 +385,19 @@ def _run_dir(path):
 
 
 def cmd_grid(args) -> int:
-    from .verdict.table import parse_ranges
     from .viz.watch import draw_run_grid
 
     run = _run_dir(args.run)
     _check_outputs(args.output)
-    path = draw_run_grid(run, args.output, layers=parse_ranges(args.layer) if args.layer else None,
-                         iterations=args.iteration, k=args.k, p=args.p,
-                         mapper=_mapper_option(args.mapper, (10, 3)),
+    path = draw_run_grid(run, args.output, layers=args.layer, iterations=args.iteration,
+                         k=args.k, p=args.p, mapper=_mapper_arg(args.mapper, (10, 3)),
                          n_thumbnails=args.thumbnails, seed=args.seed, progress=not args.quiet)
     numbers = json.loads(path.with_suffix(".json").read_text())
     print(f"{'layer':<28} {'iteration':>9} {'points':>7} {'nodes':>6} {'nerve':>7} {'circle':>7}")
     for label, cells in zip(numbers["rows"], numbers["cells"]):
         for c in cells:
             circle = c.get("primary_circle_fraction")
-            print(f"{label:<28} {c['iteration']:>9,} {c.get('n_filtered') or '-':>7} "
+            print(f"{label:<28} {c['iteration']:>9,} {c.get('n_kept') or '-':>7} "
                   f"{c.get('nodes') or '-':>6} {str(c.get('nerve_betti') or '-'):>7} "
                   f"{'-' if circle is None else f'{circle:.2f}':>7}")
     for line in numbers["problems"]:
@@ -404,23 +408,18 @@ def cmd_grid(args) -> int:
 
 def cmd_report(args) -> int:
     from .training.readings import describe_run
-    from .verdict.table import format_table, parse_ranges
+    from .verdict.layers import ALL
+    from .verdict.table import format_table
     from .viz.watch import write_run_report
 
     run = _run_dir(args.run)
     if args.significance or args.mapper:
-        rows = describe_run(run, layers=parse_ranges(args.layer) if args.layer else None,
-                            iterations=args.iteration, k=args.k, p=args.p,
-                            landmarks=args.landmarks if args.landmarks is not None else "auto",
-                            mapper=_mapper_option(args.mapper), n_resamples=args.resamples,
+        rows = describe_run(run, layers=args.layer, iterations=args.iteration or ALL,
+                            k=args.k, p=args.p, n_landmarks=_landmarks_arg(args.landmarks),
+                            mapper=_mapper_arg(args.mapper), n_resamples=args.resamples,
                             seed=args.seed, progress=not args.quiet)
-        shown = [r for r in rows if not r.get("skipped")]
-        if shown:
-            print(format_table(shown))
-        for r in rows:
-            if r.get("skipped"):
-                print(f"layer {r['layer']}, iteration {r['iteration']}: skipped: {r['skipped']}",
-                      file=sys.stderr)
+        if rows:
+            print(format_table(rows))
     page = write_run_report(run, progress=not args.quiet)
     print(f"-> {page} (readings: {page.parent / 'readings.png'})")
     return 0
@@ -429,24 +428,18 @@ def cmd_report(args) -> int:
 def cmd_atlas(args) -> int:
     from .files import atomic_write_json, atomic_write_text
     from .verdict.atlas import atlas, atlas_markdown
+    from .verdict.table import format_table
     from .viz.plots import plot_atlas, save_figure
 
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise CLIError(f"--out {str(out)!r} is a file; expected a folder")
-    landmarks = args.landmarks
-    if landmarks != "auto":
-        try:
-            landmarks = int(landmarks)
-        except ValueError:
-            raise CLIError(f"--landmarks takes an int or auto; got {landmarks!r}") from None
-    result = atlas(args.models, landmarks=landmarks, seed=args.seed,
+    result = atlas(args.models, n_landmarks=_landmarks_arg(args.landmarks), seed=args.seed,
                    n_resamples=args.resamples, progress=not args.quiet)
     atomic_write_json(out / "atlas.json", result)
     atomic_write_text(out / "atlas.md", atlas_markdown(result))
     save_figure(plot_atlas(result["rows"], title="3x3 filters of ImageNet CNNs, layer by layer"),
                 out / "atlas.png", dpi=130)
-    from .verdict.table import format_table
     for m in result["models"]:
         print(f"{m['label']} ({m['file']}, {m['source']}):")
         print(format_table([r for r in result["rows"] if r["model"] == m["label"]]))
@@ -478,12 +471,15 @@ def cmd_download(args) -> int:
 
 
 def _weights_source(source):
-    """A path as given, or the cached file of a model / artifact name (`cnntopo download --list`)."""
-    from .sources.downloads import ARTIFACTS, MODELS, artifact_name, fetch
+    """A path as given, or the file a model / artifact name resolves to, cache first
+    (:func:`cnntopo.sources.downloads.resolve_model`); says which on stderr."""
+    from .sources.downloads import is_model_name, resolve_model
 
-    if Path(source).exists() or (source not in MODELS and source not in ARTIFACTS):
+    if Path(source).exists() or not is_model_name(source):
         return source
-    return fetch(artifact_name(source)).path
+    got = resolve_model(source)
+    _say_file(got, source)
+    return got.path
 
 
 def _run_config(name_or_path, args) -> int:
@@ -640,7 +636,33 @@ def _print_summary(summary) -> None:
 
 # ---------------------------------------------------------------------------- parser
 
+class _DeprecatedAlias(argparse.Action):
+    """An option with an old spelling that still works and says so (NAMES.md)."""
+
+    def __init__(self, option_strings, dest, deprecated=None, **kwargs):
+        self.deprecated = deprecated or {}
+        super().__init__(option_strings, dest, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        if option_string in self.deprecated:
+            from .validation import warn_deprecated
+
+            new = self.deprecated[option_string]
+            print(f"note: {option_string} is deprecated; use {new} (it means the same)",
+                  file=sys.stderr)
+            warn_deprecated(option_string, new, stacklevel=2)
+        setattr(namespace, self.dest, values)
+
+
 def build_parser() -> argparse.ArgumentParser:
+    """The ``cnntopo`` command's parser: every verb, its options and their help.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        What :func:`main` parses with; the CLI reference of the documentation is generated
+        from it.
+    """
     p = argparse.ArgumentParser(prog="cnntopo", description="The topology of CNN weights: spatial filters -> "
                                 "density filtration -> lazy witness barcodes and Mapper graphs.")
     sub = p.add_subparsers(dest="verb", required=True, metavar="VERB")
@@ -648,6 +670,18 @@ def build_parser() -> argparse.ArgumentParser:
     def density(sp):
         sp.add_argument("--k", type=int, help="density filtration: k-th nearest neighbour (with --p)")
         sp.add_argument("--p", type=float, help="density filtration: fraction of densest points kept, in (0, 1]")
+
+    def landmarks(sp):  # describe, report and atlas: one option, the library's default
+        sp.add_argument("--landmarks", default="auto", metavar="N|auto",
+                        help="landmarks of the significance test: an int, or auto (default: "
+                             "100, fewer for clouds under 400 kept points: four points per "
+                             "landmark)")
+
+    def mapper(sp):
+        sp.add_argument("--mapper", metavar="RES,GAIN[,B]",
+                        help="also make Mapper(RES, GAIN) (auto,auto: from the data) and "
+                             "report its nerve's Betti numbers with their confidence over B "
+                             "bootstrap resamples (default 100; 0: none) and their stability")
 
     b = sub.add_parser("barcodes", help="lazy witness barcodes of a point cloud (.npy, one point a row)")
     b.add_argument("points", metavar="POINTS.npy")
@@ -690,7 +724,8 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--shape", help="filter shape HxW for thumbnails (default: square root of d)")
     m.add_argument("--seed", type=int, default=0, help="seed of the pictures' layout (PNG and HTML) "
                    "and of the neighborhood lens")
-    m.add_argument("--color-by", default="size", metavar="WHAT",
+    m.add_argument("--colour-by", "--color-by", dest="colour_by", default="size", metavar="WHAT",
+                   action=_DeprecatedAlias, deprecated={"--color-by": "--colour-by"},
                    help="node colour of the pictures: size (default), theta (angle on the primary "
                         "circle), klein-distance, network, iteration (these two read POINTS.meta.npz, "
                         "written by `cnntopo filters`) or FILE.npy (one value per row of POINTS); "
@@ -744,23 +779,22 @@ def build_parser() -> argparse.ArgumentParser:
                     help="conv layer(s): 1-based numbers, ranges like 2-13 or names like "
                          "features.0; repeat or separate with commas (default: all)")
     ds.add_argument("--iteration", action="append", metavar="I",
-                    help="checkpoint(s) of a run directory; repeat or give ranges like 100-2000 "
-                         "(default: the last)")
+                    help="checkpoint(s) of a run directory; repeat or give ranges like 100-2000, "
+                         "or all (default: the last)")
     density(ds)
-    ds.add_argument("--landmarks", default=100,
-                    help="landmarks of the significance test: an int (default 100) or auto "
-                         "(100, fewer for layers under 400 filters)")
+    landmarks(ds)
     ds.add_argument("--resamples", type=int, default=None, help="resamples of the significance test (default 20)")
-    ds.add_argument("--mapper", metavar="RES,GAIN[,B]",
-                    help="also make Mapper(RES, GAIN) (auto,auto: from the data) and report its "
-                         "nerve's Betti numbers with their confidence over B bootstrap "
-                         "resamples (default 100; 0: none) and their stability")
+    mapper(ds)
     ds.add_argument("--kernel-size", type=int, default=None, help="count only k x k conv layers")
-    ds.add_argument("--seed", type=int, default=0)
+    ds.add_argument("--seed", type=int, default=0,
+                    help="seed of the significance test (default 0)")
     ds.add_argument("--format", choices=["table", "csv", "json"], default="table",
                     help="what to print: a fixed-width table, or every column of "
-                         "cnntopo.describe's DataFrame as CSV or JSON records (default table)")
-    ds.add_argument("--json", metavar="OUT.json", help='write {"rows": [...]} here')
+                         "cnntopo.describe's DataFrame as CSV, or as JSON ({\"format\", "
+                         "\"settings\", \"columns\", \"rows\"}) (default table)")
+    ds.add_argument("--json", metavar="OUT.json",
+                    help="also write the frame here, the document --format json prints "
+                         "(cnntopo.load_frame reads it back)")
     ds.add_argument("--quiet", action="store_true")
     ds.set_defaults(func=cmd_describe)
 
@@ -768,14 +802,18 @@ def build_parser() -> argparse.ArgumentParser:
                        "Mapper graph per layer and checkpoint")
     g.add_argument("run", metavar="RUN", help="a run directory (`cnntopo train` or a Watcher)")
     g.add_argument("--layer", action="append", metavar="L",
-                   help="conv layer(s), the rows; repeat or give ranges like 1-3 (default: all)")
+                   help="conv layer(s), the rows: numbers, ranges like 1-3 or names; repeat or "
+                        "separate with commas (default: all)")
     g.add_argument("--iteration", action="append", metavar="I",
-                   help="checkpoints, the columns: 0,100,500 or ranges (default: six spread "
-                        "from the first to the last)")
+                   help="checkpoints, the columns: 0,100,500, ranges or all (default: six "
+                        "spread from the first to the last)")
     density(g)
-    g.add_argument("--mapper", metavar="RES,GAIN", help="Mapper resolution and gain (default 10,3)")
+    g.add_argument("--mapper", metavar="RES,GAIN[,B]",
+                   help="Mapper resolution and gain (auto,auto: from the data) and B bootstrap "
+                        "resamples per cell (default 10,3,0: each resample costs a graph)")
     g.add_argument("--thumbnails", type=int, default=6, help="mean-filter thumbnails per cell")
-    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--seed", type=int, default=0,
+                   help="seed of the Mapper graphs and their layout (default 0)")
     g.add_argument("-o", "--output", metavar="GRID.png", help="default RUN/grid.png (numbers "
                    "beside it, .json)")
     g.add_argument("--quiet", action="store_true")
@@ -787,15 +825,18 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--significance", action="store_true",
                     help="first run the significance test (b0, b1) on every checkpoint and layer "
                          "not yet tested (kept in RUN/verdict.json)")
-    rp.add_argument("--layer", action="append", metavar="L", help="with --significance: layers")
+    rp.add_argument("--layer", action="append", metavar="L",
+                    help="with --significance: layers (numbers, ranges, names)")
     rp.add_argument("--iteration", action="append", metavar="I",
-                    help="with --significance: checkpoints (default: all)")
+                    help="with --significance: checkpoints (default: all: the report reads b1 "
+                         "over the steps)")
     density(rp)
-    rp.add_argument("--landmarks", type=int, default=None,
-                    help="of the significance test (default: 4 kept points per landmark, 10-100)")
-    rp.add_argument("--resamples", type=int, default=None)
-    rp.add_argument("--mapper", metavar="RES,GAIN", help="also Mapper graphs' nerve Betti numbers")
-    rp.add_argument("--seed", type=int, default=0)
+    landmarks(rp)
+    rp.add_argument("--resamples", type=int, default=None,
+                    help="resamples of the significance test (default 20)")
+    mapper(rp)
+    rp.add_argument("--seed", type=int, default=0,
+                    help="seed of the significance test (default 0)")
     rp.add_argument("--quiet", action="store_true")
     rp.set_defaults(func=cmd_report)
 
@@ -803,11 +844,11 @@ def build_parser() -> argparse.ArgumentParser:
     at.add_argument("--out", default="runs/atlas", metavar="DIR")
     at.add_argument("--models", nargs="+", metavar="MODEL",
                     help="some of vgg16 vgg19 mobilenet_v2 squeezenet inceptionv3 efficientnet-lite0")
-    at.add_argument("--landmarks", default="auto",
-                    help="landmarks of the significance test: an int, or auto (default: 100, "
-                         "fewer under 400 kept points)")
-    at.add_argument("--resamples", type=int, default=None)
-    at.add_argument("--seed", type=int, default=0)
+    landmarks(at)
+    at.add_argument("--resamples", type=int, default=None,
+                    help="resamples of the significance test (default 20)")
+    at.add_argument("--seed", type=int, default=0,
+                    help="seed of the significance test (default 0)")
     at.add_argument("--quiet", action="store_true")
     at.set_defaults(func=cmd_atlas)
 

@@ -9,15 +9,53 @@ exception is a bug and keeps its traceback.
 from __future__ import annotations
 
 import numbers
+import warnings
 
 import numpy as np
 
-__all__ = ["InputError", "is_int", "is_prime", "check_int", "check_real", "check_points",
+__all__ = ["InputError", "warn_deprecated", "renamed", "is_int", "is_prime", "check_int", "check_real", "check_points",
            "validate_points", "check_filter_shape", "graph_parts", "checked_graph", "check_members"]
 
 
 class InputError(ValueError):
     """An argument or input file that is not what the function needs (the user's to fix)."""
+
+
+def warn_deprecated(old, new, *, stacklevel=3):
+    """Warn that `old` is a deprecated spelling of `new` (NAMES.md lists them all).
+
+    Parameters
+    ----------
+    old, new : str
+        The old spelling, still accepted, and the one to use.
+    stacklevel : int
+        Of :func:`warnings.warn`: 3 points at the caller of the function that warns.
+    """
+    warnings.warn(f"{old} is deprecated; use {new} (it means the same).", DeprecationWarning,
+                  stacklevel=stacklevel)
+
+
+def renamed(**old_to_new):
+    """Decorator: keyword arguments renamed, the old names kept as deprecated aliases.
+
+    ``@renamed(landmarks="n_landmarks")``: a call with ``landmarks=`` works as with
+    ``n_landmarks=`` and warns (:func:`warn_deprecated`); both at once is an error.
+    """
+    import functools
+
+    def wrap(fn):
+        @functools.wraps(fn)
+        def inner(*args, **kwargs):
+            for old, new in old_to_new.items():
+                if old in kwargs:
+                    if new in kwargs:
+                        raise InputError(f"{fn.__name__} got both {old!r} and {new!r}; {old!r} "
+                                         f"is the old name of {new!r}: pass {new!r} only.")
+                    warn_deprecated(f"The {old!r} parameter of {fn.__name__}", repr(new))
+                    kwargs[new] = kwargs.pop(old)
+            return fn(*args, **kwargs)
+        return inner
+    return wrap
 
 
 def is_int(x):

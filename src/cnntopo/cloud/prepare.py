@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..validation import InputError, validate_points
+from ..validation import InputError, validate_points, warn_deprecated
 from .pointcloud import density_filter, normalise
 
 __all__ = ["PreparedPoints", "prepare_points"]
@@ -22,9 +22,9 @@ class PreparedPoints:
 
     Attributes
     ----------
-    points : ndarray of shape (n_filtered, d)
+    points : ndarray of shape (n_kept, d)
         Mean-centred, unit-norm points that survived the density filtration.
-    rows : ndarray of shape (n_filtered,)
+    rows : ndarray of shape (n_kept,)
         Index of each point's row in the input array.
     n_input : int
         Rows in the input.
@@ -32,8 +32,9 @@ class PreparedPoints:
         Rows left after normalising (constant rows dropped).
     n_constant : int
         Rows dropped because they have no variance.
-    n_filtered : int
-        Rows left after the density filtration (equals ``n_points`` without one).
+    n_kept : int
+        Rows left after the density filtration (equals ``n_points`` without one): the points
+        analysed. (``n_filtered`` is a deprecated alias.)
     """
 
     points: np.ndarray
@@ -41,7 +42,12 @@ class PreparedPoints:
     n_input: int
     n_points: int
     n_constant: int
-    n_filtered: int
+    n_kept: int
+
+    @property
+    def n_filtered(self):
+        warn_deprecated("PreparedPoints.n_filtered", "n_kept")
+        return self.n_kept
 
 
 def prepare_points(points, *, k=None, p=None) -> PreparedPoints:
@@ -66,4 +72,4 @@ def prepare_points(points, *, k=None, p=None) -> PreparedPoints:
         kept_rows = kept
     return PreparedPoints(points=unit, rows=np.asarray(kept_rows, dtype=np.int64), n_input=raw.shape[0],
                           n_points=int(kept.shape[0]), n_constant=int(raw.shape[0] - kept.shape[0]),
-                          n_filtered=int(unit.shape[0]))
+                          n_kept=int(unit.shape[0]))

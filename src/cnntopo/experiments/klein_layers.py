@@ -357,7 +357,7 @@ def _verdicts(filters):
     out = {}
     for run, per_seed in filters.items():
         row = describe_cloud(np.concatenate([f.reshape(-1, 9) for f in per_seed]),
-                             landmarks="auto", seed=0)
+                             n_landmarks="auto", seed=0)
         out[run] = {k: row[k] for k in ("n_filters", "n_kept", "significant",
                                          "significant_confidence", "primary_circle_fraction",
                                          "klein_fraction", "reading")}

@@ -345,7 +345,7 @@ def _caption(config, a):
 
 # The grid's cells are saved results (load_result) in this folder of the experiment's.
 _GRID_FOLDER = "grid"
-_CELL_NUMBERS = ("n_filters", "n_points", "n_filtered", *KLEIN_KEYS, "klein")
+_CELL_NUMBERS = ("n_filters", "n_points", "n_kept", *KLEIN_KEYS, "klein")
 
 
 def _run_analysis(config, a, source, out_dir):
@@ -463,7 +463,7 @@ def run_experiment(config, out_dir, *, data_dir=None, weights=None, progress=Tru
         config, source`` (kind, run directory, weights, ``weights_file``: file name, MD5,
         SHA-256, provenance and where it came from; test accuracies per checkpoint),
         ``analyses`` (per analysis: ``tag``, point counts ``n_filters`` -> ``n_points``
-        (normalised) -> ``n_filtered``, ``long_bars`` per dimension, ``barcodes``
+        (normalised) -> ``n_kept``, ``long_bars`` per dimension, ``barcodes``
         (covering radius, landmarks), the Klein-bottle readings
         ``primary_circle_fraction``, ``primary_circle_coverage``, ``klein_fraction``,
         ``off_model_fraction`` and ``klein`` (all of

@@ -42,7 +42,7 @@ from ..validation import InputError
 __all__ = ["Artifact", "RegistryFile", "Fetched", "DownloadError", "ARTIFACTS", "MODELS",
            "artifact_name", "cache_dir",
            "file_checksums", "verify", "download_url", "registry_files", "fetch", "cached",
-           "describe_file", "DEFAULT_INDEX", "SIMPLE_JSON"]
+           "describe_file", "resolve_model", "is_model_name", "DEFAULT_INDEX", "SIMPLE_JSON"]
 
 DEFAULT_INDEX = "https://pypi.org/simple/"
 SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
@@ -631,6 +631,68 @@ def fetch(name, *, dest=None, progress=True, index_url=None, opener=None):
     hint = (f"\nThe same network in another format: {', '.join(others)}; pass that name, or "
             f"--format to `cnntopo download`." if others else "")
     raise DownloadError(f"Could not get {got}; tried:\n  " + "\n  ".join(tried) + hint)
+
+
+def is_model_name(name):
+    """True for a model (``vgg16``) or artifact (``vgg16-keras``) name that
+    :func:`resolve_model` takes."""
+    return isinstance(name, str) and (name in MODELS or name in ARTIFACTS)
+
+
+def _candidates(name, format):
+    """The artifacts a name may resolve to, the preferred first."""
+    if name in MODELS and format is None:
+        return list(dict.fromkeys(MODELS[name].values()))
+    return [artifact_name(name, format)]
+
+
+def resolve_model(name, format=None, *, dest=None, progress=True, index_url=None, opener=None):
+    """The weights file of a model name: what is cached first, else what can be fetched.
+
+    A model name (``"vgg16"``) stands for every format of the model (``vgg16`` torchvision,
+    ``vgg16-keras``) and their fallbacks (``vgg16-keras-onnx``): a verified copy of any of
+    them in the cache is used without touching the network, the default format's first.
+    Only when none is cached is one fetched (:func:`fetch`: the default format first, then
+    the others). An artifact name, or a model with `format`, resolves to that artifact (or
+    its fallbacks) alone.
+
+    Parameters
+    ----------
+    name : str
+        A model of :data:`MODELS` or an artifact of :data:`ARTIFACTS`.
+    format : str or None
+        ``"torchvision"`` or ``"keras"``: only that format.
+    dest, progress, index_url, opener
+        As :func:`fetch`.
+
+    Returns
+    -------
+    Fetched
+        ``path`` (the file used), ``artifact`` and ``source`` (``"cache"``, ...): what the
+        caller says it used.
+
+    Raises
+    ------
+    InputError
+        An unknown name.
+    DownloadError
+        Nothing cached and nothing could be fetched; the message lists every attempt.
+    """
+    candidates = _candidates(name, format)
+    for art in candidates:
+        hit = cached(art, dest=dest)
+        if hit is not None:
+            return hit
+    errors = []
+    for art in candidates:
+        try:
+            return fetch(art, dest=dest, progress=progress, index_url=index_url, opener=opener)
+        except DownloadError as exc:
+            errors.append(str(exc))
+    if len(errors) == 1:
+        raise DownloadError(errors[0])
+    raise DownloadError(f"Could not get {name} in any format ({', '.join(candidates)}):\n"
+                        + "\n".join(errors))
 
 
 def describe_file(path, *, artifact=None):

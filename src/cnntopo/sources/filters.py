@@ -23,7 +23,7 @@ import numpy as np
 from ..validation import InputError
 from .rundir import CHECKPOINT_FORMAT
 
-__all__ = ["spatial_filters", "filter_meta", "conv_layers", "load_state_dict",
+__all__ = ["spatial_filters", "filter_meta", "conv_layers", "layer_name", "no_such_layer", "load_state_dict",
            "filters_from_source", "describe_layers", "ENSEMBLE_FORMAT"]
 
 ENSEMBLE_FORMAT = CHECKPOINT_FORMAT  # a checkpoint of `cnntopo train` holds an ensemble
@@ -165,6 +165,54 @@ def _kernel_size(kernel_size):
         raise InputError(f"The 'kernel_size' parameter must be an int or a pair (kh, kw); "
                          f"got {kernel_size!r}.") from None
     return kh, kw
+
+
+def layer_name(key):
+    """The name of a conv layer from its state-dict key, as every row and table names it.
+
+    Parameters
+    ----------
+    key : str or None
+        A state-dict key (``"features.0.weight"``).
+
+    Returns
+    -------
+    str or None
+        The key without ``.weight`` (``"features.0"``).
+    """
+    return None if key is None else str(key).removesuffix(".weight")
+
+
+def no_such_layer(layer, names, where, *, kind="conv layers"):
+    """The one error for a layer that is not there (a number out of range or an unknown name).
+
+    Parameters
+    ----------
+    layer : int or str
+        What was asked for.
+    names : list of str
+        The layers there are, in order (``.weight`` is dropped in the listing).
+    where : str
+        The source, for the message.
+    kind : str
+        What the layers are (``"conv layers of kernel size 3x3"``).
+
+    Returns
+    -------
+    InputError
+        ``layer 9 does not exist: SOURCE has 2 conv layers (1 conv1, 2 conv2).`` or ``layer
+        'fc' does not exist: SOURCE has no conv layer of that name; its 2 conv layers are 1
+        conv1, 2 conv2.``
+    """
+    names = [layer_name(n) for n in names]
+    listed = ", ".join(f"{i} {n}" for i, n in enumerate(names[:_MAX_LISTED], start=1))
+    if len(names) > _MAX_LISTED:
+        listed += f", ... ({len(names) - _MAX_LISTED} more)"
+    if isinstance(layer, str):
+        return InputError(f"layer {layer!r} does not exist: {where} has no conv layer of that "
+                          f"name; its {len(names)} {kind} are {listed}.")
+    return InputError(f"layer {layer} does not exist: {where} has {len(names)} {kind}"
+                      + (f" ({listed})" if names else "") + ".")
 
 
 def conv_layers(state_dict, *, kernel_size=None):
@@ -335,14 +383,10 @@ def filters_from_source(source, layer, *, iteration=None, channel=None, kernel_s
     if layer > len(layers):
         ks = _kernel_size(kernel_size)
         kind = "conv layers" if ks is None else f"conv layers of kernel size {ks[0]}x{ks[1]}"
-        listed = ", ".join(_describe(n, v) for n, v in layers[:_MAX_LISTED])
-        if len(layers) > _MAX_LISTED:
-            listed += f", ... ({len(layers) - _MAX_LISTED} more)"
-        raise InputError(f"layer {layer} does not exist: {where} has {len(layers)} {kind}"
-                         + (f" ({listed})" if layers else "") + ".")
+        raise no_such_layer(layer, [n for n, _ in layers], where, kind=kind)
     name, weight = layers[layer - 1]
     filters, meta = spatial_filters(weight, channel=channel, return_meta=True, iteration=it)
-    info = {"layer_name": name, "shape": [int(s) for s in weight.shape], "source": where,
+    info = {"layer_name": layer_name(name), "shape": [int(s) for s in weight.shape], "source": where,
             "layer": int(layer), "iteration": it, "channel": channel}
     return filters, meta, info
 

@@ -40,7 +40,7 @@ import numpy as np
 from ..validation import InputError
 
 __all__ = ["FORMATS", "WeightsFile", "detect_format", "read_weights", "layer_listing",
-           "unwrap_state_dict", "keras_kernel_to_torch", "clean_name",
+           "unwrap_state_dict", "keras_kernel_to_torch", "clean_name", "clean_names",
            "CHECKPOINT_KEYS"]
 
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
@@ -106,6 +106,23 @@ def clean_name(name):
     return ".".join(parts)
 
 
+def clean_names(state):
+    """A state dict with :func:`clean_name` keys: the one place the wrappers' prefixes go
+    (``model.state_dict()`` of a ``DataParallel`` or ``torch.compile`` model, a checkpoint
+    saved from one). Names that would then clash are kept as they are.
+
+    Parameters
+    ----------
+    state : mapping of str to array or tensor
+
+    Returns
+    -------
+    dict
+    """
+    clean = {clean_name(k) if isinstance(k, str) else k: v for k, v in state.items()}
+    return clean if len(clean) == len(state) else dict(state)
+
+
 # Where checkpoints keep their weights: cnntopo and most trainers ("model"), Lightning and
 # timm ("state_dict"), timm's exponential moving average alone ("state_dict_ema").
 CHECKPOINT_KEYS = ("model", "state_dict", "state_dict_ema")
@@ -132,8 +149,7 @@ def unwrap_state_dict(obj, where):
     sd = {k: v for k, v in obj.items() if isinstance(k, str) and hasattr(v, "shape")}
     if not sd:
         raise InputError(f"{where} holds no tensors (keys: {list(obj)[:_MAX_LISTED]}).")
-    clean = {clean_name(k): v for k, v in sd.items()}
-    return (clean if len(clean) == len(sd) else sd), iteration
+    return clean_names(sd), iteration
 
 
 def _read_torch(path):
@@ -602,5 +618,5 @@ def layer_listing(where, layers, *, details=None):
     for i, (name, value) in enumerate(layers, start=1):
         shape = tuple(int(s) for s in value.shape)
         n = int(np.prod(shape[:-2]))
-        lines.append(f"{i:4d}  {name}  {shape}  {n} spatial filters of {shape[-2]}x{shape[-1]}")
+        lines.append(f"{i:4d}  {name.removesuffix('.weight')}  {shape}  {n} spatial filters of {shape[-2]}x{shape[-1]}")
     return lines

@@ -52,7 +52,9 @@ def dct_basis(*, normalisation="D"):
     ----------
     normalisation : {"D", "euclidean"}, default "D"
         ``"D"``: D-orthonormal, ``e_i^T D e_j = delta_ij`` with D the grid Laplacian
-        (:func:`cnntopo.sources.patches.grid_laplacian`), the scales of DESIGN.md.
+        (:func:`cnntopo.sources.patches.grid_laplacian`): the scales of Carlsson, Ishkhanov,
+        de Silva & Zomorodian (2008), "On the local behavior of spaces of natural images",
+        IJCV 76, Section 2 (:data:`_DCT_SCALE`: 1/sqrt(6), 1/sqrt(6), 1/sqrt(54), ...).
         ``"euclidean"``: unit Euclidean norm (JavaPlex's ``dct.m``); the rows are then an
         orthonormal basis of the zero-mean hyperplane.
 

@@ -26,11 +26,12 @@ import numpy as np
 from ..cloud.pointcloud import density_filter
 from ..cloud.prepare import prepare_points
 from ..files import atomic_write_json, atomic_write_text
-from ..sources.filters import conv_layers, load_state_dict, spatial_filters
+from ..sources.filters import conv_layers, layer_name, load_state_dict, spatial_filters
 from ..sources.rundir import WATCH_KIND, read_manifest, run_checkpoints
-from ..validation import InputError, check_int, is_int
-from ..verdict.analysis import KLEIN_KEYS, describe_cloud, klein_numbers
-from ..verdict.table import select_iterations
+from ..validation import InputError, check_int, is_int, renamed
+from ..verdict.analysis import KLEIN_KEYS, klein_numbers, verdict_spec
+from ..verdict.layers import analyse_layers
+from ..verdict.table import upgrade_row
 
 __all__ = ["layer_readings", "run_readings", "describe_run", "read_verdict", "forget_verdicts",
            "append_readings", "stored_readings", "keep_readings", "check_density",
@@ -38,7 +39,9 @@ __all__ = ["layer_readings", "run_readings", "describe_run", "read_verdict", "fo
 
 READINGS_NAME = "readings.jsonl"
 VERDICT_NAME = "verdict.json"
-VERDICT_FORMAT = "cnntopo-run-verdict/1"
+VERDICT_FORMAT = "cnntopo-run-verdict/2"
+# the formats read_verdict reads (a /1 file's rows are brought to /2)
+VERDICT_FORMATS_READ = ("cnntopo-run-verdict/1", VERDICT_FORMAT)
 # what a light readings row keeps of klein_numbers (beside layer, name, counts)
 # and, for kernels other than 3x3, what random filters of that shape give
 READING_KEYS = KLEIN_KEYS + ("n_near_circle", "n_near_klein", "primary_circle_fraction_random",
@@ -90,9 +93,10 @@ def layer_readings(weight, *, max_filters=2048, density=None, seed=0, coordinate
         ``kernel`` ("3x3"), ``n_filters``, ``n_read`` (filters read), ``n_points`` (read and
         not constant), ``k`` and ``p`` (of the density filtration applied, else None),
         ``n_kept`` (after it), the :data:`READING_KEYS` (None for kernels
-        :func:`~cnntopo.verdict.analysis.klein_numbers` does not read); or, instead of the
-        readings, ``skipped``: why the layer could not be read (NaN or infinite weights,
-        every filter constant).
+        :func:`~cnntopo.verdict.analysis.klein_numbers` does not read), ``status`` ``"ok"``
+        and ``reason`` None; or, instead of the readings, ``status`` ``"skipped"`` and the
+        ``reason`` why the layer could not be read (NaN or infinite weights, every filter
+        constant).
     coordinates : (theta, phi) of ndarray, or None
     """
     filters = spatial_filters(weight)
@@ -103,15 +107,16 @@ def layer_readings(weight, *, max_filters=2048, density=None, seed=0, coordinate
     finite = np.isfinite(filters)
     if not finite.all():
         bad = int((~finite).sum())
-        return dict(row, n_read=0, skipped=f"{bad:,} of {filters.size:,} weights are NaN or "
-                                           f"infinite"), None
+        return dict(row, n_read=0, status="skipped",
+                    reason=f"{bad:,} of {filters.size:,} weights are NaN or infinite"), None
     if n > max_filters:
         rng = np.random.default_rng(seed)
         filters = filters[np.sort(rng.choice(n, max_filters, replace=False))]
     try:
         points = prepare_points(filters).points
     except InputError:
-        return dict(row, skipped="every filter is constant (no spatial variation)"), None
+        return dict(row, status="skipped",
+                    reason="every filter is constant (no spatial variation)"), None
     row.update(n_points=int(len(points)), k=None, p=None)
     if density is not None and len(points) > density[0]:
         points = points[density_filter(points, density[0], density[1])]
@@ -129,6 +134,7 @@ def layer_readings(weight, *, max_filters=2048, density=None, seed=0, coordinate
         numbers = klein_numbers(points)
     for key in READING_KEYS:
         row[key] = None if numbers is None else _round(numbers.get(key))
+    row.update(status="ok", reason=None)
     return row, coords
 
 
@@ -151,7 +157,7 @@ def stored_readings(run_dir):
     for line in path.read_text(encoding="utf-8").splitlines():
         try:
             entry = json.loads(line)
-            out[int(entry["iteration"])] = list(entry["readings"])
+            out[int(entry["iteration"])] = [upgrade_row(r) for r in entry["readings"]]
         except (ValueError, KeyError, TypeError):
             continue
     return out
@@ -204,14 +210,19 @@ def run_readings(run_dir, *, max_filters=2048, seed=0, progress=False):
         for i, (name, w) in enumerate(conv_layers(weights), 1):
             row, _ = layer_readings(w, max_filters=max_filters, density=density,
                                     seed=(seed, i))
-            rows.append({"iteration": it, "layer": i, "layer_name": name, **row})
+            rows.append({"iteration": it, "layer": i, "layer_name": layer_name(name), **row})
     return sorted(rows, key=lambda r: (r["iteration"], r["layer"]))
 
 
 # ------------------------------------------------------------------------ the verdict
 
 def read_verdict(run_dir):
-    """``RUN_DIR/verdict.json`` as ``{"format", "settings", "rows"}``, or None when absent."""
+    """``RUN_DIR/verdict.json`` as ``{"format", "settings", "rows"}``, or None when absent.
+
+    A file of the previous format (:data:`VERDICT_FORMATS_READ`) is read and its rows brought
+    to this one (``status``/``reason``, ``n_landmarks``, names without ``.weight``); its
+    settings then differ from any new call's, so its rows are recomputed once.
+    """
     path = Path(run_dir) / VERDICT_NAME
     if not path.is_file():
         return None
@@ -220,9 +231,12 @@ def read_verdict(run_dir):
     except (ValueError, UnicodeDecodeError) as exc:
         raise InputError(f"{path} is corrupt (not valid JSON: {exc}); delete it to "
                          f"recompute.") from None
-    if not isinstance(data, dict) or data.get("format") != VERDICT_FORMAT \
+    if not isinstance(data, dict) or data.get("format") not in VERDICT_FORMATS_READ \
             or not isinstance(data.get("rows"), list):
         raise InputError(f"{path} is not a {VERDICT_FORMAT!r} file; delete it to recompute.")
+    if data["format"] != VERDICT_FORMAT:
+        data = dict(data, format=VERDICT_FORMAT, settings={"from": data["format"]},
+                    rows=[upgrade_row(r) for r in data["rows"]])
     return data
 
 
@@ -236,80 +250,55 @@ def forget_verdicts(run_dir, after):
         atomic_write_json(Path(run_dir) / VERDICT_NAME, dict(data, rows=kept))
 
 
-def describe_run(run_dir, *, layers=None, iterations=None, k=None, p=None, landmarks="auto",
+@renamed(landmarks="n_landmarks")
+def describe_run(run_dir, layers=None, iterations=None, *, k=None, p=None, n_landmarks="auto",
                  mapper=None, n_resamples=None, seed=0, progress=True):
-    """Verdict rows (significant bars, readings, the reading in words) of a run's checkpoints.
+    """Verdict rows of a run's checkpoints, computed once and kept in ``RUN_DIR/verdict.json``.
+
+    The rows are :func:`cnntopo.verdict.layers.describe_source`'s (the one per-layer path,
+    :func:`cnntopo.verdict.layers.analyse_layers`); what this adds is the file: every row
+    computed so far with the same settings is kept and reused, so a second call computes only
+    the checkpoints that are new.
 
     Parameters
     ----------
     run_dir : path-like
         A run directory.
-    layers : list of int, optional
-        1-based conv layers; default all.
-    iterations : list of str or int, optional
-        Checkpoints (numbers and ranges, as ``cnntopo describe --iteration``); default all.
-    k, p, landmarks, mapper, n_resamples, seed
-        As :func:`cnntopo.verdict.analysis.describe_cloud`; ``landmarks="auto"`` scales them
-        to each cloud (four kept points per landmark, 10 to 100).
+    layers : list of int or str, optional
+        Conv layers (numbers, ranges, names); default all.
+    iterations : None, "all" or list of str or int, optional
+        Checkpoints: default **the last** (as ``describe``); ``"all"``: every one (what
+        ``Watcher.close(significance=True)`` and ``cnntopo report --significance`` ask for).
+    k, p, n_landmarks, mapper, n_resamples, seed
+        As :func:`cnntopo.verdict.analysis.verdict_spec`.
     progress : bool
         Show a tqdm bar.
 
     Returns
     -------
     rows : list of dict
-        The asked (iteration, layer) rows, sorted: a verdict row
-        (:data:`cnntopo.verdict.table.ROW_KEYS`) with ``layer_name`` and ``landmarks``, or
-        ``{"iteration", "layer", "layer_name", "skipped": reason}`` for a cloud that could not
-        be read (NaN weights, fewer filters than k). Every row computed so far with the same
-        settings is kept in ``RUN_DIR/verdict.json``, and reused.
+        The asked (iteration, layer) rows, sorted by iteration then layer, each with
+        ``layer_name``, ``kernel``, ``n_landmarks``, ``status`` and ``reason``.
     """
     run_dir = Path(run_dir)
-    available = list(run_checkpoints(run_dir))
-    if not available:
-        raise InputError(f"{run_dir / 'manifest.json'} lists no checkpoints yet.")
-    its = select_iterations(iterations, available, run_dir) if iterations else available
-    settings = {"k": k, "p": p, "landmarks": landmarks,
-                "mapper": None if mapper is None else [int(mapper[0]), float(mapper[1])],
-                "n_resamples": n_resamples, "seed": check_int(seed, "seed", "describe_run", 0)}
+    spec = verdict_spec(k=k, p=p, n_landmarks=n_landmarks, mapper=mapper, n_resamples=n_resamples,
+                        seed=check_int(seed, "seed", "describe_run", 0))
+    m = spec.mapper
+    settings = {"k": k, "p": p, "n_landmarks": spec.significance.landmarks,
+                "mapper": None if m is None else [m.resolution, m.gain, m.n_bootstrap],
+                "n_resamples": n_resamples, "seed": int(seed)}
     data = read_verdict(run_dir)
     if data is None or data.get("settings") != settings:
         data = {"format": VERDICT_FORMAT, "settings": settings, "rows": []}
     done = {(int(r["iteration"]), int(r["layer"])): r for r in data["rows"]}
-    n_layers = len(conv_layers(load_state_dict(run_dir, iteration=its[0])))
-    wanted = list(layers) if layers else list(range(1, n_layers + 1))
-    bad = [lay for lay in wanted if not 1 <= lay <= n_layers]
-    if bad:
-        raise InputError(f"layer {bad[0]} does not exist: {run_dir} has {n_layers} conv layers.")
-    todo = [(it, lay) for it in its for lay in wanted if (it, lay) not in done]
-    from tqdm.auto import tqdm
 
-    with tqdm(total=len(todo), desc="verdict", unit="cloud", disable=not progress) as bar:
-        for it in its:
-            mine = [lay for lay in wanted if (it, lay) not in done]
-            if not mine:
-                continue
-            convs = conv_layers(load_state_dict(run_dir, iteration=it))
-            for lay in mine:
-                name, w = convs[lay - 1]
-                bar.set_postfix_str(f"iteration {it}, layer {lay}")
-                done[(it, lay)] = _verdict_row(w, lay, name, it, settings)
-                bar.update()
-            data["rows"] = sorted(done.values(), key=lambda r: (r["iteration"], r["layer"]))
-            atomic_write_json(run_dir / VERDICT_NAME, data)  # what is done survives a stop
-    out = [done[(it, lay)] for it in its for lay in wanted]
-    return sorted(out, key=lambda r: (r["iteration"], r["layer"]))
+    def save(iteration, results):  # what is done survives a stop
+        for r in results:
+            done[(int(r.row["iteration"]), int(r.row["layer"]))] = r.row
+        data["rows"] = sorted(done.values(), key=lambda r: (r["iteration"], r["layer"]))
+        atomic_write_json(run_dir / VERDICT_NAME, data)
 
-
-def _verdict_row(weight, layer, name, iteration, s):
-    filters = spatial_filters(weight)
-    base = {"iteration": iteration, "layer": layer, "layer_name": name}
-    if not np.isfinite(filters).all():
-        return dict(base, skipped=f"{int((~np.isfinite(filters)).sum()):,} weights are NaN or "
-                                  f"infinite")
-    try:
-        row = describe_cloud(filters, layer=layer, iteration=iteration, k=s["k"], p=s["p"],
-                             landmarks=s["landmarks"], seed=s["seed"], mapper=s["mapper"],
-                             n_resamples=s["n_resamples"])
-    except InputError as exc:  # e.g. k >= the filters of a small layer
-        return dict(base, skipped=str(exc))
-    return dict(row, layer_name=name)
+    results = analyse_layers(run_dir, layers, iterations, spec=spec,
+                             cached=lambda it, lay: done.get((it, lay)), on_checkpoint=save,
+                             progress=progress, desc="verdict")
+    return sorted((r.row for r in results), key=lambda r: (r["iteration"], r["layer"]))

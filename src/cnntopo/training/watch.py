@@ -40,7 +40,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from ..files import atomic_torch_save, atomic_write_json
-from ..sources.filters import conv_layers
+from ..sources.filters import conv_layers, layer_name
 from ..sources.rundir import (
     CHECKPOINT_DIR,
     MANIFEST_FORMAT,
@@ -51,7 +51,9 @@ from ..sources.rundir import (
     manifest_path,
     read_manifest,
 )
-from ..validation import InputError, check_int, is_int
+from ..sources.weights import clean_names
+from ..validation import InputError, check_int, is_int, renamed
+from ..verdict.layers import ALL, select_layers
 from .readings import (
     append_readings,
     check_density,
@@ -66,21 +68,6 @@ from .writers import klein_image, log_readings, log_verdict
 __all__ = ["Watcher", "model_conv_weights"]
 
 log = logging.getLogger("cnntopo")
-
-# Prefixes that wrappers add to every parameter name (DistributedDataParallel /
-# DataParallel, torch.compile): the same layer keeps one name however the model is wrapped.
-_WRAPPER_PREFIXES = ("module.", "_orig_mod.")
-
-
-def _plain_name(name):
-    changed = True
-    while changed:
-        changed = False
-        for prefix in _WRAPPER_PREFIXES:
-            if name.startswith(prefix):
-                name, changed = name[len(prefix):], True
-    return name.replace("._orig_mod.", ".")
-
 
 def model_conv_weights(model):
     """The conv weights of a model, in state-dict order, as every cnntopo reader finds them.
@@ -97,7 +84,7 @@ def model_conv_weights(model):
         The 4-D (or 5-D ensemble) ``*weight`` entries (:func:`cnntopo.sources.filters.conv_layers`).
     """
     if hasattr(model, "state_dict") and callable(model.state_dict):
-        state = {_plain_name(k): v for k, v in model.state_dict().items()}
+        state = clean_names(model.state_dict())
     elif isinstance(model, Mapping):
         state = dict(model)
     else:
@@ -295,7 +282,8 @@ class Watcher:
         self._taken.add(step)
         return rows
 
-    def close(self, *, significance=False, mapper=None, density="watcher", landmarks="auto",
+    @renamed(landmarks="n_landmarks")
+    def close(self, *, significance=False, mapper=None, density="watcher", n_landmarks="auto",
               n_resamples=None, iterations=None, progress=True):
         """Mark the run complete; optionally compute the verdict of every snapshot.
 
@@ -305,12 +293,15 @@ class Watcher:
             Run the significance test (b0, b1 and the reading in words) on every snapshot and
             watched layer (:func:`cnntopo.training.readings.describe_run`; rows kept in
             ``verdict.json`` and sent to the writer). Seconds per cloud.
-        mapper : (int, int) or None
-            Also a Mapper(resolution, gain) graph per cloud, for its nerve's Betti numbers.
+        mapper : (resolution, gain[, n_bootstrap]) or None
+            Also a Mapper graph per cloud, for its nerve's Betti numbers (as
+            :func:`cnntopo.verdict.analysis.mapper_spec`).
         density : "watcher", (int, float) or None
             rho(k, p) before the test: by default the light readings' (``density``).
-        landmarks, n_resamples, iterations
+        n_landmarks, n_resamples
             As :func:`~cnntopo.training.readings.describe_run`.
+        iterations : None or list of int or str
+            The snapshots to test; None: **every** snapshot (``"all"``).
         progress : bool
 
         Returns
@@ -327,8 +318,9 @@ class Watcher:
             density = self.density if density == "watcher" else check_density(density,
                                                                                "Watcher.close")
             k, p = density or (None, None)
-            rows = describe_run(self.out_dir, iterations=iterations, k=k, p=p,
-                                landmarks=landmarks, mapper=mapper, n_resamples=n_resamples,
+            rows = describe_run(self.out_dir, iterations=ALL if iterations is None else iterations,
+                                k=k, p=p,
+                                n_landmarks=n_landmarks, mapper=mapper, n_resamples=n_resamples,
                                 seed=self.seed, progress=progress)
             if self.writer is not None:
                 log_verdict(self.writer, rows)
@@ -345,6 +337,15 @@ class Watcher:
         elif self.writer is not None and hasattr(self.writer, "flush"):
             self.writer.flush()
         return False
+
+    def _repr_html_(self):
+        """In a notebook: the run's readings over the steps, its verdict rows and the last
+        snapshot's pictures (:func:`cnntopo.viz.notebook.run_html`)."""
+        if self._manifest is None:
+            return None
+        from ..viz.notebook import run_html  # display only: training never gets here
+
+        return run_html(self.out_dir)
 
     def __repr__(self):
         return (f"Watcher({str(self.out_dir)!r}, every={self.every}, "
@@ -408,18 +409,8 @@ class Watcher:
                 raise InputError(f"The model's conv layers are all 1x1 ({listing}): they have "
                                  f"no spatial filters to read.")
         else:
-            chosen = set()
-            for want in self._asked:
-                if isinstance(want, str):
-                    i = by_name.get(want, by_name.get(f"{want}.weight"))
-                else:
-                    i = int(want) if int(want) <= len(numbered) else None
-                if i is None:
-                    raise InputError(f"The 'layers' parameter of Watcher names {want!r}, which "
-                                     f"is not a conv layer of the model; its conv layers are "
-                                     f"{listing}.")
-                chosen.add((i, numbered[i - 1][1][0]))
-            chosen = sorted(chosen)
+            chosen = [(i, numbered[i - 1][1][0]) for i in
+                      select_layers(self._asked, [c[0] for _, c in numbered], "the model")]
         if self._manifest is not None:
             before = [entry["name"] for entry in self._manifest["config"]["layers"]]
             now = [n for _, n in chosen]
@@ -482,7 +473,7 @@ class Watcher:
                 row, coords = layer_readings(weight, max_filters=self.max_filters,
                                              density=self.density, seed=(self.seed, i),
                                              coordinates=picture)
-                rows.append({"layer": i, "layer_name": name, **row})
+                rows.append({"layer": i, "layer_name": layer_name(name), **row})
                 if coords is not None:
                     images[name] = klein_image(*coords)
         # readings line, checkpoint file, then the manifest that lists them: a crash at any

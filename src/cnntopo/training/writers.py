@@ -62,8 +62,8 @@ def reading_text(row):
         what += f" ({row['n_read']:,} read)"
     if row.get("k") is not None and row.get("n_kept") is not None:
         what = f"the {row['n_kept']:,} densest of {what}, rho({row['k']}, {row['p']:g}),"
-    if row.get("skipped"):
-        return f"Not read: {row['skipped']}."
+    if row.get("status") == "skipped":
+        return f"Not read: {row.get('reason')}."
     if row.get("primary_circle_fraction") is None:
         return (f"{what}: no Klein-bottle readings for {row.get('kernel', '?')} filters "
                 f"(the model is that of 3x3 patches).")
@@ -126,7 +126,7 @@ def klein_image(theta, phi, *, bins=(18, 36), cell=8):
 def _scalars(rows):
     out = {}
     for row in rows:
-        if row.get("skipped"):
+        if row.get("status") == "skipped":
             continue
         for metric in METRICS:
             value = row.get(metric)
@@ -183,7 +183,7 @@ def log_verdict(writer, rows):
     """
     by_step = {}
     for row in rows:
-        if row.get("skipped") or row.get("significant") is None:
+        if row.get("status") == "skipped" or row.get("significant") is None:
             continue
         tag = layer_tag(row["layer_name"])
         scalars = by_step.setdefault(int(row["iteration"]), {})
@@ -196,6 +196,6 @@ def log_verdict(writer, rows):
         _send_scalars(writer, scalars, step)
     if hasattr(writer, "add_text"):
         for row in rows:
-            if not row.get("skipped") and row.get("reading"):
+            if row.get("status") != "skipped" and row.get("reading"):
                 writer.add_text(f"topology/{layer_tag(row['layer_name'])}/verdict",
                                 row["reading"], int(row["iteration"]))

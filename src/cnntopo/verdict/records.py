@@ -48,7 +48,7 @@ def diagrams_json(diagrams):
 
 def _rows_part(prep, input_file, filtered_file):
     return {"n_input": int(prep.n_input), "n_constant": int(prep.n_constant),
-            "n_points": int(prep.n_points), "n_filtered": int(prep.n_filtered),
+            "n_points": int(prep.n_points), "n_kept": int(prep.n_kept),
             "input_file": None if input_file is None else str(input_file),
             "filtered_file": None if filtered_file is None else str(filtered_file)}
 
@@ -81,7 +81,7 @@ def barcodes_record(prep, bars, *, k=None, p=None, landmarks=None, maxdim=None, 
     Returns
     -------
     dict
-        ``n_input, n_constant, n_points, n_filtered, input_file, filtered_file, k, p,
+        ``n_input, n_constant, n_points, n_kept, input_file, filtered_file, k, p,
         landmarks_requested, n_landmarks, all_points_are_landmarks, nu, maxdim, coeff,
         seed, covering_radius, scale, long_bars_rule, long_bars, n_bars, landmark_rows,
         landmark_points, diagrams`` (+ the keys of :func:`significance_keys`).
@@ -158,7 +158,7 @@ def mapper_record(prep, graph, *, k=None, p=None, nerve_betti=None, confidence=N
     -------
     dict
         The graph with ``members`` turned into input rows, and ``graph`` (the parameters)
-        extended by ``n_input, n_constant, n_points, n_filtered, input_file,
+        extended by ``n_input, n_constant, n_points, n_kept, input_file,
         filtered_file, k, p, nerve_betti, point_rows`` (and ``confidence``).
     """
     from ..topology.nerve import nerve_betti as betti

@@ -104,11 +104,12 @@ def save_result(result, folder, tag, *, caption=None):
         "format": RESULT_FORMAT, "tag": tag, "caption": caption, "spec": spec.to_dict(),
         "row": result.row,
         "prepared": {"n_input": prep.n_input, "n_points": prep.n_points,
-                     "n_constant": prep.n_constant, "n_filtered": prep.n_filtered},
+                     "n_constant": prep.n_constant, "n_kept": prep.n_kept},
         "significance": None if result.significance is None else result.significance.to_dict(),
         "significance_landmarks": result.significance_landmarks,
         "klein": None if result.klein is None else result.klein.to_dict(),
-        "circle_fraction_before_filtering": result.circle_fraction_before_filtering,
+        "primary_circle_fraction_before_filtering":
+            result.primary_circle_fraction_before_filtering,
         "graph_params": None if result.graph is None else result.graph.get("graph"),
         "nerve_betti": result.nerve_betti, "layout": layout,
         "mapper_confidence": None if result.mapper_confidence is None
@@ -164,7 +165,10 @@ def load_result(folder, tag):
     except (OSError, ValueError) as exc:
         raise InputError(f"cannot read the saved analysis {tag!r} in {folder}: {exc}") from None
     spec = AnalysisSpec.from_dict(rec["spec"])
-    prep = PreparedPoints(points=points, rows=arrays["rows"], **rec["prepared"])
+    prepared = dict(rec["prepared"])
+    if "n_filtered" in prepared:  # saved before the name n_kept
+        prepared["n_kept"] = prepared.pop("n_filtered")
+    prep = PreparedPoints(points=points, rows=arrays["rows"], **prepared)
     sig = None
     if rec["significance"] is not None:
         s = dict(rec["significance"])
@@ -207,7 +211,9 @@ def load_result(folder, tag):
     return CloudAnalysis(spec=spec, filters=filters, prepared=prep, meta=meta,
                          significance=sig, significance_landmarks=rec["significance_landmarks"],
                          barcodes=bars, klein=klein,
-                         circle_fraction_before_filtering=rec["circle_fraction_before_filtering"],
+                         primary_circle_fraction_before_filtering=rec.get(
+                             "primary_circle_fraction_before_filtering",
+                             rec.get("circle_fraction_before_filtering")),
                          graph=graph, nerve_betti=rec["nerve_betti"], layout=layout,
                          row=rec["row"], mapper_confidence=None if rec.get("mapper_confidence")
                          is None else MapperConfidence(**rec["mapper_confidence"]))
@@ -224,7 +230,7 @@ def analysis_numbers(result):
     Returns
     -------
     dict
-        ``n_filters, n_points, n_constant, n_filtered, dim``, the four Klein-bottle readings
+        ``n_filters, n_points, n_constant, n_kept, dim``, the four Klein-bottle readings
         and ``klein`` (None unless the filters are 3x3),
         ``primary_circle_fraction_before_filtering``, ``long_bars``, ``barcodes`` (the
         barcodes numbers, or None) and ``mapper`` (nodes, links, nerve Betti numbers and the
@@ -233,10 +239,11 @@ def analysis_numbers(result):
     prep, spec = result.prepared, result.spec
     klein = None if result.klein is None else result.klein.to_dict()
     out = {"n_filters": int(len(result.filters)), "n_points": prep.n_points,
-           "n_constant": prep.n_constant, "n_filtered": prep.n_filtered,
+           "n_constant": prep.n_constant, "n_kept": prep.n_kept,
            "dim": int(result.filters.shape[1]),
            **{k: None if klein is None else klein[k] for k in KLEIN_KEYS}, "klein": klein,
-           "primary_circle_fraction_before_filtering": result.circle_fraction_before_filtering,
+           "primary_circle_fraction_before_filtering":
+               result.primary_circle_fraction_before_filtering,
            "long_bars": None, "barcodes": None, "mapper": None}
     if result.barcodes is not None:
         b = spec.barcodes

@@ -48,8 +48,10 @@ from ..topology.klein_grid import RANDOM_KEYS
 from ..validation import InputError
 
 __all__ = ["ROW_KEYS", "OFF_MODEL_NOTABLE", "CIRCLE_DOMINANT", "COVERAGE_EVEN", "CONFIDENT",
-           "NERVE_ROBUST",
-           "parse_ranges", "select_iterations", "reading", "verdict_row", "format_table"]
+           "NERVE_ROBUST", "RENAMED", "SPLIT", "WHOLE", "TABLE_COLUMNS", "TABLE_STYLES",
+           "Column", "parse_ranges", "select_iterations", "reading", "verdict_row",
+           "upgrade_row", "split_key", "flat_columns", "list_lengths", "flat_records",
+           "format_table"]
 
 ROW_KEYS = ("layer", "iteration", "n_filters", "n_kept", "k", "p", "significant",
             "significant_confidence", "undecided", "primary_circle_fraction",
@@ -312,46 +314,313 @@ def select_iterations(specs, available, where):
     return sorted(chosen)
 
 
+# ------------------------------------------------------------------------------ old files
+
+# Row keys of earlier versions and their names now (NAMES.md).
+RENAMED = {"n_filtered": "n_kept", "landmarks": "n_landmarks",
+           "circle_fraction_before_filtering": "primary_circle_fraction_before_filtering"}
+
+
+def upgrade_row(row):
+    """A row (verdict row, light readings row, describe record) of an earlier version as this
+    one writes it: the renamed keys of :data:`RENAMED`, ``skipped: reason`` as ``status`` and
+    ``reason``, ``layer_name`` without ``.weight``. A current row comes back equal.
+
+    Parameters
+    ----------
+    row : dict
+
+    Returns
+    -------
+    dict
+        A new dict.
+    """
+    out = {}
+    for key, value in row.items():
+        new = RENAMED.get(key, key)
+        if key in RENAMED and new in row:  # both: the new one wins
+            continue
+        out[new] = value
+    if "skipped" in out:
+        reason = out.pop("skipped")
+        out["status"], out["reason"] = ("skipped", reason) if reason else ("ok", None)
+    if isinstance(out.get("layer_name"), str):
+        out["layer_name"] = out["layer_name"].removesuffix(".weight")
+    return out
+
+
+# ------------------------------------------------------------------------------ flat records
+
+#: Row keys holding one value per dimension, and the column each entry becomes.
+SPLIT = {"significant": "b{}", "significant_confidence": "b{}_confidence",
+         "undecided": "b{}_undecided", "nerve_betti": "nerve_b{}",
+         "nerve_confidence": "nerve_b{}_confidence", "nerve_robust": "nerve_b{}_robust"}
+#: Row keys whose lists vary in length from row to row (one entry per loop): kept whole.
+WHOLE = frozenset({"nerve_loop_confidence"})
+
+
+def split_key(key, value):
+    """True when `key` of a row is a list split into one column per entry."""
+    return key not in WHOLE and (key in SPLIT or isinstance(value, (list, tuple)))
+
+
+def flat_columns(row, q_max):
+    """``[(key, q, column)]`` of a row: `q` None for a key kept whole, else the entry."""
+    out = []
+    for key, value in row.items():
+        if split_key(key, value):
+            pattern = SPLIT.get(key, key + "_{}")
+            out += [(key, q, pattern.format(q)) for q in range(q_max.get(key, 0))]
+        else:
+            out.append((key, None, key))
+    return out
+
+
+def list_lengths(rows):
+    """``{key: entries}`` of the split keys over `rows` (b0 and b1 at least)."""
+    q_max = {}
+    for row in rows:
+        for key, value in row.items():
+            if split_key(key, value):
+                low = 2 if key in SPLIT else 0  # b0 and b1 always, even when no row has bars
+                q_max[key] = max(q_max.get(key, low), len(value or ()))
+    return q_max
+
+
+def flat_records(rows):
+    """Verdict rows as flat records, the describe frame's columns (``significant`` ->
+    ``b0``, ``b1``, ...), without pandas: what the table formatter reads.
+
+    Returns
+    -------
+    records : list of dict
+    order : list of str
+        Every column, in the order first seen.
+    """
+    q_max = list_lengths(rows)
+    order, records, seen = [], [], set()
+    for row in rows:
+        record = {}
+        for key, q, name in flat_columns(row, q_max):
+            value = row[key]
+            record[name] = value if q is None else (
+                value[q] if value is not None and q < len(value) else None)
+            if name not in seen:
+                seen.add(name)
+                order.append(name)
+        records.append(record)
+    return records, order
+
+
 # ------------------------------------------------------------------------------ the table
 
-def _f(x, digits=2):
-    return "-" if x is None else f"{x:.{digits}f}"
+def _missing(v):
+    return v is None or (isinstance(v, float) and v != v) or type(v).__name__ == "NAType"
 
 
-def _bars(row):
-    sig, conf, und = row["significant"], row["significant_confidence"], row["undecided"]
-    if sig is None:
-        return "-"
-    return "  ".join("?" if u and not b else f"{b} ({c:.2f})" for b, c, u in zip(sig, conf, und))
+def _num(v, digits=2):
+    if _missing(v):
+        return None
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, numbers.Integral):
+        return f"{int(v):,}"
+    if isinstance(v, numbers.Real):
+        return f"{float(v):.{digits}f}"
+    return str(v)
 
 
-def _nerve(row):
-    betti, conf = row.get("nerve_betti"), row.get("nerve_confidence")
-    if betti is None:
-        return "-"
-    if conf is None:
-        return ",".join(map(str, betti))
-    return "  ".join(f"{b} ({c:.2f})" for b, c in zip(betti, conf))
+def _dims(records, pattern):
+    q = 0
+    while any(not _missing(r.get(pattern.format(q))) for r in records):
+        q += 1
+    return q
 
 
-def format_table(rows):
-    """The verdict table as fixed-width text (what ``cnntopo describe`` prints)."""
-    header = ["layer", "iter", "filters", "kept", "b0 (conf)  b1 (conf)", "circle", "cover",
-              "klein", "off", "nerve (conf)", "reading"]
-    body = []
-    for r in rows:
-        body.append(["-" if r["layer"] is None else str(r["layer"]),
-                     "-" if r["iteration"] is None else str(r["iteration"]),
-                     f"{r['n_filters']:,}", f"{r['n_kept']:,}", _bars(r),
-                     _f(r["primary_circle_fraction"]), _f(r["primary_circle_coverage"]),
-                     _f(r["klein_fraction"]), _f(r["off_model_fraction"]),
-                     _nerve(r),
-                     r["reading"]])
-    widths = [max(len(h), *(len(b[i]) for b in body)) if body else len(h)
-              for i, h in enumerate(header)]
-    lines = ["  ".join(h.ljust(w) if i in (4, 10) else h.rjust(w)
-                       for i, (h, w) in enumerate(zip(header, widths)))]
-    for b in body:
-        lines.append("  ".join(c.ljust(w) if i in (4, 10) else c.rjust(w)
-                               for i, (c, w) in enumerate(zip(b, widths))))
-    return "\n".join(lines)
+def _bars_cell(rec, n, sep):
+    if n == 0 or _missing(rec.get("b0")):
+        return None
+    cells = []
+    for q in range(n):
+        b, c, u = rec.get(f"b{q}"), rec.get(f"b{q}_confidence"), rec.get(f"b{q}_undecided")
+        if _missing(b):
+            cells.append("?")
+        elif not _missing(u) and u and not b:
+            cells.append("?")
+        else:
+            cells.append(f"{int(b)}" if _missing(c) else f"{int(b)} ({float(c):.2f})")
+    return sep.join(cells)
+
+
+def _nerve_cell(rec, n, sep):
+    if n == 0 or _missing(rec.get("nerve_b0")):
+        return None
+    betti = [rec.get(f"nerve_b{q}") for q in range(n)]
+    conf = [rec.get(f"nerve_b{q}_confidence") for q in range(n)]
+    if any(_missing(c) for c in conf):
+        return ",".join(str(int(b)) for b in betti if not _missing(b))
+    return sep.join(f"{int(b)} ({float(c):.2f})" for b, c in zip(betti, conf))
+
+
+def _with_random(rec, key):
+    v, r = rec.get(key), rec.get(f"{key}_random")
+    if _missing(v):
+        return None
+    return f"{float(v):.2f}" if _missing(r) else f"{float(v):.2f} ({float(r):.2f})"
+
+
+def _reading_cell(rec):
+    if rec.get("status") == "skipped":
+        return f"skipped: {rec.get('reason')}"
+    return None if _missing(rec.get("reading")) else str(rec["reading"])
+
+
+class Column:
+    """One column of the verdict table: a header and a cell of a flat record.
+
+    Attributes
+    ----------
+    header : str or callable
+        The header, or ``header(dims, sep)`` for a column whose header depends on the
+        homology dimensions shown.
+    cell : callable
+        ``cell(record, dims, sep) -> str or None`` (None: nothing to show).
+    text : bool
+        Left-aligned (words) rather than right-aligned (numbers).
+    always : bool
+        Shown even when empty in every row.
+    """
+
+    def __init__(self, header, cell, *, text=False, always=False):
+        self.header, self.cell, self.text, self.always = header, cell, text, always
+
+
+def _key(key, digits=2):
+    return lambda rec, dims, sep: _num(rec.get(key), digits)
+
+
+def _bars_header(dims, sep="  "):
+    return sep.join(f"b{q} (conf)" for q in range(max(dims["b"], 2)))
+
+
+def _nerve_header(dims, sep="  "):
+    return "nerve " + sep.join(f"b{q} (conf)" for q in range(max(dims["nerve"], 2)))
+
+
+#: The columns of the verdict table, defined once for the text, Markdown and HTML tables
+#: (``cnntopo describe``, ``report``, the atlas, the reports' pages, a notebook). The bars
+#: show every homology dimension the rows have (b0, b1, b2, ...).
+TABLE_COLUMNS = (
+    Column("layer", _key("layer"), always=True),
+    Column("name", lambda r, d, s: None if _missing(r.get("layer_name")) else str(r["layer_name"]),
+           text=True),
+    Column("kernel", lambda r, d, s: None if _missing(r.get("kernel")) else str(r["kernel"])),
+    Column("iter", _key("iteration")),
+    Column("filters", _key("n_filters"), always=True),
+    Column("kept", _key("n_kept"), always=True),
+    Column("landmarks", _key("n_landmarks")),
+    Column(_bars_header, lambda r, d, s: _bars_cell(r, max(d["b"], 2), s), text=True,
+           always=True),
+    Column("circle (rand)", lambda r, d, s: _with_random(r, "primary_circle_fraction")),
+    Column("cover", _key("primary_circle_coverage")),
+    Column("klein (rand)", lambda r, d, s: _with_random(r, "klein_fraction")),
+    Column("off (rand)", lambda r, d, s: _with_random(r, "off_model_fraction")),
+    Column(_nerve_header, lambda r, d, s: _nerve_cell(r, max(d["nerve"], 2), s), text=True),
+    Column("stability", _key("nerve_stability")),
+    Column("reading", lambda r, d, s: _reading_cell(r), text=True, always=True),
+)
+#: What ``format_table`` writes.
+TABLE_STYLES = ("text", "markdown", "html")
+_MISSING = {"text": "-", "markdown": "–", "html": '<span class="muted">—</span>'}
+_SEP = {"text": "  ", "markdown": ", ", "html": ", "}
+
+
+def _records(rows):
+    if hasattr(rows, "to_dict") and hasattr(rows, "columns"):  # a describe frame
+        return [{k: (None if _missing(v) else v) for k, v in rec.items()}
+                for rec in rows.to_dict("records")]
+    rows = list(rows)
+    if all(not any(split_key(k, v) for k, v in r.items()) for r in rows):
+        return rows  # already flat
+    return flat_records(rows)[0]
+
+
+def format_table(rows, *, style="text", lead=()):
+    """The verdict table: one line per row, the columns of :data:`TABLE_COLUMNS`.
+
+    The one table formatter: ``cnntopo describe`` and ``report`` print it, the atlas writes
+    it as Markdown, the reports and notebooks show it as HTML. Bars with their confidence
+    (``?``: too few points to tell), each fraction with the random filters' in brackets, the
+    nerve's Betti numbers with their bootstrap confidence where there is one, and a skipped
+    row's reason in place of its reading. A column empty in every row is left out.
+
+    Parameters
+    ----------
+    rows : list of dict or pandas.DataFrame
+        Verdict rows (:func:`cnntopo.verdict.layers.describe_source`), their flat records, or
+        a describe frame.
+    style : {"text", "markdown", "html"}
+        Fixed-width text, a Markdown table, or an HTML ``<table>`` (cells escaped).
+    lead : sequence of str or (header, key)
+        Columns put first: keys of the rows (the atlas: ``[("network", "model")]``).
+
+    Returns
+    -------
+    str
+    """
+    if style not in TABLE_STYLES:
+        raise InputError(f"The 'style' parameter of format_table must be one of "
+                         f"{list(TABLE_STYLES)}; got {style!r}.")
+    records = _records(rows)
+    dims = {"b": _dims(records, "b{}"), "nerve": _dims(records, "nerve_b{}")}
+    sep = _SEP[style]
+    lead_cols = []
+    for item in lead:
+        header, key = (item, item) if isinstance(item, str) else item
+        lead_cols.append(Column(header, (lambda k: lambda r, d, s: _num(r.get(k)))(key),
+                                text=True, always=True))
+    columns, cells = [], []
+    for col in lead_cols + list(TABLE_COLUMNS):
+        values = [col.cell(r, dims, sep) for r in records]
+        if col.always or any(v is not None for v in values):
+            columns.append(col)
+            cells.append(values)
+    headers = [c.header(dims, sep) if callable(c.header) else c.header for c in columns]
+    body = [[_MISSING[style] if v is None else v for v in row] for row in zip(*cells)] \
+        if records else []
+    if style == "html":
+        return _html_table(headers, body, columns)
+    if style == "markdown":
+        code = {i for i, h in enumerate(headers) if h == "name"}
+        lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+        for row in body:
+            lines.append("| " + " | ".join(f"`{c}`" if i in code and c != _MISSING[style]
+                                           else c for i, c in enumerate(row)) + " |")
+        return "\n".join(lines) + "\n"
+    widths = [max([len(h)] + [len(b[i]) for b in body]) for i, h in enumerate(headers)]
+
+    def line(row):
+        return "  ".join(c.ljust(w) if col.text else c.rjust(w)
+                         for c, w, col in zip(row, widths, columns)).rstrip()
+
+    return "\n".join([line(headers)] + [line(b) for b in body])
+
+
+def _html_table(headers, body, columns):
+    import html
+
+    def cls(col):
+        return ' class="text"' if col.text else ""
+
+    out = ['<table class="verdict">', "<tr>" + "".join(
+        f"<th{cls(c)}>{html.escape(h)}</th>" for h, c in zip(headers, columns)) + "</tr>"]
+    for row in body:
+        cells = []
+        for i, (v, c) in enumerate(zip(row, columns)):
+            text = v if v == _MISSING["html"] else html.escape(v)
+            if headers[i] == "reading" and v != _MISSING["html"]:
+                text = f"<b>{text}</b>"
+            cells.append(f"<td{cls(c)}>{text}</td>")
+        out.append("<tr>" + "".join(cells) + "</tr>")
+    out.append("</table>")
+    return "\n".join(out)

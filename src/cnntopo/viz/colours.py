@@ -5,7 +5,7 @@ circular mean, ``angle(mean(exp(i v)))`` in [0, 2 pi), drawn with a cyclic colou
 The figure (:func:`cnntopo.viz.plots.plot_mapper`) and the page
 (:func:`cnntopo.viz.graph_html.mapper_html`) draw a :class:`NodeColours`; they compute nothing.
 
-Named colourings (:data:`COLOR_BY`):
+Named colourings (:data:`COLOUR_BY`):
 
 - ``size``: points per node (the paper's colouring, blue = fewest, red = most);
 - ``theta``: angle t in [0, 2 pi) of the nearest point of the primary circle
@@ -27,10 +27,19 @@ import numpy as np
 
 from ..validation import InputError
 
-__all__ = ["COLOR_BY", "NodeColours", "node_colours", "node_colours_from_values",
+__all__ = ["COLOUR_BY", "NodeColours", "node_colours", "node_colours_from_values",
            "node_colourings"]
 
-COLOR_BY = ("size", "theta", "klein-distance", "network", "iteration")
+COLOUR_BY = ("size", "theta", "klein-distance", "network", "iteration")
+
+
+def __getattr__(name):
+    if name == "COLOR_BY":  # the old spelling (NAMES.md: colour everywhere)
+        from ..validation import warn_deprecated
+
+        warn_deprecated("cnntopo.viz.colours.COLOR_BY", "COLOUR_BY")
+        return COLOUR_BY
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 _NAMED = {
     "theta": ("edge angle t on the primary circle (circular mean)", True, "twilight"),
@@ -165,8 +174,8 @@ def node_colours(graph, by="size", *, points=None, meta=None, cmap=None):
     NodeColours
     """
     fn = "node_colours"
-    if by not in COLOR_BY:
-        raise InputError(f"The 'by' parameter of {fn} must be one of {', '.join(COLOR_BY)}; "
+    if by not in COLOUR_BY:
+        raise InputError(f"The 'by' parameter of {fn} must be one of {', '.join(COLOUR_BY)}; "
                          f"got {by!r}.")
     if by == "size":
         members = _node_members(graph, fn)

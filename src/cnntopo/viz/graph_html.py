@@ -103,7 +103,7 @@ def mapper_html(graph, points, *, shape=(3, 3), title="Mapper graph", positions=
       ``svg.filter`` with ``h*w`` ``rect`` cells;
     - ``script#mapper-data`` (``type="application/json"``): the data, ``{"title", "shape",
       "viewBox", "colourings": [{"key", "label"}], "nodes": [{"id", "size", "members",
-      "mean", "x", "y", "color", "colors": {key: colour}, "values": {key: value}}],
+      "mean", "x", "y", "colour", "colours": {key: colour}, "values": {key: value}}],
       "links": [[source_id, target_id], ...]}``; ``mean`` is the row-major mean filter of
       the node's members, ``members`` as in the Mapper JSON (see `rows`).
 
@@ -173,8 +173,8 @@ def mapper_html(graph, points, *, shape=(3, 3), title="Mapper graph", positions=
             "members": [int(v) for v in m],
             "mean": [round(float(v), 5) for v in points[members[i]].mean(axis=0)],
             "x": round(x, 5), "y": round(y, 5),
-            "color": hexes[0][i],
-            "colors": {c.key: hx[i] for c, hx in zip(colourings, hexes)},
+            "colour": hexes[0][i],
+            "colours": {c.key: hx[i] for c, hx in zip(colourings, hexes)},
             "values": {c.key: round(float(c.values[i]), 6) for c in colourings},
         })
     view_box = [-_VIEW, -_VIEW, 2 * _VIEW, 2 * _VIEW]
@@ -200,7 +200,7 @@ def mapper_html(graph, points, *, shape=(3, 3), title="Mapper graph", positions=
         r = radius * (0.55 + 0.45 * rel[i])
         svg.append(f'<circle class="node" data-id="{html.escape(str(node["id"]))}" '
                    f'data-size="{node["size"]}" cx="{node["x"]:.5f}" cy="{-node["y"]:.5f}" '
-                   f'r="{r:.5f}" fill="{node["color"]}"></circle>')
+                   f'r="{r:.5f}" fill="{node["colour"]}"></circle>')
     svg.append("</g></svg>")
 
     select = ""

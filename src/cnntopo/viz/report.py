@@ -64,7 +64,7 @@ def _analysis_rows(analyses):
         rho = "—" if a.get("k") is None else f"rho({a['k']}, {a['p']})"
         rows.append([
             _e(a.get("tag")), _fmt(a.get("layer")), _fmt(a.get("iteration")),
-            _fmt(a.get("n_filters")), _fmt(a.get("n_points")), _e(rho), _fmt(a.get("n_filtered")),
+            _fmt(a.get("n_filters")), _fmt(a.get("n_points")), _e(rho), _fmt(a.get("n_kept", a.get("n_filtered"))),
             _sig_cell(b.get("significant"), b.get("significant_confidence"),
                       b.get("significant_undecided")),
             _fmt(a.get("long_bars")), _fmt(b.get("covering_radius")), *_klein_cells(a),
@@ -98,9 +98,6 @@ def _sig_cell(counts, confidence, undecided):
                         for c, p, u in zip(counts, confidence, undecided)))
 
 
-_VERDICT_HEADER = ["", "layer", "iteration", "filters", "kept", "significant bars (confidence)",
-                   "primary circle", "coverage", "Klein bottle", "off-model",
-                   "nerve Betti (confidence)", "nerve stability", "reading"]
 _VERDICT_NOTE = ("Significant bars: counts per dimension (H0, H1) from a Monte Carlo test "
                  "against null clouds made the same way (cnntopo.topology.significance), with the share "
                  "of resamples that give the count; ? means too few points to tell. Nerve "
@@ -111,22 +108,16 @@ _VERDICT_NOTE = ("Significant bars: counts per dimension (H0, H1) from a Monte C
                  "cnntopo.verdict.table.reading.")
 
 
-def _verdict_rows(rows):
-    out = []
-    for r in rows:
-        rho = "" if r.get("k") is None else f" rho({r['k']}, {r['p']})"
-        out.append([_e(str(r.get("tag", "")) + rho), _fmt(r.get("layer")), _fmt(r.get("iteration")),
-                    _fmt(r.get("n_filters")), _fmt(r.get("n_kept")),
-                    _sig_cell(r.get("significant"), r.get("significant_confidence"),
-                              r.get("undecided")),
-                    _fmt(r.get("primary_circle_fraction"), 2),
-                    _fmt(r.get("primary_circle_coverage"), 2), _fmt(r.get("klein_fraction"), 2),
-                    _fmt(r.get("off_model_fraction"), 2),
-                    _sig_cell(r.get("nerve_betti"), r.get("nerve_confidence"), None)
-                    if r.get("nerve_confidence") else _fmt(r.get("nerve_betti")),
-                    _fmt(r.get("nerve_stability"), 2),
-                    f'<b>{_e(r.get("reading"))}</b>'])
-    return out
+def _verdict_table(rows):
+    """The verdict rows as HTML: the one table formatter
+    (:func:`cnntopo.verdict.table.format_table`), an experiment's analysis tag in front."""
+    from ..verdict.table import format_table
+
+    if not any(r.get("tag") for r in rows):
+        return format_table(rows, style="html")
+    labelled = [dict(r, analysis=str(r.get("tag", "")) + (
+        "" if r.get("k") is None else f" rho({r['k']}, {r['p']})")) for r in rows]
+    return format_table(labelled, style="html", lead=[("analysis", "analysis")])
 
 
 _READINGS_HEADER = ["layer", "name", "kernel", "filters", "read", "kept", *_KLEIN_HEADER,
@@ -147,7 +138,7 @@ def _readings_section(r):
     rows = [[_fmt(x.get("layer")), _e(x.get("layer_name")), _e(x.get("kernel", "")),
              _fmt(x.get("n_filters")), _fmt(x.get("n_read")), _fmt(x.get("n_kept")),
              *_klein_cells(x),
-             _e(x.get("skipped") or "")] for x in r.get("rows") or []]
+             _e(x.get("reason") or x.get("skipped") or "")] for x in r.get("rows") or []]
     out += [_table(_READINGS_HEADER, rows, text_cols=3),
             f'<p class="notes">{_e(_READINGS_NOTE)}</p>']
     return out
@@ -210,7 +201,7 @@ def report_html(summary):
     verdict = (summary.get("verdict") or {}).get("rows") or []
     if verdict:
         parts.append('<h2 id="verdict">What the shape is</h2>')
-        parts.append(_table(_VERDICT_HEADER, _verdict_rows(verdict)))
+        parts.append(_verdict_table(verdict))
         parts.append(f'<p class="notes">{_e(_VERDICT_NOTE)}</p>')
     if analyses:
         parts.append("<h2>Numbers</h2>")
@@ -265,7 +256,7 @@ def report_html(summary):
         rows = []
         for label, cells in zip(grid.get("rows") or [], grid.get("cells") or []):
             for c in cells:
-                rows.append([_e(label), _fmt(c.get("iteration")), _fmt(c.get("n_filtered")),
+                rows.append([_e(label), _fmt(c.get("iteration")), _fmt(c.get("n_kept", c.get("n_filtered"))),
                              *_klein_cells(c), _fmt(c.get("nodes")), _fmt(c.get("links")),
                              _fmt(c.get("nerve_betti"))])
         parts.append(_table(["row", "iteration", "points", *_KLEIN_HEADER, "Mapper nodes",

@@ -37,7 +37,7 @@ def _series(rows, key):
     for r in rows:
         name, xs, ys = out.setdefault(r["layer"], (r["layer_name"], [], []))
         xs.append(r["iteration"])
-        v = None if r.get("skipped") else r.get(key)
+        v = None if r.get("status") == "skipped" else r.get(key)
         ys.append(np.nan if v is None else float(v))
     return out
 
@@ -89,7 +89,7 @@ def plot_run_readings(rows, verdict_rows=None, *, fig=None, title=None, unit="st
         label = f"{lay} {name.removesuffix('.weight')}"
         ax_p.plot(xs, ys, "-o", color=colour[lay], ms=3, lw=1.4, label=label)
         ax_o.plot(off[lay][1], off[lay][2], "-o", color=colour[lay], ms=3, lw=1.4)
-    verdict_rows = [r for r in verdict_rows or [] if not r.get("skipped")
+    verdict_rows = [r for r in verdict_rows or [] if r.get("status") != "skipped"
                     and r.get("significant") is not None]
     if verdict_rows:
         tested = sorted({r["layer"] for r in verdict_rows})
@@ -144,7 +144,7 @@ def _cell_numbers(cell, it):
     if cell is None:
         return {"iteration": it}
     r = cell.row
-    return {"iteration": it, "n_filtered": r["n_kept"],
+    return {"iteration": it, "n_kept": r["n_kept"],
             **{k: r.get(k) for k in ("primary_circle_fraction", "primary_circle_coverage",
                                      "klein_fraction", "off_model_fraction")},
             "nodes": len(cell.graph["nodes"]), "links": len(cell.graph["links"]),
@@ -182,7 +182,7 @@ def draw_run_grid(run_dir, path=None, *, layers=None, iterations=None, k=None, p
     atomic_write_json(path.with_suffix(".json"), {
         "file": path.name, "rows": [label.replace("\n", " ") for label in labels],
         "layers": grid.layers, "iterations": grid.iterations,
-        "mapper": [int(mapper[0]), float(mapper[1])], "k": k, "p": p,
+        "mapper": list(mapper), "k": k, "p": p,
         "problems": grid.problems,
         "cells": [[_cell_numbers(c, it) for c, it in zip(row, grid.iterations)]
                   for row in grid.cells]})
@@ -244,7 +244,7 @@ def write_run_report(run_dir, *, progress=False):
                                   title=f"{where}: the filters' topology over training{read}"),
                 run_dir / READINGS_PNG, dpi=110)
     last = max(r["iteration"] for r in rows)
-    tested = [r for r in verdict if not r.get("skipped")]
+    tested = [r for r in verdict if r.get("status") != "skipped"]
     latest = max((r["iteration"] for r in tested), default=None)
     summary = {
         "kind": "run", "name": where, "title": f"Training run {where}",
@@ -252,8 +252,7 @@ def write_run_report(run_dir, *, progress=False):
                      "iteration": last, "rows": [r for r in rows if r["iteration"] == last]},
         # the table: the last tested checkpoint (b1 over the steps is in the picture above;
         # every row is in verdict.json)
-        "verdict": {"rows": [dict(r, tag=r["layer_name"].removesuffix(".weight"))
-                             for r in tested if r["iteration"] == latest]},
+        "verdict": {"rows": [r for r in tested if r["iteration"] == latest]},
         "config": manifest["config"],
     }
     grid_json = run_dir / (Path(GRID_PNG).stem + ".json")

@@ -16,7 +16,7 @@
     var circles = svg.querySelectorAll ? svg.querySelectorAll("circle.node") : [];
     Array.prototype.forEach.call(circles, function (c) {
       var n = byId[c.getAttribute("data-id")];
-      if (n) { c.setAttribute("fill", n.colors[key]); }
+      if (n) { c.setAttribute("fill", n.colours[key]); }
     });
     var scales = document.querySelectorAll ? document.querySelectorAll(".scale") : [];
     Array.prototype.forEach.call(scales, function (s) {
