@@ -1,7 +1,7 @@
 """The layering contract: each stage imports only the stages before it, computing loads no plots.
 
 The stages, in the order the data flows (the package docstring, ``cnntopo/__init__.py``): the
-base modules (validation, files, caches), sources, cloud, topology, verdict, training,
+base modules (validation, files, caches, parallel), sources, cloud, topology, verdict, training,
 integrations, viz, experiments, cli. A module may import from its own stage and the ones
 before it, never after; imports inside functions count too, since they run as soon as the
 function is called.
@@ -23,7 +23,7 @@ import cnntopo
 PACKAGE = Path(cnntopo.__file__).resolve().parent
 ORDER = ["base", "sources", "cloud", "topology", "verdict", "training", "integrations", "viz",
          "experiments", "cli"]
-BASE = {"validation", "files", "caches", "__init__"}
+BASE = {"validation", "files", "caches", "parallel", "__init__"}
 # Every name `cnntopo` exported before the stage layout (0.1.0): they keep working.
 PUBLIC_BEFORE_THE_LAYOUT = [
     "KleinReadings", "MapperLayout", "NodeColours", "SignificantBars", "TrainConfig",

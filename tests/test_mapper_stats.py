@@ -108,3 +108,25 @@ def test_the_confidence_names_its_arguments():
         mapper_confidence(X, g, F, n_bootstrap=5)
     with pytest.raises(ValueError, match="'n_bootstrap' parameter of mapper_confidence"):
         mapper_confidence(X, g, F, n_bootstrap=0, graph_kwargs={"resolution": 4, "gain": 2})
+    with pytest.raises(ValueError, match="'n_jobs' parameter of mapper_confidence must be an "
+                                         "int >= 1, -1"):
+        mapper_confidence(X, g, F, n_bootstrap=5, graph_kwargs={"resolution": 4, "gain": 2},
+                          n_jobs=0)
+    with pytest.raises(ValueError, match="'ray' parameter of nerve_stability"):
+        nerve_stability(X, lens=F, resolution=4, gain=2, ray=3)
+
+
+def test_resample_i_is_the_same_for_any_count_and_any_number_of_processes(ring):
+    """Resample i has its own seed: B = 6 are the first 6 of B = 10, and two worker processes
+    give what one process gives, to the bit (distances, Betti numbers, the stability grid)."""
+    X, F, kw, g = ring
+    ten = mapper_confidence(X, g, F, n_bootstrap=10, seed=3, graph_kwargs=kw, n_jobs=1)
+    six = mapper_confidence(X, g, F, n_bootstrap=6, seed=3, graph_kwargs=kw, n_jobs=1)
+    assert six.distances == ten.distances[:6]
+    assert len(set(ten.distances)) > 1  # the resamples differ from one another
+    two = mapper_confidence(X, g, F, n_bootstrap=10, seed=3, graph_kwargs=kw, n_jobs=2)
+    assert two.to_dict() == ten.to_dict()
+    # the stability alone, on two processes, is the grid of the confidence
+    stability, grid = nerve_stability(X, lens=F, resolution=8, gain=3.0,
+                                      graph_kwargs={"vne": None}, n_jobs=2)
+    assert (round(stability, 3), grid) == (ten.stability, ten.stability_grid)

@@ -10,76 +10,19 @@ A worker that dies (node lost, process killed, out of memory) is retried by Ray 
 `max_retries` times; a retried training resumes from its last saved state (written at every
 checkpoint), not from the start. Python exceptions (bad input) are not retried.
 
-Ray is an optional extra (``pip install 'cnntopo[ray]'``), imported only here, only when
-called.
+Ray is an optional extra (``pip install 'cnntopo[ray]'``), imported only when called
+(:func:`cnntopo.parallel.connect`, which the bootstrap and ``describe`` share).
 """
 
 from __future__ import annotations
 
-import os
-import sys
 from pathlib import Path
 
+from ..parallel import RAY_MISSING, RayMissingError, connect
 from ..validation import InputError
 from .plan import check_plan, run_job, train_source
 
 __all__ = ["RAY_MISSING", "RayMissingError", "connect", "run_plan"]
-
-RAY_MISSING = "--ray needs Ray: pip install 'cnntopo[ray]'"
-
-
-class RayMissingError(ImportError):
-    """Ray is not installed."""
-
-
-def _ray():
-    try:
-        import ray
-    except ImportError:
-        raise RayMissingError(RAY_MISSING) from None
-    return ray
-
-
-def _send_auth_token():
-    """Ray >= 2.59: `ray start --head` turns token authentication on when a token file exists
-    (any earlier ray.init() writes one), but a driver that connects sends no token unless
-    RAY_AUTH_MODE=token (ray-project/ray#64755). A token sent to a cluster without
-    authentication does no harm. Ray reads the variable when it is imported."""
-    path = os.environ.get("RAY_AUTH_TOKEN_PATH") or os.path.expanduser("~/.ray/auth_token")
-    if "RAY_AUTH_MODE" not in os.environ and (os.environ.get("RAY_AUTH_TOKEN")
-                                              or os.path.isfile(path)):
-        os.environ["RAY_AUTH_MODE"] = "token"
-
-
-def connect(address="auto"):
-    """Connect to a Ray cluster (unless this process already is); returns the ``ray`` module.
-
-    Parameters
-    ----------
-    address : str
-        ``"auto"``: the cluster started on this machine with ``ray start --head`` (or named
-        by ``RAY_ADDRESS``); ``"local"``: start a Ray instance for this process, with this
-        machine's CPUs and GPUs; anything else: a cluster address (``HOST:6379``,
-        ``ray://HOST:10001``).
-    """
-    if not isinstance(address, str) or not address:
-        raise InputError(f"The 'address' parameter of connect must be 'auto', 'local' or a Ray "
-                         f"address; got {address!r}.")
-    ray = sys.modules.get("ray")
-    if ray is not None and ray.is_initialized():
-        return ray
-    if address != "local":
-        _send_auth_token()
-    ray = _ray()
-    if address == "local":
-        ray.init(address="local", include_dashboard=False)
-        return ray
-    try:
-        ray.init(address=address)
-    except ConnectionError as exc:
-        raise ConnectionError(f"no Ray cluster at {address!r} ({str(exc).splitlines()[0]}); "
-                              f"start one with `ray start --head`, or use --ray local") from None
-    return ray
 
 
 def _train_task(training, data_dir, threads, callback):

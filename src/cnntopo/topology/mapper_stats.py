@@ -25,7 +25,9 @@ Mapper", Found. Comput. Math. 18, 2018:
    a feature of persistence ``p`` *survives* a resample when the bottleneck distance between
    the two diagrams is below ``p / 2`` (then no matching can send it to the diagonal). Its
    confidence is the share of resamples it survives: their confidence region at level
-   ``1 - alpha``, read backwards.
+   ``1 - alpha``, read backwards. Resample i has its own seed (the i-th child of `seed`),
+   so the resamples run on any number of processes, or as Ray tasks, with the same result
+   (:func:`cnntopo.parallel.map_tasks`).
 5. *Stability* (:func:`nerve_stability`): the nerve's Betti numbers over the 3 x 3
    neighbourhood of (resolution +-1, overlap +-0.05), and the share of neighbours that agree.
 
@@ -40,13 +42,14 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from ..parallel import check_n_jobs, check_ray, map_tasks, resolve_n_jobs
 from ..validation import InputError, check_int, check_points
 from .mapper import mapper_graph
 from .nerve import nerve_betti
 
 __all__ = ["sampling_delta", "auto_resolution", "auto_parameters", "extended_diagrams",
            "nerve_stability", "mapper_confidence", "MapperConfidence", "gain_of_overlap",
-           "THEORY_OVERLAPS", "REFERENCE"]
+           "THEORY_OVERLAPS", "REFERENCE", "PARALLEL_POINTS"]
 
 REFERENCE = ("Carrière, Michel & Oudot (2018), 'Statistical analysis and parameter selection "
              "for Mapper', J. Mach. Learn. Res. 19(12): 1-39; Carrière & Oudot (2018), "
@@ -56,6 +59,9 @@ REFERENCE = ("Carrière, Michel & Oudot (2018), 'Statistical analysis and parame
 THEORY_OVERLAPS = (0.35, 0.375, 0.4, 0.425, 0.45, 0.475)
 _STABILITY_OVERLAP_STEP = 0.05
 _NEIGHBOUR_CHUNK = 2048
+#: ``n_jobs=None`` runs the resampled Mapper graphs of clouds this large on every core (a
+#: smaller cloud's graphs take less time than starting the processes).
+PARALLEL_POINTS = 2000
 
 
 def gain_of_overlap(overlap):
@@ -197,7 +203,37 @@ def _bottleneck(a, b):
 
 # ---------------------------------------------------------------------------- stability
 
-def nerve_stability(points, *, lens, resolution, gain, graph_kwargs=None, betti=None):
+def _stability_cells(resolution, gain):
+    """The 3 x 3 neighbourhood of (resolution, gain): ``(resolution, gain)`` per cell, the
+    centre fifth."""
+    res = np.atleast_1d(np.asarray(resolution, dtype=np.int64))
+    overlap = _overlap_of_gain(gain)
+    cells = []
+    for dr in (-1, 0, 1):
+        r = tuple(int(v) for v in np.maximum(res + dr, 1))
+        r_arg = r[0] if np.ndim(resolution) == 0 else r
+        for do in (-_STABILITY_OVERLAP_STEP, 0.0, _STABILITY_OVERLAP_STEP):
+            o = min(max(overlap + do, 0.05), 0.95)
+            cells.append((r_arg, gain if do == 0 else gain_of_overlap(o)))
+    return cells
+
+
+def _cell_betti(points, lens, resolution, gain, kw):
+    """One task: the nerve's Betti numbers of one cell of the stability neighbourhood."""
+    return [int(b) for b in nerve_betti(mapper_graph(points, lens=lens, resolution=resolution,
+                                                     gain=gain, **kw))]
+
+
+def _stability_of(cells, bettis):
+    grid = [{"resolution": r if isinstance(r, int) else list(r), "gain": round(float(g), 6),
+             "nerve_betti": [int(x) for x in b]} for (r, g), b in zip(cells, bettis)]
+    centre = grid[4]["nerve_betti"]
+    others = grid[:4] + grid[5:]  # the centre is the fifth of the 3 x 3
+    return sum(c["nerve_betti"] == centre for c in others) / len(others), grid
+
+
+def nerve_stability(points, *, lens, resolution, gain, graph_kwargs=None, betti=None,
+                    n_jobs=1, ray=None):
     """The nerve's Betti numbers over (resolution - 1 .. + 1) x (overlap -+ 0.05).
 
     Parameters
@@ -211,6 +247,12 @@ def nerve_stability(points, *, lens, resolution, gain, graph_kwargs=None, betti=
         The other arguments of :func:`cnntopo.topology.mapper.mapper_graph`.
     betti : list of int, optional
         The Betti numbers at (resolution, gain), if known.
+    n_jobs : int or None, default 1
+        Processes for the 8 (or 9) graphs (:func:`cnntopo.parallel.map_tasks`; None: every
+        core for clouds of :data:`PARALLEL_POINTS` points or more); the result does not
+        depend on it.
+    ray : str, optional
+        A Ray address: the graphs as Ray tasks.
 
     Returns
     -------
@@ -219,31 +261,22 @@ def nerve_stability(points, *, lens, resolution, gain, graph_kwargs=None, betti=
     grid : list of dict
         ``{"resolution", "gain", "nerve_betti"}`` per cell, centre included.
     """
+    fn = "nerve_stability"
+    n_jobs, ray = check_n_jobs(n_jobs, fn), check_ray(ray, fn)
     kw = dict(graph_kwargs or {})
-    res = np.atleast_1d(np.asarray(resolution, dtype=np.int64))
-    overlap = _overlap_of_gain(gain)
-    cells, centre = [], None
-    for dr in (-1, 0, 1):
-        r = tuple(int(v) for v in np.maximum(res + dr, 1))
-        r_arg = r[0] if np.ndim(resolution) == 0 else r
-        for do in (-_STABILITY_OVERLAP_STEP, 0.0, _STABILITY_OVERLAP_STEP):
-            o = min(max(overlap + do, 0.05), 0.95)
-            g = gain if do == 0 else gain_of_overlap(o)
-            if dr == 0 and do == 0 and betti is not None:
-                b = list(betti)
-            else:
-                b = nerve_betti(mapper_graph(points, lens=lens, resolution=r_arg, gain=g, **kw))
-            cell = {"resolution": r_arg if isinstance(r_arg, int) else list(r_arg),
-                    "gain": round(float(g), 6), "nerve_betti": [int(x) for x in b]}
-            cells.append(cell)
-            if dr == 0 and do == 0:
-                centre = cell["nerve_betti"]
-    others = cells[:4] + cells[5:]  # the centre is the fifth of the 3 x 3
-    return sum(c["nerve_betti"] == centre for c in others) / len(others), cells
+    X = np.asarray(points)
+    cells = _stability_cells(resolution, gain)
+    todo = [i for i in range(9) if not (i == 4 and betti is not None)]
+    jobs = resolve_n_jobs(n_jobs, len(todo), auto=len(X) >= PARALLEL_POINTS)
+    got = map_tasks(_cell_betti, [(X, lens, *cells[i], kw) for i in todo], n_jobs=jobs, ray=ray)
+    bettis = dict(zip(todo, got))
+    if betti is not None:
+        bettis[4] = list(betti)
+    return _stability_of(cells, [bettis[i] for i in range(9)])
 
 
 def auto_parameters(points, lens_values, *, resolution="auto", gain="auto", vne=None,
-                    graph_kwargs=None, seed=0):
+                    graph_kwargs=None, seed=0, n_jobs=None, ray=None):
     """The data's Mapper parameters (see the module docstring), as keyword arguments.
 
     The scale ``delta`` and the lens spreads are measured in the metric the clustering uses
@@ -252,6 +285,9 @@ def auto_parameters(points, lens_values, *, resolution="auto", gain="auto", vne=
     ``resolution="auto"``: :func:`auto_resolution`. ``gain="auto"``: each overlap of
     :data:`THEORY_OVERLAPS`; the one whose nerve Betti numbers agree with the most overlaps of
     the scan (ties: the overlap nearest 0.4).
+
+    The six graphs of the gain scan run on `n_jobs` processes or as Ray tasks at `ray`
+    (as :func:`mapper_confidence`; the same result for any value).
 
     Returns
     -------
@@ -265,6 +301,7 @@ def auto_parameters(points, lens_values, *, resolution="auto", gain="auto", vne=
     from .mapper import variance_normalise
 
     X = check_points(points, "auto_parameters")
+    n_jobs, ray = check_n_jobs(n_jobs, "auto_parameters"), check_ray(ray, "auto_parameters")
     F = np.asarray(lens_values, dtype=np.float64).reshape(len(X), -1)
     Y = variance_normalise(X, vne)
     delta = sampling_delta(Y, seed=seed)
@@ -273,11 +310,11 @@ def auto_parameters(points, lens_values, *, resolution="auto", gain="auto", vne=
     if gain != "auto":
         return {"resolution": res, "gain": float(gain), "cluster_height": delta}, info
     kw = dict(graph_kwargs or {}, vne=vne, cluster_height=delta)
-    scan = []
-    for o in THEORY_OVERLAPS:
-        g = gain_of_overlap(o)
-        betti = nerve_betti(mapper_graph(X, lens=F, resolution=res, gain=g, **kw))
-        scan.append({"overlap": o, "gain": g, "nerve_betti": [int(b) for b in betti]})
+    gains = [gain_of_overlap(o) for o in THEORY_OVERLAPS]
+    jobs = resolve_n_jobs(n_jobs, len(gains), auto=len(X) >= PARALLEL_POINTS)
+    bettis = map_tasks(_cell_betti, [(X, F, res, g, kw) for g in gains], n_jobs=jobs, ray=ray)
+    scan = [{"overlap": o, "gain": g, "nerve_betti": b}
+            for o, g, b in zip(THEORY_OVERLAPS, gains, bettis)]
     votes = [sum(s["nerve_betti"] == u["nerve_betti"] for u in scan) for s in scan]
     best = max(range(len(scan)), key=lambda i: (votes[i], -abs(scan[i]["overlap"] - 0.4)))
     info["gain_scan"] = scan
@@ -328,8 +365,40 @@ class MapperConfidence:
         return asdict(self)
 
 
+def _resample_seeds(seed, n_bootstrap):
+    """Resample i's seed: the i-th child of the run's seed, whatever `n_bootstrap` is and
+    wherever the resample is drawn."""
+    return np.random.SeedSequence([0x4D41, seed]).spawn(n_bootstrap)
+
+
+def _resample(points, lens, seed_seq, resolution, gain, bounds, kw, base):
+    """One task: a bootstrap resample's Mapper graph, read against the graph's diagrams.
+
+    Returns
+    -------
+    distance : float
+        Bottleneck distance of the resample's extended diagrams to `base`.
+    betti : list of int
+        Its nerve's Betti numbers.
+    """
+    rows = np.random.default_rng(seed_seq).integers(0, len(points), len(points))
+    F = lens[rows]
+    with warnings.catch_warnings():  # a thin resample may leave no node: that is a finding
+        warnings.simplefilter("ignore", UserWarning)
+        g = mapper_graph(points[rows], lens=F, resolution=resolution, gain=gain,
+                         lens_bounds=bounds, **kw)
+    d = _bottleneck(base, extended_diagrams(g, _node_values(g, F[:, 0])))
+    return float(d), [int(b) for b in nerve_betti(g)]
+
+
+def _confidence_task(kind, points, lens, *args):
+    """One task of :func:`mapper_confidence`: a resample, or a cell of the neighbourhood."""
+    return _resample(points, lens, *args) if kind == "resample" else \
+        _cell_betti(points, lens, *args)
+
+
 def mapper_confidence(points, graph, lens_values, *, n_bootstrap=100, seed=0, graph_kwargs=None,
-                      progress=False):
+                      n_jobs=None, ray=None, progress=False):
     """Bootstrap confidence of each loop and component of `graph`, and its stability.
 
     Parameters
@@ -341,10 +410,20 @@ def mapper_confidence(points, graph, lens_values, *, n_bootstrap=100, seed=0, gr
     lens_values : array of shape (n, n_lenses)
         The lens values the graph was built with (held fixed in the resamples).
     n_bootstrap : int
-        Resamples (with replacement, n points each).
+        Resamples (with replacement, n points each). Resample i is drawn from the i-th child
+        of `seed`: the first 20 of B = 100 are the 20 of B = 20.
     seed : int
     graph_kwargs : dict, optional
         ``resolution``, ``gain`` and the other arguments the graph was built with.
+    n_jobs : int or None
+        Processes for the resamples and the 8 graphs of the stability neighbourhood
+        (:func:`cnntopo.parallel.map_tasks`): an int >= 1, -1 for every core; None (default)
+        every core for clouds of :data:`PARALLEL_POINTS` points or more, else 1. The result
+        is the same for any value.
+    ray : str, optional
+        A Ray address (``"auto"``, ``"local"``, ``HOST:PORT``; :func:`cnntopo.parallel.connect`):
+        the resamples and graphs as Ray tasks instead (the same result).
+    progress : bool
 
     Returns
     -------
@@ -354,7 +433,8 @@ def mapper_confidence(points, graph, lens_values, *, n_bootstrap=100, seed=0, gr
     X = check_points(points, fn)
     n_bootstrap = check_int(n_bootstrap, "n_bootstrap", fn, 1)
     seed = check_int(seed, "seed", fn, 0)
-    F = np.asarray(lens_values, dtype=np.float64).reshape(len(X), -1)
+    n_jobs, ray = check_n_jobs(n_jobs, fn), check_ray(ray, fn)
+    F = np.ascontiguousarray(np.asarray(lens_values, dtype=np.float64).reshape(len(X), -1))
     kw = dict(graph_kwargs or {})
     if "resolution" not in kw or "gain" not in kw:
         raise InputError(f"The 'graph_kwargs' parameter of {fn} must hold the graph's "
@@ -364,20 +444,19 @@ def mapper_confidence(points, graph, lens_values, *, n_bootstrap=100, seed=0, gr
     betti = [int(b) for b in nerve_betti(graph)]
     base = extended_diagrams(graph, _node_values(graph, F[:, 0]))
     bounds = np.column_stack([F.min(axis=0), F.max(axis=0)])
-    rng = np.random.default_rng(np.random.SeedSequence([0x4D41, seed]))
-    distances, counts = [], []
-    bar = _progress(n_bootstrap, progress)
-    for _ in range(n_bootstrap):
-        rows = rng.integers(0, len(X), len(X))
-        with warnings.catch_warnings():  # a thin resample may leave no node: that is a finding
-            warnings.simplefilter("ignore", UserWarning)
-            g = mapper_graph(X[rows], lens=F[rows], resolution=resolution, gain=gain,
-                             lens_bounds=bounds, **kw)
-        distances.append(_bottleneck(base, extended_diagrams(g, _node_values(g, F[rows, 0]))))
-        counts.append(nerve_betti(g))
-        bar.update()
+    cells = _stability_cells(resolution, gain)
+    neighbours = [i for i in range(9) if i != 4]
+    tasks = [("resample", X, F, s, resolution, gain, bounds, kw, base)
+             for s in _resample_seeds(seed, n_bootstrap)]
+    tasks += [("cell", X, F, *cells[i], kw) for i in neighbours]
+    jobs = resolve_n_jobs(n_jobs, len(tasks), auto=len(X) >= PARALLEL_POINTS)
+    bar = _progress(len(tasks), progress)
+    got = map_tasks(_confidence_task, tasks, n_jobs=jobs, ray=ray, bar=bar)
     bar.close()
-    d = np.asarray(distances)
+    d = np.asarray([r[0] for r in got[:n_bootstrap]])
+    counts = [r[1] for r in got[:n_bootstrap]]
+    bettis = dict(zip(neighbours, got[n_bootstrap:]))
+    bettis[4] = betti
     features = []
     for kind, key, (lo, hi) in (("component", "ext0", (0, 1)), ("loop", "ext1", (1, 0))):
         for p in base[key]:
@@ -388,8 +467,7 @@ def mapper_confidence(points, graph, lens_values, *, n_bootstrap=100, seed=0, gr
     for q, kind in enumerate(("component", "loop")):
         mine = [f["confidence"] for f in features if f["kind"] == kind]
         conf.append(min(mine) if mine else float(np.mean([c[q] == 0 for c in counts])))
-    stability, grid = nerve_stability(X, lens=F, resolution=resolution, gain=gain,
-                                      graph_kwargs=kw, betti=betti)
+    stability, grid = _stability_of(cells, [bettis[i] for i in range(9)])
     return MapperConfidence(
         nerve_betti=betti, betti_confidence=[round(c, 3) for c in conf], features=features,
         distances=[float(x) for x in d], stability=round(float(stability), 3),
@@ -401,4 +479,5 @@ def mapper_confidence(points, graph, lens_values, *, n_bootstrap=100, seed=0, gr
 def _progress(total, enabled):
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc="Mapper bootstrap", leave=False, disable=not enabled)
+    return tqdm(total=total, desc="Mapper bootstrap", unit="graph", leave=False,
+                disable=not enabled)
