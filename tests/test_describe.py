@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import primary_circle_filters
+from conftest import need_module, primary_circle_filters
 
 from cnntopo.cli import main
 from cnntopo.verdict.analysis import describe_cloud
@@ -230,3 +230,61 @@ def test_cli_errors_are_one_line(tmp_path, capsys, extra, message):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and message in err
     assert not out.exists()
+
+
+# ------------------------------------------------------------------------ rows as tasks
+
+@pytest.fixture(scope="module")
+def three_layers(tmp_path_factory):
+    import torch
+
+    path = tmp_path_factory.mktemp("three") / "three.pt"
+    conv = [primary_circle_filters(16 * 25, seed=1), _noise_filters(8 * 50, seed=2),
+            primary_circle_filters(8 * 40, seed=3, noise=0.2)]
+    torch.save({f"c{i}.weight": torch.as_tensor(f.reshape(8 * (2 - (i == 0)), -1, 3, 3),
+                                                dtype=torch.float32)
+                for i, f in enumerate(conv)}, path)
+    return path
+
+
+def test_rows_on_two_processes_are_the_serial_rows_in_order(three_layers, tiny_run):
+    """Each (layer, checkpoint) a task on two worker processes: the same rows, bit for bit,
+    in the same order, the Mapper graph's bootstrap confidence and stability included."""
+    kw = dict(n_landmarks=10, n_resamples=3, mapper=(4, 2, 5), progress=False)
+    serial = describe_source(three_layers, **kw, n_jobs=1)
+    assert [r["layer"] for r in serial] == [1, 2, 3]
+    assert all(r["nerve_stability"] is not None for r in serial)
+    assert describe_source(three_layers, **kw, n_jobs=2) == serial
+    its = describe_source(tiny_run, iterations=["all"], **kw, n_jobs=1)
+    assert [(r["layer"], r["iteration"]) for r in its] == [(1, 2), (1, 4)]
+    assert describe_source(tiny_run, iterations=["all"], **kw, n_jobs=2) == its
+    with pytest.raises(ValueError, match="'n_jobs' parameter of analyse_layers"):
+        describe_source(three_layers, n_jobs=0, progress=False)
+
+
+@pytest.mark.slow
+def test_rows_and_resamples_on_ray_are_the_serial_ones(three_layers, tmp_path, capsys):
+    ray = need_module("ray")
+    from cnntopo.topology.mapper import mapper_graph, pca_lens
+    from cnntopo.topology.mapper_stats import mapper_confidence
+
+    kw = dict(n_landmarks=10, n_resamples=3, mapper=(4, 2, 5), progress=False)
+    serial = describe_source(three_layers, **kw, n_jobs=1)
+    X = primary_circle_filters(300, seed=4)
+    F = pca_lens(X, 2)
+    g = mapper_graph(X, lens=F, resolution=5, gain=3)
+    alone = mapper_confidence(X, g, F, n_bootstrap=6, graph_kwargs={"resolution": 5, "gain": 3},
+                              n_jobs=1)
+    ray.init(address="local", num_cpus=2, include_dashboard=False)
+    try:
+        assert describe_source(three_layers, **kw, ray="auto") == serial
+        assert mapper_confidence(X, g, F, n_bootstrap=6, ray="auto",
+                                 graph_kwargs={"resolution": 5, "gain": 3}) == alone
+        out = tmp_path / "rows.json"
+        assert main(["describe", str(three_layers), "--landmarks", "10", "--resamples", "3",
+                     "--mapper", "4,2,5", "--ray", "auto", "--quiet", "--json", str(out)]) == 0
+        rows = json.loads(out.read_text())["rows"]
+        assert [(r["nerve_b0"], r["nerve_b1"], r["nerve_stability"]) for r in rows] == \
+            [(*r["nerve_betti"], r["nerve_stability"]) for r in serial]
+    finally:
+        ray.shutdown()

@@ -177,6 +177,7 @@ def cmd_mapper(args) -> int:
     from .verdict.records import mapper_record
 
     _check_outputs(args.json, args.png, args.html)
+    n_jobs, ray = _where(args)
     prep = prepare_points(load_points(args.points), k=args.k, p=args.p)
     lens, lens_name = None, "pca"
     if args.lens in ("pca", "neighborhood"):
@@ -195,7 +196,8 @@ def cmd_mapper(args) -> int:
                       gain=_auto_or(args.gain, float, "--gain"), vne=args.vne, n_bins=args.bins,
                       lens=lens_name, min_cluster_fraction=args.min_cluster_fraction,
                       seed=args.seed, n_bootstrap=args.bootstrap)
-    graph, betti, confidence = mapper_of(prep.points, spec, lens=lens, progress=not args.quiet)
+    graph, betti, confidence = mapper_of(prep.points, spec, lens=lens, n_jobs=n_jobs, ray=ray,
+                                         progress=not args.quiet)
     colours = _mapper_colours(args, graph, prep) if (args.png or args.html) else None
     # members refer to rows of POINTS.npy (the contract), not to the filtered cloud
     out = mapper_record(prep, graph, k=args.k, p=args.p, nerve_betti=betti,
@@ -352,6 +354,21 @@ def _mapper_arg(text, default=None):
     return out
 
 
+def _where(args):
+    """(n_jobs, ray) of --jobs and --ray, checked before any work: one line each."""
+    jobs = args.jobs
+    if jobs is not None and (jobs < 1 and jobs != -1):
+        raise CLIError(f"--jobs takes an int >= 1, or -1 for every core; got {jobs}")
+    if args.ray is not None:
+        from .parallel import RayMissingError, connect
+
+        try:
+            connect(args.ray)
+        except RayMissingError as exc:
+            raise CLIError(str(exc)) from None
+    return jobs, args.ray
+
+
 def _say_file(got, name):
     """One line on stderr: the file a model name resolved to."""
     print(f"note: {name}: using {got.path} ({got.artifact.name}, from {got.source})",
@@ -363,11 +380,14 @@ def cmd_describe(args) -> int:
     from .verdict.frame import format_frame, save_frame
 
     _check_outputs(args.json)
+    mapper = _mapper_arg(args.mapper)
+    n_jobs, ray = _where(args)
     source = _weights_source(args.source)
     frame = describe(source, layers=args.layer, iterations=args.iteration, k=args.k, p=args.p,
                      n_landmarks=_landmarks_arg(args.landmarks), seed=args.seed,
-                     mapper=_mapper_arg(args.mapper), kernel_size=args.kernel_size,
-                     n_resamples=args.resamples, keep_analyses=False, progress=not args.quiet)
+                     mapper=mapper, kernel_size=args.kernel_size,
+                     n_resamples=args.resamples, keep_analyses=False, n_jobs=n_jobs, ray=ray,
+                     progress=not args.quiet)
     frame.attrs["source"] = str(args.source)
     print(format_frame(frame, args.format))
     if args.json:
@@ -389,16 +409,22 @@ def cmd_grid(args) -> int:
 
     run = _run_dir(args.run)
     _check_outputs(args.output)
+    mapper = _mapper_arg(args.mapper, (10, 3))
+    n_jobs, ray = _where(args)
     path = draw_run_grid(run, args.output, layers=args.layer, iterations=args.iteration,
-                         k=args.k, p=args.p, mapper=_mapper_arg(args.mapper, (10, 3)),
-                         n_thumbnails=args.thumbnails, seed=args.seed, progress=not args.quiet)
+                         k=args.k, p=args.p, mapper=mapper, n_thumbnails=args.thumbnails,
+                         seed=args.seed, n_jobs=n_jobs, ray=ray, progress=not args.quiet)
     numbers = json.loads(path.with_suffix(".json").read_text())
-    print(f"{'layer':<28} {'iteration':>9} {'points':>7} {'nodes':>6} {'nerve':>7} {'circle':>7}")
+    print(f"{'layer':<28} {'iteration':>9} {'points':>7} {'nodes':>6} {'nerve':>7} "
+          f"{'confidence':>11} {'stability':>9} {'circle':>7}")
     for label, cells in zip(numbers["rows"], numbers["cells"]):
         for c in cells:
-            circle = c.get("primary_circle_fraction")
+            circle, conf = c.get("primary_circle_fraction"), c.get("nerve_betti_confidence")
+            stab = c.get("nerve_stability")
+            conf = "-" if not conf else " ".join(f"{x:.2f}" for x in conf)
             print(f"{label:<28} {c['iteration']:>9,} {c.get('n_kept') or '-':>7} "
                   f"{c.get('nodes') or '-':>6} {str(c.get('nerve_betti') or '-'):>7} "
+                  f"{conf:>11} {'-' if stab is None else f'{stab:.2f}':>9} "
                   f"{'-' if circle is None else f'{circle:.2f}':>7}")
     for line in numbers["problems"]:
         print(f"empty cell: {line}", file=sys.stderr)
@@ -414,10 +440,12 @@ def cmd_report(args) -> int:
 
     run = _run_dir(args.run)
     if args.significance or args.mapper:
+        mapper = _mapper_arg(args.mapper)
+        n_jobs, ray = _where(args)
         rows = describe_run(run, layers=args.layer, iterations=args.iteration or ALL,
                             k=args.k, p=args.p, n_landmarks=_landmarks_arg(args.landmarks),
-                            mapper=_mapper_arg(args.mapper), n_resamples=args.resamples,
-                            seed=args.seed, progress=not args.quiet)
+                            mapper=mapper, n_resamples=args.resamples, seed=args.seed,
+                            n_jobs=n_jobs, ray=ray, progress=not args.quiet)
         if rows:
             print(format_table(rows))
     page = write_run_report(run, progress=not args.quiet)
@@ -683,6 +711,16 @@ def build_parser() -> argparse.ArgumentParser:
                              "report its nerve's Betti numbers with their confidence over B "
                              "bootstrap resamples (default 100; 0: none) and their stability")
 
+    def where(sp, what):  # mapper, describe, grid, report: where the independent work runs
+        sp.add_argument("--jobs", type=int, default=None, metavar="N",
+                        help=f"processes for {what} (-1: every core; default: every core for "
+                             f"the bootstrap of clouds of 2,000 points or more); the results "
+                             f"do not depend on it")
+        sp.add_argument("--ray", metavar="ADDRESS",
+                        help=f"run {what} as Ray tasks: 'auto' (the cluster started here "
+                             f"with `ray start --head`), 'local' or HOST:PORT (the same "
+                             f"results)")
+
     b = sub.add_parser("barcodes", help="lazy witness barcodes of a point cloud (.npy, one point a row)")
     b.add_argument("points", metavar="POINTS.npy")
     density(b)
@@ -713,6 +751,7 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--bootstrap", type=int, default=100, metavar="B",
                    help="bootstrap resamples for the confidence of each loop and component "
                         "(default 100; 0: none)")
+    where(m, "the bootstrap resamples and the stability graphs")
     m.add_argument("--quiet", action="store_true", help="no progress bar")
     m.add_argument("--vne", choices=["variance", "std", "none"], default="variance",
                    help="column scaling of the metric (paper: variance)")
@@ -795,6 +834,7 @@ def build_parser() -> argparse.ArgumentParser:
     ds.add_argument("--json", metavar="OUT.json",
                     help="also write the frame here, the document --format json prints "
                          "(cnntopo.load_frame reads it back)")
+    where(ds, "the rows (one per layer and checkpoint; a lone row's bootstrap)")
     ds.add_argument("--quiet", action="store_true")
     ds.set_defaults(func=cmd_describe)
 
@@ -810,12 +850,14 @@ def build_parser() -> argparse.ArgumentParser:
     density(g)
     g.add_argument("--mapper", metavar="RES,GAIN[,B]",
                    help="Mapper resolution and gain (auto,auto: from the data) and B bootstrap "
-                        "resamples per cell (default 10,3,0: each resample costs a graph)")
+                        "resamples per cell, for each cell's nerve confidence (default "
+                        "10,3,100; 0: none, each resample costs a graph)")
     g.add_argument("--thumbnails", type=int, default=6, help="mean-filter thumbnails per cell")
     g.add_argument("--seed", type=int, default=0,
                    help="seed of the Mapper graphs and their layout (default 0)")
     g.add_argument("-o", "--output", metavar="GRID.png", help="default RUN/grid.png (numbers "
                    "beside it, .json)")
+    where(g, "the cells (one per layer and checkpoint)")
     g.add_argument("--quiet", action="store_true")
     g.set_defaults(func=cmd_grid)
 
@@ -837,6 +879,7 @@ def build_parser() -> argparse.ArgumentParser:
     mapper(rp)
     rp.add_argument("--seed", type=int, default=0,
                     help="seed of the significance test (default 0)")
+    where(rp, "the verdict rows (with --significance or --mapper)")
     rp.add_argument("--quiet", action="store_true")
     rp.set_defaults(func=cmd_report)
 

@@ -252,7 +252,7 @@ def forget_verdicts(run_dir, after):
 
 @renamed(landmarks="n_landmarks")
 def describe_run(run_dir, layers=None, iterations=None, *, k=None, p=None, n_landmarks="auto",
-                 mapper=None, n_resamples=None, seed=0, progress=True):
+                 mapper=None, n_resamples=None, seed=0, n_jobs=None, ray=None, progress=True):
     """Verdict rows of a run's checkpoints, computed once and kept in ``RUN_DIR/verdict.json``.
 
     The rows are :func:`cnntopo.verdict.layers.describe_source`'s (the one per-layer path,
@@ -271,6 +271,8 @@ def describe_run(run_dir, layers=None, iterations=None, *, k=None, p=None, n_lan
         ``Watcher.close(significance=True)`` and ``cnntopo report --significance`` ask for).
     k, p, n_landmarks, mapper, n_resamples, seed
         As :func:`cnntopo.verdict.analysis.verdict_spec`.
+    n_jobs, ray
+        Where the rows run (:func:`cnntopo.verdict.layers.analyse_layers`; the same rows).
     progress : bool
         Show a tqdm bar.
 
@@ -300,5 +302,5 @@ def describe_run(run_dir, layers=None, iterations=None, *, k=None, p=None, n_lan
 
     results = analyse_layers(run_dir, layers, iterations, spec=spec,
                              cached=lambda it, lay: done.get((it, lay)), on_checkpoint=save,
-                             progress=progress, desc="verdict")
+                             n_jobs=n_jobs, ray=ray, progress=progress, desc="verdict")
     return sorted((r.row for r in results), key=lambda r: (r["iteration"], r["layer"]))

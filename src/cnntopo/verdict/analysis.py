@@ -325,7 +325,7 @@ def _barcodes(points, b):
                                  num_divisions=b.num_divisions)
 
 
-def mapper_of(points, m, *, lens=None, progress=False):
+def mapper_of(points, m, *, lens=None, n_jobs=None, ray=None, progress=False):
     """A Mapper graph of `points` as `m` says, its nerve and their confidence.
 
     Parameters
@@ -334,6 +334,9 @@ def mapper_of(points, m, *, lens=None, progress=False):
     m : MapperSpec or dict
     lens : array of shape (n, n_lenses), optional
         Lens values to use instead of ``m.lens`` (the graph then says ``"user"``).
+    n_jobs, ray
+        Where the resampled graphs run (:func:`cnntopo.topology.mapper_stats.mapper_confidence`;
+        the same result everywhere).
 
     Returns
     -------
@@ -363,7 +366,8 @@ def mapper_of(points, m, *, lens=None, progress=False):
         kw["vne"] = None
         params, auto = auto_parameters(points, lens, resolution=m.resolution, gain=m.gain,
                                        vne=None, graph_kwargs={k: v for k, v in kw.items()
-                                                               if k != "vne"}, seed=m.seed)
+                                                               if k != "vne"}, seed=m.seed,
+                                       n_jobs=n_jobs, ray=ray)
         auto["metric"] = "euclidean"
     else:
         params = {"resolution": m.resolution, "gain": m.gain}
@@ -375,13 +379,15 @@ def mapper_of(points, m, *, lens=None, progress=False):
     conf = None
     if m.n_bootstrap:
         conf = mapper_confidence(points, graph, lens, n_bootstrap=m.n_bootstrap, seed=m.seed,
-                                 graph_kwargs={**params, **kw}, progress=progress)
+                                 graph_kwargs={**params, **kw}, n_jobs=n_jobs, ray=ray,
+                                 progress=progress)
     return graph, betti, conf
 
 
 # ------------------------------------------------------------------------------ the core
 
-def analyse(filters, spec=None, *, layer=None, iteration=None, meta=None):
+def analyse(filters, spec=None, *, layer=None, iteration=None, meta=None, n_jobs=None,
+            ray=None):
     """Everything the spec asks about one cloud of filters, and its verdict row.
 
     Parameters
@@ -395,6 +401,9 @@ def analyse(filters, spec=None, *, layer=None, iteration=None, meta=None):
     meta : dict of str to array of shape (n_filters,), optional
         What is known of each input row (``network``, ``iteration``, ...); kept for the
         analysed points.
+    n_jobs, ray
+        Where the Mapper graph's resampled graphs run (:func:`mapper_of`); the result is the
+        same everywhere.
 
     Returns
     -------
@@ -426,7 +435,7 @@ def analyse(filters, spec=None, *, layer=None, iteration=None, meta=None):
     bars = None if spec.barcodes is None else _barcodes(points, spec.barcodes)
     graph = betti = lay = conf = None
     if spec.mapper is not None:
-        graph, betti, conf = mapper_of(points, spec.mapper)
+        graph, betti, conf = mapper_of(points, spec.mapper, n_jobs=n_jobs, ray=ray)
         if spec.layout:
             from ..topology.layout import mapper_layout
 

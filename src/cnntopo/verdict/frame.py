@@ -194,7 +194,7 @@ def rows_to_frame(rows, *, analyses=None):
 @renamed(landmarks="n_landmarks")
 def describe(obj, layers=None, iterations=None, *, k=None, p=None, n_landmarks="auto", seed=0,
              mapper=None, kernel_size=None, n_resamples=None, keep_analyses=True,
-             progress=True):
+             n_jobs=None, ray=None, progress=True):
     """The shape of every conv layer of a model, one row per (layer, iteration).
 
     Parameters
@@ -232,6 +232,14 @@ def describe(obj, layers=None, iterations=None, *, k=None, p=None, n_landmarks="
         Keep each layer's :class:`~cnntopo.verdict.analysis.CloudAnalysis` in the frame, for
         a notebook's display of a row (``df.iloc[i]``) and :meth:`DescribeFrame.analysis`;
         False saves the memory (about the layer's filters over again).
+    n_jobs : int or None
+        None (default): the rows one after another, each Mapper graph's bootstrap on every
+        core when its cloud has 2,000 points or more; N >= 2 (-1: every core): the rows, one
+        (layer, checkpoint) each, on N processes; 1: all in this process. The frame is the
+        same for any value (:func:`cnntopo.verdict.layers.analyse_layers`).
+    ray : str, optional
+        A Ray address (``"auto"``, ``"local"``, ``HOST:PORT``): the rows as Ray tasks, the
+        same frame.
     progress : bool
         A progress bar.
 
@@ -271,7 +279,7 @@ def describe(obj, layers=None, iterations=None, *, k=None, p=None, n_landmarks="
     spec = verdict_spec(k=k, p=p, n_landmarks=n_landmarks, seed=seed, mapper=mapper,
                         n_resamples=n_resamples)
     results = analyse_layers(source, layers, iterations, spec=spec, kernel_size=kernel_size,
-                             progress=progress)
+                             n_jobs=n_jobs, ray=ray, progress=progress)
     analyses = {_key(r.row["layer"], r.row["iteration"]): r.analysis for r in results
                 if r.analysis is not None} if keep_analyses else {}
     frame = rows_to_frame([r.row for r in results], analyses=analyses)

@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..parallel import check_n_jobs, check_ray, map_tasks, resolve_n_jobs
 from ..sources.arrays import load_points
 from ..sources.filters import load_state_dict, no_such_layer, spatial_filters
 from ..sources.live import is_live_model, live_conv_layers, state_dict_conv_layers
@@ -51,12 +52,14 @@ from .table import parse_ranges, select_iterations, verdict_row
 
 __all__ = ["analyse_layers", "LayerResult", "describe_source", "select_layers",
            "select_checkpoints", "skip_reason", "kernel_label", "analyse_run_grid", "RunGrid",
-           "spread", "ALL"]
+           "spread", "ALL", "GRID_BOOTSTRAP"]
 
 _RANGE = re.compile(r"^\s*\d+\s*(-\s*\d+\s*)?$")
 _NUMERIC = re.compile(r"^[\d\s-]+$")
 #: ``iterations=ALL`` (or ``--iteration all``): every checkpoint of a run directory.
 ALL = "all"
+#: Bootstrap resamples of each cell of an evolution grid, as of every other Mapper graph.
+GRID_BOOTSTRAP = 100
 
 
 def kernel_label(kernel):
@@ -241,8 +244,8 @@ def _bar(progress, desc):
 
 
 def analyse_layers(source, layers=None, iterations=None, *, spec=None, density=None,
-                   kernel_size=None, cached=None, on_checkpoint=None, progress=True,
-                   desc="describe"):
+                   kernel_size=None, cached=None, on_checkpoint=None, n_jobs=None, ray=None,
+                   progress=True, desc="describe"):
     """Analyse every chosen conv layer at every chosen checkpoint of a source: the one loop.
 
     Parameters
@@ -271,6 +274,15 @@ def analyse_layers(source, layers=None, iterations=None, *, spec=None, density=N
         is not read.
     on_checkpoint : callable, optional
         ``on_checkpoint(iteration, results)`` after each checkpoint's layers (to save them).
+    n_jobs : int or None
+        None (default): the rows one after another, each Mapper graph's bootstrap on every
+        core when its cloud is large (:func:`cnntopo.topology.mapper_stats.mapper_confidence`).
+        An int >= 2 (-1: every core): the rows, (layer, checkpoint) each, as tasks on that
+        many processes (a lone row's bootstrap gets them instead). 1: everything here.
+        The results are the same, in the same order, for any value.
+    ray : str, optional
+        A Ray address (``"auto"``, ``"local"``, ``HOST:PORT``;
+        :func:`cnntopo.parallel.connect`): the rows as Ray tasks (the same results).
     progress : bool or tqdm bar
         A progress bar (one of the caller's is updated instead).
     desc : str
@@ -279,7 +291,8 @@ def analyse_layers(source, layers=None, iterations=None, *, spec=None, density=N
     Returns
     -------
     list of LayerResult
-        Checkpoints outer, layers inner.
+        Checkpoints outer, layers inner. With `n_jobs` or `ray`, the rows of a few checkpoints
+        run together (at least one task per process) before their `on_checkpoint` calls.
 
     Raises
     ------
@@ -297,6 +310,7 @@ def analyse_layers(source, layers=None, iterations=None, *, spec=None, density=N
                 parse_ranges([part], "layer")
     points = _points_source(source)
     if points is not None:
+        check_n_jobs(n_jobs, "analyse_layers"), check_ray(ray, "analyse_layers")
         if (layers or iterations) and isinstance(source, (str, os.PathLike)):
             raise InputError(f"{Path(source).name} is a points file: --layer and --iteration "
                              f"select conv layers of a run directory or weights file.")
@@ -308,20 +322,23 @@ def analyse_layers(source, layers=None, iterations=None, *, spec=None, density=N
         kernel = (side, side) if side * side == x.shape[1] else None
         if density is not None:
             spec = replace(spec, **dict(zip(("k", "p"), density(len(x)))))
-        result = analyse(x, spec)
+        result = analyse(x, spec, n_jobs=n_jobs, ray=ray)
         return [_ok(result, {"layer_name": None, "kernel": kernel_label(kernel)})]
     if not is_live_model(source) and not isinstance(source, (str, os.PathLike)):
         raise InputError(f"The 'source' parameter of describe must be a torch.nn.Module, a "
                          f"Keras model, a state dict or checkpoint dict, a points array, or the "
                          f"path of a weights file, run directory or points .npy; got "
                          f"{type(source).__name__!r}.")
-    results, todo, own_bar = [], None, not hasattr(progress, "update")
+    results, todo, own_bar, batch = [], None, not hasattr(progress, "update"), []
+    n_jobs, ray = check_n_jobs(n_jobs, "analyse_layers"), check_ray(ray, "analyse_layers")
+    rows_as_tasks = ray is not None or n_jobs not in (None, 1)
+    jobs = 1 if not rows_as_tasks else _cluster_cpus(ray) if ray is not None else \
+        resolve_n_jobs(n_jobs, 1 << 30)
     with _bar(progress, desc) as bar:
         for it, read in _checkpoints(source, iterations):
             if todo is not None and cached is not None and \
                     all(cached(it, n) is not None for n in todo):
-                mine = [LayerResult(cached(it, n)) for n in todo]
-                results += mine
+                batch.append((it, [LayerResult(cached(it, n)) for n in todo], False))
                 continue
             found, where, it = read()
             sizes = sorted({kernel_label(c.kernel) for c in found})
@@ -338,34 +355,83 @@ def analyse_layers(source, layers=None, iterations=None, *, spec=None, density=N
                 row = None if cached is None else cached(it, number)
                 if row is not None:
                     mine.append(LayerResult(row))
+                    bar.update()
+                    continue
+                work = _layer_work(found[number - 1], number, it, spec, density)
+                if isinstance(work, LayerResult) or not rows_as_tasks:
+                    if not isinstance(work, LayerResult):
+                        bar.set_postfix_str(f"layer {number} ({work[4]['layer_name']}, "
+                                            f"{len(work[0]):,} filters)")
+                        work = _layer_task(*work, n_jobs, ray)
+                    mine.append(work)
+                    bar.update()
                 else:
-                    mine.append(_layer_result(found[number - 1], number, it, spec, density, bar))
-                bar.update()
-            results += mine
-            if on_checkpoint is not None:
-                on_checkpoint(it, mine)
+                    mine.append(work)  # a task, run with the batch
+            batch.append((it, mine, True))
+            if not rows_as_tasks or sum(_is_task(w) for _, m, _ in batch for w in m) >= jobs:
+                results += _run_batch(batch, jobs, ray, n_jobs, bar, on_checkpoint)
+                batch = []
+        results += _run_batch(batch, jobs, ray, n_jobs, bar, on_checkpoint)
     return results
 
 
-def _layer_result(layer, number, iteration, spec, density, bar):
+def _cluster_cpus(address):
+    from ..parallel import connect
+
+    return max(1, int(connect(address).cluster_resources().get("CPU", 1)))
+
+
+def _is_task(work):
+    return not isinstance(work, LayerResult)
+
+
+def _run_batch(batch, jobs, ray, n_jobs, bar, on_checkpoint):
+    """The rows of some checkpoints: their tasks run together, then `on_checkpoint` for each
+    checkpoint read (not those taken whole from the cache), in order."""
+    tasks = [w for _, mine, _ in batch for w in mine if _is_task(w)]
+    if len(tasks) == 1:  # one row: its own resamples get the processes (or the cluster)
+        done = [_layer_task(*tasks[0], n_jobs, ray)]
+        bar.update()
+    else:
+        done = map_tasks(_layer_task, [(*t, 1, None) for t in tasks], n_jobs=jobs, ray=ray,
+                         bar=bar)
+    done, out = iter(done), []
+    for it, mine, new in batch:
+        mine = [next(done) if _is_task(w) else w for w in mine]
+        out += mine
+        if new and on_checkpoint is not None:
+            on_checkpoint(it, mine)
+    return out
+
+
+def _layer_work(layer, number, iteration, spec, density):
+    """A layer's skipped row, or the arguments of :func:`_layer_task` that analyses it."""
     filt = None if layer.weight is None else spatial_filters(layer.weight)
     n = None if filt is None else len(filt)
     ident = {"layer_name": layer.name, "kernel": kernel_label(layer.kernel)}
     if density is not None and n is not None:
         spec = replace(spec, **dict(zip(("k", "p"), density(n))))
     reason = skip_reason(layer, filt, spec.k)
-    if reason is None:
-        bar.set_postfix_str(f"layer {number} ({layer.name}, {n:,} filters)")
-        try:
-            return _ok(analyse(filt, spec, layer=number, iteration=iteration), ident)
-        except InputError as exc:  # a cloud the analysis refuses is a skipped layer
-            reason = str(exc)
-    return LayerResult({**_skipped_row(number, iteration, n, spec.k, spec.p, reason), **ident})
+    if reason is not None:
+        return LayerResult({**_skipped_row(number, iteration, n, spec.k, spec.p, reason),
+                            **ident})
+    return (filt, spec, number, iteration, ident)
+
+
+def _layer_task(filters, spec, number, iteration, ident, n_jobs, ray):
+    """One row: a task of its own (here, in a worker process or on Ray)."""
+    try:
+        return _ok(analyse(filters, spec, layer=number, iteration=iteration, n_jobs=n_jobs,
+                           ray=ray), ident)
+    except InputError as exc:  # a cloud the analysis refuses is a skipped layer
+        return LayerResult({**_skipped_row(number, iteration, len(filters), spec.k, spec.p,
+                                           str(exc)), **ident})
 
 
 @renamed(landmarks="n_landmarks")
 def describe_source(source, layers=None, iterations=None, *, k=None, p=None, n_landmarks="auto",
-                    seed=0, mapper=None, kernel_size=None, n_resamples=None, progress=True):
+                    seed=0, mapper=None, kernel_size=None, n_resamples=None, n_jobs=None,
+                    ray=None, progress=True):
     """The verdict rows of a points file, run directory, weights file or live model.
 
     Parameters
@@ -375,6 +441,10 @@ def describe_source(source, layers=None, iterations=None, *, k=None, p=None, n_l
     k, p, n_landmarks, seed, mapper, n_resamples
         As :func:`cnntopo.verdict.analysis.verdict_spec` (``n_landmarks="auto"``;
         ``landmarks`` is a deprecated alias).
+    n_jobs, ray
+        Where the rows run: as :func:`analyse_layers` (default: one after another, each Mapper
+        bootstrap on every core for a large cloud; ``n_jobs=N``: the rows on N processes;
+        ``ray``: as Ray tasks). The rows are the same for any value.
 
     Returns
     -------
@@ -384,7 +454,8 @@ def describe_source(source, layers=None, iterations=None, *, k=None, p=None, n_l
     spec = verdict_spec(k=k, p=p, n_landmarks=n_landmarks, seed=seed, mapper=mapper,
                         n_resamples=n_resamples)
     return [r.row for r in analyse_layers(source, layers, iterations, spec=spec,
-                                          kernel_size=kernel_size, progress=progress)]
+                                          kernel_size=kernel_size, n_jobs=n_jobs, ray=ray,
+                                          progress=progress)]
 
 
 def _checkpoints(source, iterations):
@@ -454,7 +525,8 @@ class RunGrid:
 
 
 def analyse_run_grid(run_dir, *, layers=None, iterations=None, k=None, p=None, mapper=(10, 3),
-                     n_thumbnails=6, seed=0, n_bootstrap=0, progress=True):
+                     n_thumbnails=6, seed=0, n_bootstrap=GRID_BOOTSTRAP, n_jobs=None, ray=None,
+                     progress=True):
     """A Mapper graph of each (layer, checkpoint) of a run directory, laid out for drawing.
 
     Parameters
@@ -473,10 +545,12 @@ def analyse_run_grid(run_dir, *, layers=None, iterations=None, k=None, p=None, m
         :func:`cnntopo.verdict.analysis.mapper_spec`.
     n_thumbnails, seed
         Of the layout (and the graph).
-    n_bootstrap : int, default 0
+    n_bootstrap : int, default 100
         Bootstrap resamples of each cell's graph when `mapper` has no third entry
-        (:func:`cnntopo.topology.mapper_stats.mapper_confidence`); 0, the default, skips it
-        (a grid is many graphs, each resample costs about one graph).
+        (:func:`cnntopo.topology.mapper_stats.mapper_confidence`): each cell's nerve Betti
+        numbers with their confidence. 0 skips it (each resample costs about one graph).
+    n_jobs, ray
+        Where the cells run (:func:`analyse_layers`: the same grid for any value).
     progress : bool
 
     Returns
@@ -497,7 +571,8 @@ def analyse_run_grid(run_dir, *, layers=None, iterations=None, k=None, p=None, m
         raise InputError("The 'mapper' parameter of analyse_run_grid must be (resolution, "
                          "gain[, n_bootstrap]); got None.")
     spec = AnalysisSpec(k=k, p=p, significance=None, layout=True, mapper=m)
-    results = analyse_layers(path, layers, its, spec=spec, progress=progress, desc="grid")
+    results = analyse_layers(path, layers, its, spec=spec, n_jobs=n_jobs, ray=ray,
+                             progress=progress, desc="grid")
     chosen = sorted({r.row["layer"] for r in results})
     names = {r.row["layer"]: r.row["layer_name"] for r in results}
     cells = [[None] * len(its) for _ in chosen]

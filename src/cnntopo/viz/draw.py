@@ -44,6 +44,19 @@ def mapper_title(graph, caption, confidence=None):
     return title
 
 
+def cell_caption(result):
+    """The line under a grid cell: its nerve's Betti numbers, with their bootstrap confidence
+    and stability when computed (``b = [1, 1] (1.00, 0.97), stab. 0.88``)."""
+    if result is None or result.nerve_betti is None:
+        return None
+    text = f"b = [{', '.join(str(int(b)) for b in result.nerve_betti[:2])}]"
+    conf = result.mapper_confidence
+    if conf is not None:
+        text += (f" ({', '.join(f'{c:.2f}' for c in conf.betti_confidence[:2])}), "
+                 f"stab. {conf.stability:.2f}")
+    return text
+
+
 def _barcodes_png(result, caption, path):
     from ..topology.witness import long_bars
     from .plots import plot_barcodes, save_figure
@@ -143,7 +156,8 @@ def draw_grid(cells, path, *, row_labels, iterations, n_thumbnails, unit="iterat
               for row in cells]
     fig = plot_evolution_grid(drawn, row_labels=row_labels,
                               col_labels=[f"{it:,} {unit}" for it in iterations],
-                              shape=shapes, n_thumbnails=n_thumbnails)
+                              shape=shapes, n_thumbnails=n_thumbnails,
+                              captions=[[cell_caption(c) for c in row] for row in cells])
     save_figure(fig, path, dpi=110)
 
 

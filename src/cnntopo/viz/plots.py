@@ -382,7 +382,7 @@ def plot_mapper(graph, points, *, shape=(3, 3), n_thumbnails=12, seed=0, ax=None
 
 
 def plot_evolution_grid(cells, *, row_labels, col_labels, shape=(3, 3), n_thumbnails=6,
-                        seed=0, cmap="jet", cell_size=2.4, thumbnail_radius=1):
+                        seed=0, cmap="jet", cell_size=2.4, thumbnail_radius=1, captions=None):
     """Grid of Mapper graphs: rows = layers, columns = batch iterations (paper Figs 8, 13).
 
     Parameters
@@ -402,6 +402,8 @@ def plot_evolution_grid(cells, *, row_labels, col_labels, shape=(3, 3), n_thumbn
         As in :func:`plot_mapper`.
     cell_size : float
         Inches per cell.
+    captions : 2-D list of str or None, optional
+        A line under each cell (the nerve's Betti numbers and their confidence).
 
     Returns
     -------
@@ -458,6 +460,10 @@ def plot_evolution_grid(cells, *, row_labels, col_labels, shape=(3, 3), n_thumbn
                                  colours=_resolve_colours(graph, None, cmap, fn), compact=True)
                 ax.mapper_drawing = d
                 row_drawings.append(d)
+                caption = captions[r][c] if captions and c < len(captions[r]) else None
+                if caption:
+                    ax.text(0.5, -0.01, caption, transform=ax.transAxes, ha="center",
+                            va="top", fontsize=7, color="0.25")
             if r == 0:
                 ax.set_title(str(col_labels[c]), fontsize=10)
             if c == 0:

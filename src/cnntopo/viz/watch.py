@@ -148,11 +148,20 @@ def _cell_numbers(cell, it):
             **{k: r.get(k) for k in ("primary_circle_fraction", "primary_circle_coverage",
                                      "klein_fraction", "off_model_fraction")},
             "nodes": len(cell.graph["nodes"]), "links": len(cell.graph["links"]),
-            "nerve_betti": cell.nerve_betti}
+            "nerve_betti": cell.nerve_betti, **_confidence_numbers(cell)}
+
+
+def _confidence_numbers(cell):
+    """A cell's nerve confidence (None without a bootstrap)."""
+    c = cell.mapper_confidence
+    return {"nerve_betti_confidence": None if c is None else list(c.betti_confidence),
+            "nerve_stability": None if c is None else c.stability,
+            "n_bootstrap": 0 if c is None else c.n_bootstrap}
 
 
 def draw_run_grid(run_dir, path=None, *, layers=None, iterations=None, k=None, p=None,
-                  mapper=(10, 3), n_thumbnails=6, seed=0, progress=True):
+                  mapper=(10, 3), n_thumbnails=6, seed=0, n_jobs=None, ray=None,
+                  progress=True):
     """The evolution grid (Figures 8 and 13) of a run directory, and its numbers.
 
     Parameters
@@ -160,8 +169,9 @@ def draw_run_grid(run_dir, path=None, *, layers=None, iterations=None, k=None, p
     run_dir : path-like
     path : path-like, optional
         The PNG; default ``RUN_DIR/grid.png``. Its numbers go beside it, ``.json``.
-    layers, iterations, k, p, mapper, n_thumbnails, seed, progress
-        As :func:`cnntopo.verdict.layers.analyse_run_grid`.
+    layers, iterations, k, p, mapper, n_thumbnails, seed, n_jobs, ray, progress
+        As :func:`cnntopo.verdict.layers.analyse_run_grid` (each cell's graph with its
+        confidence over 100 bootstrap resamples unless `mapper` says otherwise).
 
     Returns
     -------
@@ -172,7 +182,7 @@ def draw_run_grid(run_dir, path=None, *, layers=None, iterations=None, k=None, p
     path = run_dir / GRID_PNG if path is None else Path(path)
     grid = analyse_run_grid(run_dir, layers=layers, iterations=iterations, k=k, p=p,
                             mapper=mapper, n_thumbnails=n_thumbnails, seed=seed,
-                            progress=progress)
+                            n_jobs=n_jobs, ray=ray, progress=progress)
     if all(c is None for row in grid.cells for c in row):
         raise InputError("no cell of the grid could be analysed: " + "; ".join(grid.problems))
     labels = [f"layer {lay}\n{name.removesuffix('.weight')}"
