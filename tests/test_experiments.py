@@ -102,6 +102,26 @@ def test_paper_scale_evolution_grids():
     assert g13["iterations"][-1] == 1500
 
 
+@pytest.mark.parametrize("scale", ["paper", "laptop"])
+def test_every_graph_has_its_confidence_over_100_resamples(scale):
+    """Figures 1 (the patches), 14 and 15 and each panel of the grids (8 and 13): B = 100,
+    and the plan counts what it costs."""
+    from cnntopo.experiments.plan import mapper_cost
+
+    for name in ("patches", "fig14", "fig15", "fig8", "fig13"):
+        c = load_config(name, scale)
+        mappers = [a["mapper"] for a in c["analyses"] if a["mapper"]]
+        mappers += [r["mapper"] for r in (c["grid"] or {"rows": []})["rows"]]
+        assert mappers and {m["n_bootstrap"] for m in mappers} == {100}, name
+    # 2 rows x 7 checkpoints, each graph + 100 resamples + 8 neighbours
+    assert mapper_cost(load_config("fig8", scale)) == {"graphs": 14, "runs": 14 * 109,
+                                                         "n_bootstrap": [100]}
+    assert mapper_cost(load_config("fig7", scale))["runs"] == 0
+    auto = load_config("fig2", "smoke")
+    auto["analyses"][0]["mapper"].update(gain="auto", n_bootstrap=0)
+    assert mapper_cost(auto) == {"graphs": 1, "runs": 1 + 6, "n_bootstrap": [0]}
+
+
 def test_laptop_fig2_is_small_and_keeps_the_shape():
     c = load_config("fig2", "laptop")
     s, (a,) = c["source"], c["analyses"]

@@ -62,6 +62,16 @@ def test_grid_and_report_commands_read_the_run(example_run, tmp_path, capsys):
     cells = json.loads(png.with_suffix(".json").read_text())["cells"]
     assert [[c["iteration"] for c in row] for row in cells] == [[2, 6]]
     assert cells[0][0]["n_kept"] == 16 and cells[0][0]["nodes"] >= 1
+    # each cell's nerve comes with its confidence over 100 resamples (the default)
+    for c in cells[0]:
+        assert c["n_bootstrap"] == 100 and len(c["nerve_betti_confidence"]) == 2
+        assert all(0 <= x <= 1 for x in c["nerve_betti_confidence"] + [c["nerve_stability"]])
+    assert " ".join(f"{x:.2f}" for x in cells[0][1]["nerve_betti_confidence"]) in out
+    assert main(["grid", str(run), "--layer", "3", "--iteration", "6", "--mapper", "4,2,0",
+                 "--jobs", "0", "--quiet", "-o", str(tmp_path / "h.png")]) == 2
+    assert capsys.readouterr().err.strip() == \
+        "cnntopo grid: error: --jobs takes an int >= 1, or -1 for every core; got 0"
+    assert not (tmp_path / "h.png").exists()
     assert main(["report", str(run), "--quiet"]) == 0
     assert "readings.png" in capsys.readouterr().out
 

@@ -579,7 +579,7 @@ def _run_klein_layers(args) -> int:
 
 def _run_plan(args) -> int:
     """Several experiments (or --ray): shared trainings once, in ROOT/train-<key>/."""
-    from .experiments.plan import make_plan, run_serial
+    from .experiments.plan import cost_line, make_plan, run_serial
 
     if args.seed is not None:
         raise CLIError("--seed applies to one experiment at a time (reproduce FIG --seed S)")
@@ -599,6 +599,10 @@ def _run_plan(args) -> int:
             print(f"  train-{t.key}: {s['nets']} x {s['arch']}{tuple(s['widths'])} on "
                   f"{s['dataset']}, {s['iterations']:,} iterations, {t.device} -> "
                   f"{', '.join(t.experiments)}")
+        print("  the Mapper confidence: each graph, its B bootstrap resamples and 8 neighbours "
+              "are a Mapper run of that cloud ('n_bootstrap': 0 in a config skips it):")
+        for job in plan.jobs:
+            print(f"    {cost_line(job)}")
 
     def done(name, summary, error):
         if error is not None:

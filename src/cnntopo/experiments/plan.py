@@ -33,7 +33,12 @@ from ._config import list_experiments, load_config, validate_config
 from .runner import check_inputs, run_complete, run_experiment, train_config
 
 __all__ = ["Training", "Job", "Plan", "training_key", "prefix_key", "make_plan", "check_plan",
-           "train_source", "run_job", "run_serial"]
+           "train_source", "run_job", "run_serial", "mapper_cost", "cost_line"]
+
+# The Mapper graphs of a confidence besides its B resamples: the stability neighbourhood.
+_NEIGHBOURS = 8
+# ... and of parameters from the data: the scan of six gains.
+_GAIN_SCAN = 6
 
 
 @dataclass(frozen=True)
@@ -74,6 +79,11 @@ class Job:
     out_dir: Path
     run_dir: Path | None
     training: str | None
+
+    @property
+    def mapper_cost(self) -> dict:
+        """:func:`mapper_cost` of its config."""
+        return mapper_cost(self.config)
 
 
 @dataclass(frozen=True)
@@ -135,6 +145,48 @@ def _merged(sources):
     first = sources[0]
     return {**first, "iterations": max(s["iterations"] for s in sources),
             "checkpoints": sorted({int(c) for s in sources for c in s["checkpoints"]})}
+
+
+def mapper_cost(config):
+    """What an experiment's Mapper graphs cost, counted in Mapper runs.
+
+    Each graph drawn (an analysis with a ``mapper``, a cell of the grid) is one run; its
+    confidence adds B bootstrap resamples and the 8 neighbours of its stability, each about
+    one more run of the same size; parameters from the data (``"gain": "auto"``) add a scan
+    of six gains. So a grid of 14 cells at B = 100 makes 14 x 109 = 1,526 runs.
+
+    Parameters
+    ----------
+    config : dict
+        A validated config (:func:`cnntopo.experiments.runner.load_config`).
+
+    Returns
+    -------
+    dict
+        ``{"graphs", "runs", "n_bootstrap"}``: the graphs drawn, all the Mapper runs, and the
+        distinct B of its graphs (sorted).
+    """
+    mappers = [a["mapper"] for a in config.get("analyses") or [] if a.get("mapper")]
+    grid = config.get("grid")
+    if grid:
+        mappers += [r["mapper"] for r in grid["rows"] for _ in grid["iterations"]]
+    runs = 0
+    for m in mappers:
+        boot = int(m.get("n_bootstrap", 0))
+        runs += 1 + (boot + _NEIGHBOURS if boot else 0) + (_GAIN_SCAN if m["gain"] == "auto"
+                                                           else 0)
+    return {"graphs": len(mappers), "runs": runs,
+            "n_bootstrap": sorted({int(m.get("n_bootstrap", 0)) for m in mappers})}
+
+
+def cost_line(job):
+    """One line on a job's Mapper cost, for ``cnntopo reproduce`` to print before it starts."""
+    c = job.mapper_cost
+    if not c["graphs"]:
+        return f"{job.name}: no Mapper graph"
+    boot = "/".join(str(b) for b in c["n_bootstrap"])
+    return (f"{job.name}: {c['graphs']} Mapper graph{'s' * (c['graphs'] > 1)}, B = {boot}: "
+            f"{c['runs']:,} Mapper runs")
 
 
 def _load(experiment, scale):

@@ -46,10 +46,10 @@ def mapper_title(graph, caption, confidence=None):
 
 def cell_caption(result):
     """The line under a grid cell: its nerve's Betti numbers, with their bootstrap confidence
-    and stability when computed (``b = [1, 1] (1.00, 0.97), stab. 0.88``)."""
+    and stability when computed (``nerve [1, 1] (1.00, 0.97), stab. 0.88``)."""
     if result is None or result.nerve_betti is None:
         return None
-    text = f"b = [{', '.join(str(int(b)) for b in result.nerve_betti[:2])}]"
+    text = f"nerve [{', '.join(str(int(b)) for b in result.nerve_betti[:2])}]"
     conf = result.mapper_confidence
     if conf is not None:
         text += (f" ({', '.join(f'{c:.2f}' for c in conf.betti_confidence[:2])}), "
