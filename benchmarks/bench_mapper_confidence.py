@@ -13,13 +13,28 @@ noisy primary circle of 3x3 edge filters (as bench_mapper.py). For each, in one 
 Times are the best of `--repeats`; the ratios are what to read (a shared, noisy machine).
 
 Run:  .venv/bin/python benchmarks/bench_mapper_confidence.py [--bootstrap 100] [--repeats 2]
+
+Processes and VGG16 (issue 21): ``--vgg-layers 5,13`` reads VGG16's conv layers (the
+``vgg16-keras`` weights of the cache, ``cnntopo download vgg16 --format keras``) at
+rho(100, 0.3), the paper's Mapper(30, 3), and times the confidence (B resamples and the 8
+graphs of the stability neighbourhood) on each process count of ``--jobs 1,2``, in the same
+run, checking that every count gives the same result. ``--vgg-bootstrap`` sets its B (fewer
+resamples, then the time of B = 100 estimated per resample, says so). ``--describe 2-13``
+times ``cnntopo describe vgg16-keras --layer 2-13 --k 100 --p 0.3 --mapper 30,3`` (B = 100)
+with ``--jobs`` of each count.
+
+Run:  .venv/bin/python benchmarks/bench_mapper_confidence.py --skip-small --vgg-layers 5,13 \
+          --vgg-bootstrap 100 --jobs 1,2 [--describe 2-13]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import platform
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +53,91 @@ def demo_cloud(p):
     return edge_circle(int(512 * p)), "edge circle (no demo filters found)"
 
 
+def machine():
+    """The CPU's name (lscpu), the cores this process may use and the load average."""
+    name = platform.processor() or platform.machine()
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+        name = next(line.split(":", 1)[1].strip() for line in out.splitlines()
+                    if line.startswith("Model name"))
+        if "avx512f" in out:
+            name += ", AVX-512"
+    except (OSError, subprocess.CalledProcessError, StopIteration):
+        pass
+    return f"{name}; {len(os.sched_getaffinity(0))} cores usable; load average " \
+           f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}"
+
+
+def vgg16_layer(layer, k=100, p=0.3):
+    """Layer `layer` (1-based) of VGG16 (the cache's vgg16-keras weights) at rho(k, p)."""
+    from cnntopo.cloud.prepare import prepare_points
+    from cnntopo.sources.downloads import resolve_model
+    from cnntopo.sources.filters import load_state_dict, spatial_filters
+    from cnntopo.sources.live import state_dict_conv_layers
+
+    got = resolve_model("vgg16-keras", progress=False)
+    conv = state_dict_conv_layers(load_state_dict(got.path))[layer - 1]
+    return prepare_points(spatial_filters(conv.weight), k=k, p=p).points, got.path.name
+
+
+def vgg_confidence(layers, bootstrap, jobs):
+    """The confidence of VGG16 layers' Mapper(30, 3) on each process count, in one run."""
+    from cnntopo.topology.mapper import mapper_graph, pca_lens
+    from cnntopo.topology.mapper_stats import mapper_confidence
+
+    print(f"\n| VGG16 layer, rho(100, 0.3) | points | one Mapper(30, 3) | B | "
+          + " | ".join(f"confidence, {j} process{'es' * (j > 1)}" for j in jobs)
+          + " | estimate B = 100 | same result |")
+    print("|---|---|---|---|" + "---|" * len(jobs) + "---|---|")
+    for layer in layers:
+        X, name = vgg16_layer(layer)
+        F = pca_lens(X, 2)
+        kw = {"resolution": 30, "gain": 3.0}
+        t0 = time.perf_counter()
+        graph = mapper_graph(X, lens=F, **kw)
+        one = time.perf_counter() - t0
+        times, results = [], []
+        for j in jobs:
+            t0 = time.perf_counter()
+            results.append(mapper_confidence(X, graph, F, n_bootstrap=bootstrap,
+                                             graph_kwargs=kw, n_jobs=j).to_dict())
+            times.append(time.perf_counter() - t0)
+        same = all(r == results[0] for r in results)
+        best = min(times)
+        est = best * (100 + 8) / (bootstrap + 8)
+        print(f"| {layer} ({name}) | {len(X):,} | {one:.1f} s | {bootstrap} | "
+              + " | ".join(f"{t:.1f} s" for t in times)
+              + f" | {est / 60:.1f} min ({'measured' if bootstrap == 100 else 'per resample'}) "
+                f"| {same} |", flush=True)
+        c = results[0]
+        print(f"|   nerve {c['nerve_betti']}, confidence {c['betti_confidence']}, stability "
+              f"{c['stability']}, {os.cpu_count()} CPUs |" + " |" * (len(jobs) + 5))
+
+
+def describe_times(layers, jobs):
+    """``cnntopo describe vgg16-keras --layer LAYERS --k 100 --p 0.3 --mapper 30,3`` on each
+    process count, its rows compared."""
+    import json
+    import tempfile
+
+    print(f"\n| describe vgg16-keras --layer {layers} --k 100 --p 0.3 --mapper 30,3 (B = 100) "
+          f"| wall | same rows |")
+    print("|---|---|---|")
+    first = None
+    for j in jobs:
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "rows.json"
+            t0 = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "cnntopo.cli", "describe", "vgg16-keras",
+                            "--layer", layers, "--k", "100", "--p", "0.3", "--mapper", "30,3",
+                            "--jobs", str(j), "--quiet", "--json", str(out)], check=True,
+                           stdout=subprocess.DEVNULL)
+            wall = time.perf_counter() - t0
+            rows = json.loads(out.read_text())["rows"]
+        first = rows if first is None else first
+        print(f"| --jobs {j} | {wall / 60:.1f} min | {rows == first} |", flush=True)
+
+
 def main(argv=None):
     from cnntopo.topology.mapper import mapper_graph, pca_lens
     from cnntopo.topology.mapper_stats import auto_parameters, mapper_confidence
@@ -46,8 +146,22 @@ def main(argv=None):
     ap.add_argument("--bootstrap", type=int, default=100)
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--n", type=int, default=20000)
+    ap.add_argument("--skip-small", action="store_true", help="only the VGG16 parts")
+    ap.add_argument("--vgg-layers", default="", help="VGG16 conv layers, e.g. 5,13")
+    ap.add_argument("--vgg-bootstrap", type=int, default=100)
+    ap.add_argument("--jobs", default="1,2", help="process counts to compare, e.g. 1,2")
+    ap.add_argument("--describe", default="", metavar="LAYERS",
+                    help="also time `cnntopo describe vgg16-keras --layer LAYERS ...`")
     args = ap.parse_args(argv)
-    print(f"CPU: {platform.processor() or platform.machine()}; B = {args.bootstrap}")
+    jobs = [int(j) for j in args.jobs.split(",")]
+    print(f"CPU: {machine()}; B = {args.bootstrap}")
+    if args.vgg_layers:
+        vgg_confidence([int(x) for x in args.vgg_layers.split(",")], args.vgg_bootstrap, jobs)
+    if args.describe:
+        describe_times(args.describe, jobs)
+    print(f"load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    if args.skip_small:
+        return
     cases = [(f"demo ({name})", X, 6) for X, name in (demo_cloud(0.3), demo_cloud(0.5))]
     cases.append((f"{args.n:,} edge filters", edge_circle(args.n), 30))
     print("| cloud | points | one Mapper | auto parameters | confidence (B + 8) | "
