@@ -189,6 +189,8 @@ def test_the_cli_defaults_are_the_librarys():
     assert sub["seed"].default == lib["seed"].default
     assert sub["k"].default is lib["k"].default is None
     assert sub["resamples"].default is lib["n_resamples"].default is None
+    assert sub["jobs"].default is lib["n_jobs"].default is None
+    assert sub["ray"].default is lib["ray"].default is None
 
 
 # ------------------------------------------------------------------ model names
