@@ -288,3 +288,14 @@ def test_rows_and_resamples_on_ray_are_the_serial_ones(three_layers, tmp_path, c
             [(*r["nerve_betti"], r["nerve_stability"]) for r in serial]
     finally:
         ray.shutdown()
+
+
+def test_a_mapper_graph_gets_100_resamples_unless_told():
+    import cnntopo
+
+    frame = cnntopo.describe(primary_circle_filters(120, seed=5), n_landmarks=10,
+                             n_resamples=3, mapper=(3, 2), progress=False)
+    assert frame.attrs["mapper"] == [3, 2.0, 100]
+    row = frame.iloc[0]
+    assert row["nerve_stability"] is not None and len(row["nerve_loop_confidence"]) == \
+        row["nerve_b1"]
