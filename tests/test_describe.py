@@ -291,11 +291,13 @@ def test_rows_and_resamples_on_ray_are_the_serial_ones(three_layers, tmp_path, c
 
 
 def test_a_mapper_graph_gets_100_resamples_unless_told():
-    import cnntopo
+    """describe, describe_cloud, describe_run and the CLI read `mapper` through
+    verdict_spec; the grid has its own default."""
+    import inspect
 
-    frame = cnntopo.describe(primary_circle_filters(120, seed=5), n_landmarks=10,
-                             n_resamples=3, mapper=(3, 2), progress=False)
-    assert frame.attrs["mapper"] == [3, 2.0, 100]
-    row = frame.iloc[0]
-    assert row["nerve_stability"] is not None and len(row["nerve_loop_confidence"]) == \
-        row["nerve_b1"]
+    from cnntopo.verdict.analysis import verdict_spec
+    from cnntopo.verdict.layers import analyse_run_grid
+
+    assert verdict_spec(mapper=(30, 3)).mapper.n_bootstrap == 100
+    assert verdict_spec(mapper=(30, 3, 0)).mapper.n_bootstrap == 0
+    assert inspect.signature(analyse_run_grid).parameters["n_bootstrap"].default == 100
