@@ -21,7 +21,9 @@ from pathlib import Path
 # `make test` runs the suite on every core (pytest-xdist, one worker per core): one thread per
 # worker, set before NumPy or PyTorch start their thread pools, so that workers do not fight.
 if os.environ.get("PYTEST_XDIST_WORKER"):
-    for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    # LOKY_MAX_CPU_COUNT: `n_jobs=None` (every core, cnntopo.parallel) means this worker's one
+    for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                 "LOKY_MAX_CPU_COUNT"):
         os.environ.setdefault(_var, "1")
 
 import numpy as np  # noqa: E402

@@ -301,3 +301,16 @@ def test_a_mapper_graph_gets_100_resamples_unless_told():
     assert verdict_spec(mapper=(30, 3)).mapper.n_bootstrap == 100
     assert verdict_spec(mapper=(30, 3, 0)).mapper.n_bootstrap == 0
     assert inspect.signature(analyse_run_grid).parameters["n_bootstrap"].default == 100
+
+
+def test_cli_jobs_and_ray_errors_are_one_line_before_any_work(three_layers, tmp_path, capsys,
+                                                             monkeypatch):
+    out = tmp_path / "rows.json"
+    assert main(["describe", str(three_layers), "--jobs", "-2", "--json", str(out)]) == 2
+    assert capsys.readouterr().err.strip() == \
+        "cnntopo describe: error: --jobs takes an int >= 1, or -1 for every core; got -2"
+    monkeypatch.setitem(__import__("sys").modules, "ray", None)  # `import ray` fails
+    assert main(["describe", str(three_layers), "--ray", "local", "--json", str(out)]) == 2
+    assert capsys.readouterr().err.strip() == \
+        "cnntopo describe: error: --ray needs Ray: pip install 'cnntopo[ray]'"
+    assert not out.exists()
