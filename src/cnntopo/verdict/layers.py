@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..parallel import check_n_jobs, check_ray, map_tasks, resolve_n_jobs
+from ..parallel import check_n_jobs, check_ray, connect, map_tasks, resolve_n_jobs
 from ..sources.arrays import load_points
 from ..sources.filters import load_state_dict, no_such_layer, spatial_filters
 from ..sources.live import is_live_model, live_conv_layers, state_dict_conv_layers
@@ -376,8 +376,6 @@ def analyse_layers(source, layers=None, iterations=None, *, spec=None, density=N
 
 
 def _cluster_cpus(address):
-    from ..parallel import connect
-
     return max(1, int(connect(address).cluster_resources().get("CPU", 1)))
 
 
