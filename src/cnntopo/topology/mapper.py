@@ -60,6 +60,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial.distance import pdist
 
 from ..validation import InputError, check_int, check_points, is_int
+from .emst import gap_labels, height_labels
 from .lenses import neighborhood_lens, pca_lens
 
 __all__ = ["pca_lens", "neighborhood_lens", "lens_values", "cover_intervals", "cover_sets",
@@ -255,6 +256,18 @@ def variance_normalise(points, vne="variance"):
 
 def _gap_labels(X, n_bins):
     """Cluster labels 0..k-1 by the first-empty-bin rule, numbered by smallest member."""
+    return gap_labels(X, n_bins)
+
+
+def _height_labels(X, height):
+    """Cluster labels of single linkage cut at `height` (merges at or below it are kept)."""
+    return height_labels(X, height)
+
+
+# The dense rule on the full distance matrix, O(m^2) memory: the reference that the
+# matrix-free route above must match bit for bit (tests/test_mapper.py).
+def _gap_labels_dense(X, n_bins):
+    """Cluster labels 0..k-1 by the first-empty-bin rule, numbered by smallest member."""
     m = X.shape[0]
     if m == 1:
         return np.zeros(1, dtype=np.int64)
@@ -276,7 +289,7 @@ def _gap_labels(X, n_bins):
     return _cut(Z, m, 0.5 * (breaks[k] + breaks[k + 1]))
 
 
-def _height_labels(X, height):
+def _height_labels_dense(X, height):
     """Cluster labels of single linkage cut at `height` (merges at or below it are kept)."""
     m = X.shape[0]
     if m == 1:
