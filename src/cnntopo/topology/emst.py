@@ -34,7 +34,7 @@ __all__ = ["euclidean_mst", "cut_labels"]
 # Below this many points Prim over all pairs beats building a tree (measured, see
 # BENCHMARKS.md, "single linkage").
 _DENSE_BELOW = 2048
-_LEAF_SIZE = 16
+_LEAF_SIZE = 64
 # Relative slack on squared box bounds: their rounding error is a few ulps (~1e-15).
 _MARGIN = 1e-9
 
@@ -490,14 +490,16 @@ def _closest_sq(Xs, start, end, left, right, lo, hi):
     m, d = Xs.shape
     best = np.inf
     stack = np.empty(start.shape[0] + 64, dtype=np.int64)
+    near = np.empty(start.shape[0] + 64)
     grow = 1.0 + _MARGIN
     for i in range(m):
         top = 1
         stack[0] = 0
+        near[0] = 0.0
         while top > 0:
             top -= 1
             node = stack[top]
-            if _min_sq(Xs, i, lo, hi, node) > best * grow:
+            if near[top] > best * grow:
                 continue
             if left[node] < 0:
                 for j in range(start[node], end[node]):
@@ -511,10 +513,12 @@ def _closest_sq(Xs, start, end, left, right, lo, hi):
                         best = s
             else:
                 l, rr = left[node], right[node]
-                if _min_sq(Xs, i, lo, hi, l) <= _min_sq(Xs, i, lo, hi, rr):
-                    stack[top], stack[top + 1] = rr, l
+                dl = _min_sq(Xs, i, lo, hi, l)
+                dr = _min_sq(Xs, i, lo, hi, rr)
+                if dl <= dr:
+                    stack[top], near[top], stack[top + 1], near[top + 1] = rr, dr, l, dl
                 else:
-                    stack[top], stack[top + 1] = l, rr
+                    stack[top], near[top], stack[top + 1], near[top + 1] = l, dl, rr, dr
                 top += 2
     return best
 
@@ -537,6 +541,7 @@ def _connect(Xs, start, end, left, right, lo, hi, uf, height):
     done = np.zeros(m, dtype=np.bool_)
     exhausted = np.zeros(m, dtype=np.bool_)
     stack = np.empty(n_nodes + 64, dtype=np.int64)
+    near = np.empty(n_nodes + 64)
     h2 = height * height * (1.0 + _MARGIN)
     while True:
         n_comp = 0
@@ -566,10 +571,11 @@ def _connect(Xs, start, end, left, right, lo, hi, uf, height):
             found = -1
             top = 1
             stack[0] = 0
+            near[0] = 0.0
             while top > 0 and found < 0:
                 top -= 1
                 node = stack[top]
-                if node_comp[node] == ci or _min_sq(Xs, i, lo, hi, node) > h2:
+                if node_comp[node] == ci or near[top] > h2:
                     continue
                 if left[node] < 0:
                     for j in range(start[node], end[node]):
@@ -585,11 +591,23 @@ def _connect(Xs, start, end, left, right, lo, hi, uf, height):
                             break
                 else:
                     l, rr = left[node], right[node]
-                    if _min_sq(Xs, i, lo, hi, l) <= _min_sq(Xs, i, lo, hi, rr):
-                        stack[top], stack[top + 1] = rr, l
+                    dl = _min_sq(Xs, i, lo, hi, l)
+                    dr = _min_sq(Xs, i, lo, hi, rr)
+                    # Nearer child on top; a child beyond the height is never pushed.
+                    if dl <= dr:
+                        if dr <= h2:
+                            stack[top], near[top] = rr, dr
+                            top += 1
+                        if dl <= h2:
+                            stack[top], near[top] = l, dl
+                            top += 1
                     else:
-                        stack[top], stack[top + 1] = l, rr
-                    top += 2
+                        if dl <= h2:
+                            stack[top], near[top] = l, dl
+                            top += 1
+                        if dr <= h2:
+                            stack[top], near[top] = rr, dr
+                            top += 1
             if found < 0:
                 exhausted[i] = True
                 continue
