@@ -19,7 +19,7 @@ float64), so that the weights are bit-identical to ``linkage(pdist(X), "single")
   rounds never close a cycle. The diameter is found by branch and bound on the same tree:
   a node is skipped when the farthest corner of its box is nearer than the best pair so far.
 
-Box bounds are rounded floats; they prune only with a relative margin (``_MARGIN``) far
+Box bounds are rounded floats; they prune only with a relative margin (``BOX_MARGIN``) far
 above their rounding error, so a pruned node never holds a pair that would change the
 answer.
 """
@@ -29,14 +29,14 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["euclidean_mst", "cut_labels"]
+from ..cloud.kdtree import BOX_MARGIN, build_kdtree, box_max_sq, box_min_sq
+
+__all__ = ["euclidean_mst", "cut_labels", "gap_labels", "height_labels"]
 
 # Below this many points Prim over all pairs beats building a tree (measured, see
 # BENCHMARKS.md, "single linkage").
 _DENSE_BELOW = 2048
 _LEAF_SIZE = 64
-# Relative slack on squared box bounds: their rounding error is a few ulps (~1e-15).
-_MARGIN = 1e-9
 
 
 @numba.njit(cache=True, nogil=True)
@@ -118,103 +118,6 @@ def _prim(X):
     return u, v, np.sqrt(w), np.sqrt(diam2)
 
 
-# ---------------------------------------------------------------- k-d tree
-
-@numba.njit(cache=True, nogil=True)
-def _build_tree(X, leaf_size):
-    """Sliding-midpoint k-d tree: point order, node ranges, children and boxes."""
-    m, d = X.shape
-    order = np.arange(m)
-    max_nodes = 2 * m + 1
-    start = np.empty(max_nodes, dtype=np.int64)
-    end = np.empty(max_nodes, dtype=np.int64)
-    left = np.full(max_nodes, -1, dtype=np.int64)
-    right = np.full(max_nodes, -1, dtype=np.int64)
-    lo = np.empty((max_nodes, d))
-    hi = np.empty((max_nodes, d))
-    start[0] = 0
-    end[0] = m
-    n_nodes = 1
-    stack = np.empty(max_nodes, dtype=np.int64)
-    stack[0] = 0
-    top = 1
-    while top > 0:
-        top -= 1
-        node = stack[top]
-        a, b = start[node], end[node]
-        for k in range(d):
-            lo[node, k] = np.inf
-            hi[node, k] = -np.inf
-        for r in range(a, b):
-            i = order[r]
-            for k in range(d):
-                x = X[i, k]
-                if x < lo[node, k]:
-                    lo[node, k] = x
-                if x > hi[node, k]:
-                    hi[node, k] = x
-        if b - a <= leaf_size:
-            continue
-        dim = 0
-        spread = -1.0
-        for k in range(d):
-            if hi[node, k] - lo[node, k] > spread:
-                spread = hi[node, k] - lo[node, k]
-                dim = k
-        if spread <= 0.0:
-            continue  # all points equal: a leaf, however many
-        # Sliding midpoint: split the widest side of the box at its middle, in place, so
-        # that building costs O(m log m); if no point lies below the middle, the smallest
-        # values go left.
-        cut = lo[node, dim] + 0.5 * spread
-        if not cut > lo[node, dim]:
-            cut = hi[node, dim]
-        mid = a
-        for r in range(a, b):
-            if X[order[r], dim] < cut:
-                order[mid], order[r] = order[r], order[mid]
-                mid += 1
-        if mid == a:
-            for r in range(a, b):
-                if X[order[r], dim] == lo[node, dim]:
-                    order[mid], order[r] = order[r], order[mid]
-                    mid += 1
-        lc, rc = n_nodes, n_nodes + 1
-        n_nodes += 2
-        start[lc], end[lc] = a, mid
-        start[rc], end[rc] = mid, b
-        left[node], right[node] = lc, rc
-        stack[top] = lc
-        stack[top + 1] = rc
-        top += 2
-    return order, start[:n_nodes], end[:n_nodes], left[:n_nodes], right[:n_nodes], \
-        lo[:n_nodes], hi[:n_nodes]
-
-
-@numba.njit(cache=True, nogil=True)
-def _min_sq(X, i, lo, hi, node):
-    s = 0.0
-    for k in range(X.shape[1]):
-        x = X[i, k]
-        if x < lo[node, k]:
-            t = lo[node, k] - x
-            s += t * t
-        elif x > hi[node, k]:
-            t = x - hi[node, k]
-            s += t * t
-    return s
-
-
-@numba.njit(cache=True, nogil=True)
-def _max_sq(X, i, lo, hi, node):
-    s = 0.0
-    for k in range(X.shape[1]):
-        x = X[i, k]
-        t = max(x - lo[node, k], hi[node, k] - x)
-        s += t * t
-    return s
-
-
 @numba.njit(cache=True, nogil=True)
 def _find(parent, i):
     root = i
@@ -279,8 +182,8 @@ def _boruvka(X, order, start, end, left, right, lo, hi):
     w = np.empty(m - 1)
     n_edges = 0
     stack = np.empty(n_nodes + 64, dtype=np.int64)
-    grow = 1.0 + _MARGIN
-    shrink = 1.0 - _MARGIN
+    grow = 1.0 + BOX_MARGIN
+    shrink = 1.0 - BOX_MARGIN
     while n_edges < m - 1:
         for i in range(m):
             comp[i] = _find(uf, i)
@@ -315,7 +218,7 @@ def _boruvka(X, order, start, end, left, right, lo, hi):
                 node = stack[top]
                 if node_comp[node] == ci:
                     continue
-                if _min_sq(Xs, i, lo, hi, node) > bd * grow:
+                if box_min_sq(Xs, i, lo, hi, node) > bd * grow:
                     continue
                 if left[node] < 0:
                     for j in range(start[node], end[node]):
@@ -334,8 +237,8 @@ def _boruvka(X, order, start, end, left, right, lo, hi):
                             bd, ba, bb, bp, bq = dist, a, b, i, j
                 else:
                     l, rr = left[node], right[node]
-                    dl = _min_sq(Xs, i, lo, hi, l)
-                    dr = _min_sq(Xs, i, lo, hi, rr)
+                    dl = box_min_sq(Xs, i, lo, hi, l)
+                    dr = box_min_sq(Xs, i, lo, hi, rr)
                     # Nearer child on top of the stack.
                     if dl <= dr:
                         stack[top] = rr
@@ -376,7 +279,7 @@ def _tree_diameter(X, order, start, end, left, right, lo, hi):
         if dd > best:
             best = dd
     stack = np.empty(start.shape[0] + 64, dtype=np.int64)
-    shrink = 1.0 - _MARGIN
+    shrink = 1.0 - BOX_MARGIN
     for r0 in range(m):
         i = order[r0]
         top = 0
@@ -385,7 +288,7 @@ def _tree_diameter(X, order, start, end, left, right, lo, hi):
         while top > 0:
             top -= 1
             node = stack[top]
-            if _max_sq(X, i, lo, hi, node) < best * best * shrink:
+            if box_max_sq(X, i, lo, hi, node) < best * best * shrink:
                 continue
             if left[node] < 0:
                 for r in range(start[node], end[node]):
@@ -395,7 +298,7 @@ def _tree_diameter(X, order, start, end, left, right, lo, hi):
             else:
                 l, rr = left[node], right[node]
                 # Farther child on top of the stack.
-                if _max_sq(X, i, lo, hi, l) >= _max_sq(X, i, lo, hi, rr):
+                if box_max_sq(X, i, lo, hi, l) >= box_max_sq(X, i, lo, hi, rr):
                     stack[top] = rr
                     stack[top + 1] = l
                 else:
@@ -435,7 +338,7 @@ def euclidean_mst(points, *, method="auto"):
     if method == "dense" or (method == "auto" and m < _DENSE_BELOW):
         u, v, w, diam = _prim(X)
     else:
-        tree = _build_tree(X, _LEAF_SIZE)
+        tree = build_kdtree(X, _LEAF_SIZE)
         u, v, w2 = _boruvka(X, *tree)
         w = np.sqrt(w2)
         diam = _tree_diameter(X, *tree)
@@ -491,7 +394,7 @@ def _closest_sq(Xs, start, end, left, right, lo, hi):
     best = np.inf
     stack = np.empty(start.shape[0] + 64, dtype=np.int64)
     near = np.empty(start.shape[0] + 64)
-    grow = 1.0 + _MARGIN
+    grow = 1.0 + BOX_MARGIN
     for i in range(m):
         top = 1
         stack[0] = 0
@@ -513,8 +416,8 @@ def _closest_sq(Xs, start, end, left, right, lo, hi):
                         best = s
             else:
                 l, rr = left[node], right[node]
-                dl = _min_sq(Xs, i, lo, hi, l)
-                dr = _min_sq(Xs, i, lo, hi, rr)
+                dl = box_min_sq(Xs, i, lo, hi, l)
+                dr = box_min_sq(Xs, i, lo, hi, rr)
                 if dl <= dr:
                     stack[top], near[top], stack[top + 1], near[top + 1] = rr, dr, l, dl
                 else:
@@ -542,7 +445,7 @@ def _connect(Xs, start, end, left, right, lo, hi, uf, height):
     exhausted = np.zeros(m, dtype=np.bool_)
     stack = np.empty(n_nodes + 64, dtype=np.int64)
     near = np.empty(n_nodes + 64)
-    h2 = height * height * (1.0 + _MARGIN)
+    h2 = height * height * (1.0 + BOX_MARGIN)
     while True:
         n_comp = 0
         for i in range(m):
@@ -591,8 +494,8 @@ def _connect(Xs, start, end, left, right, lo, hi, uf, height):
                             break
                 else:
                     l, rr = left[node], right[node]
-                    dl = _min_sq(Xs, i, lo, hi, l)
-                    dr = _min_sq(Xs, i, lo, hi, rr)
+                    dl = box_min_sq(Xs, i, lo, hi, l)
+                    dr = box_min_sq(Xs, i, lo, hi, rr)
                     # Nearer child on top; a child beyond the height is never pushed.
                     if dl <= dr:
                         if dr <= h2:
@@ -642,7 +545,7 @@ def _labels(uf, order):
 
 def _sorted_tree(X):
     """The k-d tree of `X` and the points in its order (contiguous per node)."""
-    order, start, end, left, right, lo, hi = _build_tree(X, _LEAF_SIZE)
+    order, start, end, left, right, lo, hi = build_kdtree(X, _LEAF_SIZE)
     return order, X[order], (start, end, left, right, lo, hi)
 
 
