@@ -509,9 +509,11 @@ def mapper_graph(points, *, lens=None, resolution=30, gain=3.0, vne="variance", 
         labels = (_gap_labels(Y[members], n_bins) if cluster_height is None
                   else _height_labels(Y[members], cluster_height))
         cube = list(_cube_of(int(code), resolutions))
-        # Labels are numbered by smallest member, so this order is the documented one.
-        for k in range(int(labels.max()) + 1):
-            cluster = members[labels == k]
+        # Labels are numbered by smallest member, so this order is the documented one; a
+        # stable sort keeps each cluster's members increasing.
+        by_label = np.argsort(labels, kind="stable")
+        splits = np.flatnonzero(np.diff(labels[by_label])) + 1
+        for cluster in np.split(members[by_label], splits):
             if cluster.size >= min_size:
                 node_members.append(cluster)
                 node_cubes.append(cube)
