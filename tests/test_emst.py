@@ -7,6 +7,8 @@ integer grid, so many equal distances) and duplicate points. Small leaf sizes ma
 tree deep even on small clouds, so that its pruning is exercised.
 """
 
+import warnings
+
 import numpy as np
 import pytest
 from conftest import noisy_circle
@@ -137,3 +139,26 @@ def test_mapper_graphs_identical_to_the_dense_path(monkeypatch, cluster_height):
     dense = mapper_graph(X, **kw)
     assert fast == dense
     assert sum(len(n["members"]) for n in fast["nodes"]) > len(X)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(20, 600), d=st.integers(3, 6),
+       resolution=st.integers(1, 12), gain=st.floats(1.5, 4.0),
+       grid=st.booleans(), height=st.one_of(st.none(), st.floats(0.0, 3.0)))
+def test_mapper_graphs_identical_to_the_dense_path_on_random_clouds(seed, n, d, resolution,
+                                                                    gain, grid, height):
+    from cnntopo.topology import mapper
+
+    X = _cloud(seed, "grid" if grid else "blobs", n, d)
+    kw = dict(lens=X[:, :2] + 0.01 * X[:, 2:3], resolution=resolution, gain=gain,
+              cluster_height=height)
+    saved = mapper._gap_labels, mapper._height_labels
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # a constant lens on the grid says so
+        fast = mapper_graph(X, **kw)
+        mapper._gap_labels, mapper._height_labels = _gap_labels_dense, _height_labels_dense
+        try:
+            dense = mapper_graph(X, **kw)
+        finally:
+            mapper._gap_labels, mapper._height_labels = saved
+    assert fast == dense

@@ -35,6 +35,14 @@ the tree is cut at the midpoint of the first empty bin (merges with height above
 separate clusters). If no bin is empty, or ``min(h) == diam`` (e.g. two points, or all points
 equidistant), the set is one cluster. A cover set with one point is one cluster.
 
+Neither the distance matrix nor every merge height is computed: :mod:`cnntopo.topology.emst`
+finds the diameter, the closest pair and the clusters at the bin breaks on a k-d tree, in
+about ``m log m`` per cover set instead of ``m^2`` time and memory, with the same labels bit
+for bit as ``scipy.cluster.hierarchy.linkage(pdist(X), "single")`` (``_gap_labels_dense`` is
+that reference). A duplicate point adds a merge at height 0: it joins its twin's cluster,
+but as the rule is defined (R's ``hist`` of the heights) it also moves ``min(h)`` to 0, and
+with it the bins, in a cover set that had no duplicate before.
+
 Small clusters (``min_cluster_fraction``)
 -----------------------------------------
 Let ``m`` be the median number of points of the non-empty cover sets. With
