@@ -414,6 +414,8 @@ def _closest_sq(Xs, start, end, left, right, lo, hi):
                         s += t * t
                     if s < best:
                         best = s
+                if best == 0.0:
+                    return 0.0  # a duplicate: nothing is closer (and a leaf of many is slow)
             else:
                 l, rr = left[node], right[node]
                 dl = box_min_sq(Xs, i, lo, hi, l)
