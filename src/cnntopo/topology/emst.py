@@ -6,9 +6,16 @@ weights, and the clusters of a cut at height ``t`` are the connected components 
 edges of weight ``<= t``. Every MST has the same multiset of weights and the same
 components at every cut, so ties (equal distances, duplicate points) change nothing.
 
-Two exact routes, both computing each distance as :func:`scipy.spatial.distance.pdist` does
-(the square root of the sum of squared differences, summed over coordinates in order, in
-float64), so that the weights are bit-identical to ``linkage(pdist(X), "single")[:, 2]``:
+Mapper needs less than the tree: :func:`height_labels` (the cut at one height) and
+:func:`gap_labels` (the first-empty-bin rule) find the clusters at a height as the
+components of the graph of pairs within it (thresholded connectivity on a k-d tree), which
+costs far less than every merge height; see :func:`gap_labels` for how the histogram's bins
+are counted that way. Every distance is computed as :func:`scipy.spatial.distance.pdist`
+does (the square root of the sum of squared differences, summed over coordinates in order,
+in float64), so the labels are bit-identical to the dense rule's.
+
+:func:`euclidean_mst` gives the tree itself by two exact routes, with weights bit-identical
+to ``linkage(pdist(X), "single")[:, 2]``:
 
 - small sets: Prim's algorithm over all pairs, ``O(m^2)`` time and ``O(m)`` memory; every
   pair is visited once, which gives the diameter (the largest pairwise distance) for free.
