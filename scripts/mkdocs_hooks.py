@@ -1,0 +1,124 @@
+"""MkDocs hooks: the parts of the documentation written by the code, not by hand.
+
+A page asks for a generated part with a marker on a line of its own:
+
+- ``<!-- generated: cli -->``: the command-line reference, from ``cnntopo.cli.build_parser()``;
+- ``<!-- generated: experiments -->``: the bundled experiments, from their JSON configs;
+- ``<!-- generated: exports -->``: the names ``import cnntopo`` offers and where they live.
+
+The docstrings cite with Sphinx roles (``:func:`x```), which Markdown does not know; the
+rendered pages keep the code and drop the role's name. tests/test_docs.py imports this file
+to compare the pages with their generators.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+
+MARKER = re.compile(r"^<!-- generated: (\w+) -->$", re.M)
+_ROLE = re.compile(r":(?:func|class|mod|meth|attr|data|exc|obj|ref|py:\w+):(?=<code>)")
+
+
+def _cell(text):
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
+def _option_rows(parser):
+    rows = []
+    for a in parser._actions:
+        if isinstance(a, (argparse._HelpAction, argparse._SubParsersAction)):
+            continue
+        if a.help == argparse.SUPPRESS:
+            continue
+        if a.option_strings:
+            name = ", ".join(a.option_strings)
+            if a.nargs != 0:
+                meta = a.metavar if a.metavar is not None else a.dest.upper()
+                name += " " + (meta if isinstance(meta, str) else " ".join(meta))
+        else:
+            name = a.metavar or a.dest
+        default = ""
+        if a.default not in (None, False, argparse.SUPPRESS) and a.nargs != 0:
+            default = f"`{a.default}`"
+        choices = f" (one of {', '.join(map(str, a.choices))})" if a.choices else ""
+        rows.append(f"| `{_cell(name)}` | {default} | {_cell((a.help or '') + choices)} |")
+    return rows
+
+
+def cli_reference(parser=None):
+    """The command-line reference in Markdown: a section per verb with its usage and options.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser, optional
+        Default: ``cnntopo.cli.build_parser()``.
+    """
+    if parser is None:
+        from cnntopo.cli import build_parser
+
+        parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    helps = {c.dest: c.help for c in sub._choices_actions}
+    out = [_cell(parser.description), "", "| verb | what it does |", "|---|---|"]
+    out += [f"| [`{v}`](#cnntopo-{v}) | {_cell(helps.get(v, ''))} |" for v in sub.choices]
+    for verb, sp in sub.choices.items():
+        sp.formatter_class = lambda prog: argparse.HelpFormatter(prog, width=96)
+        usage = sp.format_usage().strip()
+        usage = usage[len("usage: "):] if usage.startswith("usage: ") else usage
+        out += ["", f"## cnntopo {verb} {{#cnntopo-{verb}}}", "", _cell(helps.get(verb, "")), "",
+                "```text", usage, "```", ""]
+        if sp.description:
+            out += [_cell(sp.description), ""]
+        rows = _option_rows(sp)
+        if rows:
+            out += ["| argument | default | meaning |", "|---|---|---|", *rows]
+        if sp.epilog:
+            out += ["", _cell(sp.epilog)]
+    return "\n".join(out) + "\n"
+
+
+def experiments_table():
+    """The bundled experiments: name, what the paper shows, the command that reproduces it."""
+    from cnntopo.experiments._config import _config_files
+
+    out = ["| experiment | what | the paper | command |", "|---|---|---|---|"]
+    for path in _config_files():
+        cfg = json.loads(path.read_text(encoding="utf-8"))
+        name = cfg.get("name", path.stem)
+        out.append(f"| `{name}` | {_cell(cfg.get('title', ''))} | {_cell(cfg.get('paper', ''))} | "
+                   f"`cnntopo reproduce {name} --scale laptop` |")
+    return "\n".join(out) + "\n"
+
+
+def exports_table():
+    """The names of ``import cnntopo`` (imported on first use) with the module that defines each."""
+    import cnntopo
+
+    out = ["| name | defined in |", "|---|---|"]
+    for name in sorted(cnntopo._WHERE, key=str.lower):
+        mod = f"cnntopo.{cnntopo._WHERE[name]}"
+        out.append(f"| [`cnntopo.{name}`][{mod}.{name}] | [`{mod}`][{mod}] |")
+    return "\n".join(out) + "\n"
+
+
+GENERATORS = {"cli": cli_reference, "experiments": experiments_table, "exports": exports_table}
+
+
+def expand(markdown):
+    """`markdown` with every generated-part marker replaced by its part."""
+    def part(m):
+        if m.group(1) not in GENERATORS:
+            raise KeyError(f"no generator named {m.group(1)!r} (known: {', '.join(GENERATORS)})")
+        return GENERATORS[m.group(1)]()
+
+    return MARKER.sub(part, markdown)
+
+
+def on_page_markdown(markdown, page, config, files):
+    return expand(markdown)
+
+
+def on_page_content(html, page, config, files):
+    return _ROLE.sub("", html)
