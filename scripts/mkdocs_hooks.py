@@ -4,7 +4,9 @@ A page asks for a generated part with a marker on a line of its own:
 
 - ``<!-- generated: cli -->``: the command-line reference, from ``cnntopo.cli.build_parser()``;
 - ``<!-- generated: experiments -->``: the bundled experiments, from their JSON configs;
-- ``<!-- generated: exports -->``: the names ``import cnntopo`` offers and where they live.
+- ``<!-- generated: exports -->``: the names ``import cnntopo`` offers and where they live;
+- ``<!-- generated: atlas-rows MODEL FIRST-LAST STYLE -->``: rows of the atlas
+  (``docs/atlas.json``, written by ``cnntopo atlas``) through the one table formatter.
 
 The docstrings cite with Sphinx roles (``:func:`x```), which Markdown does not know; the
 rendered pages keep the code and drop the role's name. tests/test_docs.py imports this file
@@ -16,8 +18,9 @@ from __future__ import annotations
 import argparse
 import json
 import re
+from pathlib import Path
 
-MARKER = re.compile(r"^<!-- generated: (\w+) -->$", re.M)
+MARKER = re.compile(r"^<!-- generated: ([\w-]+)((?: [^ ]+)*) -->$", re.M)
 _ROLE = re.compile(r":(?:func|class|mod|meth|attr|data|exc|obj|ref|py:\w+):(?=<code>)")
 
 
@@ -103,7 +106,26 @@ def exports_table():
     return "\n".join(out) + "\n"
 
 
-GENERATORS = {"cli": cli_reference, "experiments": experiments_table, "exports": exports_table}
+ROOT = Path(__file__).resolve().parents[1]
+ATLAS_JSON = ROOT / "docs" / "atlas.json"
+
+
+def atlas_rows(model, layers, style="markdown"):
+    """Rows `layers` (``"2-13"``) of network `model` (its label, ``VGG16``) of the atlas, as
+    :func:`cnntopo.verdict.table.format_table` formats them (``text`` in a code block)."""
+    from cnntopo.verdict.table import format_table, parse_ranges
+
+    rows = json.loads(ATLAS_JSON.read_text(encoding="utf-8"))["rows"]
+    wanted = set(parse_ranges([layers]))
+    rows = [r for r in rows if r["model"] == model and r["layer"] in wanted]
+    if len(rows) != len(wanted):
+        raise KeyError(f"the atlas has no layers {layers} of {model!r}")
+    table = format_table(rows, style=style)
+    return f"```text\n{table}\n```\n" if style == "text" else table + "\n"
+
+
+GENERATORS = {"cli": cli_reference, "experiments": experiments_table, "exports": exports_table,
+              "atlas-rows": atlas_rows}
 
 
 def expand(markdown):
@@ -111,7 +133,7 @@ def expand(markdown):
     def part(m):
         if m.group(1) not in GENERATORS:
             raise KeyError(f"no generator named {m.group(1)!r} (known: {', '.join(GENERATORS)})")
-        return GENERATORS[m.group(1)]()
+        return GENERATORS[m.group(1)](*m.group(2).split())
 
     return MARKER.sub(part, markdown)
 
