@@ -20,7 +20,7 @@ import json
 import re
 from pathlib import Path
 
-MARKER = re.compile(r"^<!-- generated: ([\w-]+)((?: [^ ]+)*) -->$", re.M)
+MARKER = re.compile(r"^<!-- generated: ([\w-]+)((?: [^ \n]+)*) -->$", re.M)
 _ROLE = re.compile(r":(?:func|class|mod|meth|attr|data|exc|obj|ref|py:\w+):(?=<code>)")
 
 
@@ -67,7 +67,7 @@ def cli_reference(parser=None):
     out = [_cell(parser.description), "", "| verb | what it does |", "|---|---|"]
     out += [f"| [`{v}`](#cnntopo-{v}) | {_cell(helps.get(v, ''))} |" for v in sub.choices]
     for verb, sp in sub.choices.items():
-        sp.formatter_class = lambda prog: argparse.HelpFormatter(prog, width=96)
+        sp.formatter_class = lambda prog: argparse.HelpFormatter(prog, width=78)
         usage = sp.format_usage().strip()
         usage = usage[len("usage: "):] if usage.startswith("usage: ") else usage
         out += ["", f"## cnntopo {verb} {{#cnntopo-{verb}}}", "", _cell(helps.get(verb, "")), "",
@@ -83,15 +83,14 @@ def cli_reference(parser=None):
 
 
 def experiments_table():
-    """The bundled experiments: name, what the paper shows, the command that reproduces it."""
+    """The bundled experiments: name, what it shows, what the paper shows."""
     from cnntopo.experiments._config import _config_files
 
-    out = ["| experiment | what | the paper | command |", "|---|---|---|---|"]
+    out = ["| `cnntopo reproduce NAME` | what | the paper |", "|---|---|---|"]
     for path in _config_files():
         cfg = json.loads(path.read_text(encoding="utf-8"))
         name = cfg.get("name", path.stem)
-        out.append(f"| `{name}` | {_cell(cfg.get('title', ''))} | {_cell(cfg.get('paper', ''))} | "
-                   f"`cnntopo reproduce {name} --scale laptop` |")
+        out.append(f"| `{name}` | {_cell(cfg.get('title', ''))} | {_cell(cfg.get('paper', ''))} |")
     return "\n".join(out) + "\n"
 
 
