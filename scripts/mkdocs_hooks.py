@@ -70,7 +70,7 @@ def cli_reference(parser=None):
         sp.formatter_class = lambda prog: argparse.HelpFormatter(prog, width=78)
         usage = sp.format_usage().strip()
         usage = usage[len("usage: "):] if usage.startswith("usage: ") else usage
-        out += ["", f"## cnntopo {verb} {{#cnntopo-{verb}}}", "", _cell(helps.get(verb, "")), "",
+        out += ["", f"### cnntopo {verb} {{#cnntopo-{verb}}}", "", _cell(helps.get(verb, "")), "",
                 "```text", usage, "```", ""]
         if sp.description:
             out += [_cell(sp.description), ""]
