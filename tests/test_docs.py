@@ -286,3 +286,28 @@ def test_the_readme_is_a_front_page_that_starts_with_the_two_commands():
     assert "make demo" in "\n".join(lines[:25])
     ci = (ROOT / ".ci" / "run").read_text()
     assert re.search(r"^make test$", ci, re.M)
+
+
+def test_the_readmes_findings_are_the_atlas_numbers():
+    """What README.md says it found, read again from docs/atlas.json (the rows the atlas wrote)."""
+    rows = json.loads((DOCS / "atlas.json").read_text())["rows"]
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    vgg16 = {r["layer"]: r for r in rows if r["model"] == "VGG16"}
+    circle = [vgg16[i]["primary_circle_fraction"] for i in range(2, 13)]
+    assert f"{min(circle):.2f} to {max(circle):.2f} in every layer 2 to 12" in readme
+    assert [i for i in range(2, 13) if vgg16[i]["significant"][1] == 0] == [5]
+    off = sorted(range(2, 14), key=lambda i: -vgg16[i]["off_model_fraction"])[:6]
+    assert sorted(off) == [5, 6, 8, 11, 12, 13]
+    top = [vgg16[i]["off_model_fraction"] for i in off]
+    assert f"({min(top):.2f} to {max(top):.2f})" in readme
+    coverage = {i: vgg16[i]["primary_circle_coverage"] for i in range(2, 14)}
+    assert min(coverage, key=coverage.get) == 13 and f"coverage {coverage[13]:.2f}" in readme
+    vgg19 = next(r for r in rows if r["model"] == "VGG19" and r["layer"] == 5)
+    assert f"coverage {vgg19['primary_circle_coverage']:.2f} against {coverage[13]:.2f}" in readme
+    assert vgg19["significant"][1] == 1 and \
+        f"confidence {vgg19['significant_confidence'][1]:.2f}" in readme
+    depthwise = [r["off_model_fraction"] for r in rows
+                 if r["model"] in ("MobileNetV2", "EfficientNet-Lite0") and r["layer"] > 1]
+    assert f"off-model {min(depthwise):.2f} to {max(depthwise):.2f}" in readme
+    assert sum(r["model"] == m for r in rows for m in ("VGG16",)) == 13 and len(rows) == 81
+    assert "81 layers" in readme
