@@ -316,7 +316,7 @@ def select_iterations(specs, available, where):
 
 # ------------------------------------------------------------------------------ old files
 
-# Row keys of earlier versions and their names now (NAMES.md).
+# Row keys of earlier versions and their names now (docs/reference/names.md).
 RENAMED = {"n_filtered": "n_kept", "landmarks": "n_landmarks",
            "circle_fraction_before_filtering": "primary_circle_fraction_before_filtering"}
 
