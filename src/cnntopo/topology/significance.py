@@ -619,13 +619,29 @@ def _maxmin_order(dist, m):
     return np.asarray(order)
 
 
+def _log_ratios(dgm):
+    """Multiplicative persistence ``log(death / birth)`` of every bar, sorted descending.
+
+    H2 is measured so because link units let the diameter-scale voids of thin shapes
+    through: 100 landmarks on a noisy circle gave H2 bars born at 0.99-1.0 of the largest
+    filtration value and dying at 1.04-1.06 (0.3-0.6 link units, beyond the null's 0.12);
+    their death/birth (1.03-1.06) stays under the null's (1.08), a Klein bottle's void
+    reached 1.49 and a torus's 1.64. (Bobrowski & Skraba 2023 read noise by the same
+    ratio.)
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = np.log(dgm[:, 1] / np.maximum(dgm[:, 0], 1e-12))
+    return np.sort(r[np.isfinite(r)])[::-1]
+
+
 def _replicate_fields(points, n_landmarks, n_sub, rng, *, maxdim, fields, h2_landmarks):
     """Ratios of one resample over every field: ``out[f][q]``, q = 0 .. maxdim.
 
     The resample and its landmarks are drawn exactly as :func:`_replicate` draws them, so
     the first field's H0 and H1 are those of the one-field test. H2 is read on the first
     `h2_landmarks` maxmin landmarks of the same complex (the nu = 0 filtration of a landmark
-    pair does not depend on the other landmarks, so that complex is a corner of the matrix).
+    pair does not depend on the other landmarks, so that complex is a corner of the matrix),
+    as log(death / birth).
     """
     n = points.shape[0]
     sub = points[np.sort(rng.choice(n, n_sub, replace=False))] if n_sub < n else points
@@ -649,7 +665,7 @@ def _replicate_fields(points, n_landmarks, n_sub, rng, *, maxdim, fields, h2_lan
     for c in fields:
         ratios = _ratios(flag_diagrams(filt, maxdim=min(maxdim, 1), coeff=c))
         if high is not None:
-            ratios.append(_ratios(flag_diagrams(high, maxdim=2, coeff=c))[2])
+            ratios.append(_log_ratios(flag_diagrams(high, maxdim=2, coeff=c)[2]))
         out.append(ratios)
     return out
 
@@ -742,8 +758,10 @@ def significant_bars_fields(points, n_landmarks=100, *, fields=(2, 3), maxdim=2,
     resamples, landmarks and null clouds, so the Betti vectors of the fields can be compared
     and read together: the Klein bottle has b = (1, 2, 1) over Z/2 and (1, 1, 0) over Z/3,
     the torus (1, 2, 1) over both (Carlsson, Ishkhanov, de Silva & Zomorodian 2008). H0 and
-    H1 are read on all `n_landmarks` landmarks; H2 on the first `h2_landmarks` maxmin
-    landmarks of the same resample, its bars measured in that complex's own link unit.
+    H1 are read on all `n_landmarks` landmarks, their bars in link units as in the
+    one-field test; H2 on the first `h2_landmarks` maxmin landmarks of the same resample,
+    its bars measured by their multiplicative persistence ``log(death / birth)`` (see
+    :func:`_log_ratios`), against null clouds measured the same way.
     Below :data:`MIN_H2_LANDMARKS` H2 landmarks a count of no void is undecided.
 
     Parameters
