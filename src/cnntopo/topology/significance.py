@@ -762,7 +762,8 @@ def significant_bars_fields(points, n_landmarks=100, *, fields=(2, 3), maxdim=2,
     one-field test; H2 on the first `h2_landmarks` maxmin landmarks of the same resample,
     its bars measured by their multiplicative persistence ``log(death / birth)`` (see
     :func:`_log_ratios`), against null clouds measured the same way.
-    Below :data:`MIN_H2_LANDMARKS` H2 landmarks a count of no void is undecided.
+    Below :data:`MIN_H2_LANDMARKS` H2 landmarks, H2 is undecided whatever its count (on so
+    few landmarks a void says nothing about a surface).
 
     Parameters
     ----------
@@ -823,7 +824,7 @@ def significant_bars_fields(points, n_landmarks=100, *, fields=(2, 3), maxdim=2,
     bars = {}
     for f, c in enumerate(fields):
         result = _summary(counts[:, f], n_sub, per_dim, t["n_points"])
-        if maxdim == 2 and h2_used < MIN_H2_LANDMARKS and result["counts"][2] == 0:
+        if maxdim == 2 and h2_used < MIN_H2_LANDMARKS:
             result["undecided"][2] = True
             result["reason"][2] = (f"too few landmarks to tell H2: {h2_used} landmarks, under "
                                    f"{MIN_H2_LANDMARKS}, cannot hold a surface. Use more "
