@@ -187,3 +187,33 @@ def test_each_model_reads_its_own_name_through_outliers_and_rho(name, shared_nul
     assert row["n_kept"] == 1300 and row["shape"] == want, row["shape_reading"]
     # the Klein bottle holds both vectors in 3-5 of the 10 resamples (666 or 667 outliers)
     assert row["shape_confidence"] >= (0.3 if name == "Klein bottle" else 0.5)
+
+
+def test_clusters_keep_the_model_of_their_loops():
+    shape, text = shape_reading(_row((2, 5, 0), (2, 5, 0), 0.6, K=0.9, P=0.4))
+    assert shape == "three circles" and text.startswith("three circles, in 2 clusters: b = "
+                                                         "(2, 5, 0) over Z/2 and Z/3")
+    assert shape_reading(_row((3, 0, 0), (3, 0, 0)))[0] == "clusters"
+
+
+def _optical(k):
+    from scipy.io import loadmat
+
+    path = shared_file("data", "javaplex-optical-patches", f"pointsOpticalDct_k{k}.mat")
+    return loadmat(path)[f"pointsOpticalDct_k{k}"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("k, shape", [(300, "primary circle"), (15, "three circles")])
+def test_optical_patches_keep_their_readings(k, shape):
+    # 15,000 unit vectors of R^8 (DCT coordinates, isometric to patch space through the
+    # Euclidean DCT basis): the core X(k, 30%) of 50,000 patches
+    from cnntopo.topology.klein import dct_basis
+    from cnntopo.verdict.analysis import klein_numbers
+
+    x = _optical(k)
+    fields = significant_bars_fields(x, 100, density=(k, 0.3), n_input=50_000, n_resamples=10)
+    cols = shape_of(fields, klein_numbers(x @ dct_basis(normalisation="euclidean")))
+    assert cols["shape"] == shape, cols["shape_reading"]
+    assert cols["significant"][1:] == cols["significant_z3"][1:] == [1 if k == 300 else 5, 0]
+    assert cols["shape_confidence"] >= 0.5

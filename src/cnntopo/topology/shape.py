@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from ..validation import InputError
 
-__all__ = ["MODELS", "SHAPES", "NO_STRUCTURE", "NO_MODEL", "TOO_FEW", "MODEL_NEAR",
+__all__ = ["MODELS", "SHAPES", "NO_STRUCTURE", "CLUSTERS", "model_of", "NO_MODEL", "TOO_FEW", "MODEL_NEAR",
            "match_model", "shape_reading", "shape_of"]
 
 #: Each model's Betti vectors (b0, b1, b2) over Z/2 and Z/3.
@@ -44,10 +44,11 @@ MODELS = {
     "sphere": {2: (1, 0, 1), 3: (1, 0, 1)},
 }
 NO_STRUCTURE = "no significant structure"
+CLUSTERS = "clusters"
 NO_MODEL = "matches none of the models"
 TOO_FEW = "too few points to test H2"
 #: Every value the ``shape`` column takes.
-SHAPES = (NO_STRUCTURE, "circle", "primary circle", "two circles meeting in two points",
+SHAPES = (NO_STRUCTURE, CLUSTERS, "circle", "primary circle", "two circles meeting in two points",
           "three circles", "Klein bottle", "torus", "sphere", NO_MODEL, TOO_FEW)
 #: Share of the filters within the reading radius from which they "lie on" a model (the
 #: verdict's CIRCLE_DOMINANT).
@@ -77,6 +78,19 @@ def match_model(betti):
         if want == model:
             return name
     return None
+
+
+def model_of(z2, z3):
+    """(model, clusters): the model of Betti vectors over Z/2 and Z/3, reading a model's
+    b1 and b2 in a cloud of several components (b0 >= 2, the same over both fields: H0 does
+    not see the field) as the model in clusters, as the verdict's reading does ("primary
+    circle, in 2 clusters"). ``clusters`` is True when b0 >= 2; the model is None when none
+    matches."""
+    b0 = int(z2[0])
+    clusters = b0 >= 2 and int(z3[0]) == b0
+    if clusters:
+        z2, z3 = (1, *z2[1:3]), (1, *z3[1:3])
+    return match_model({2: tuple(z2[:3]), 3: tuple(z3[:3])}), clusters
 
 
 def _vec(b):
@@ -120,7 +134,9 @@ def shape_reading(row):
 
     Rules: an undecided dimension (too few points or landmarks) over either field gives
     :data:`TOO_FEW` and the vectors with "?" where undecided. Otherwise the vectors are
-    matched to :data:`MODELS`; the point model reads :data:`NO_STRUCTURE`, the circle reads
+    matched to :data:`MODELS` (:func:`model_of`: with b0 >= 2 the model of (1, b1, b2),
+    "in b0 clusters"); the point model reads :data:`NO_STRUCTURE` (:data:`CLUSTERS` with
+    b0 >= 2), the circle reads
     "primary circle" when at least half the filters lie within 0.5 of it. The Klein-bottle
     fraction K is the evidence of the models that lie on the Klein bottle (Klein bottle,
     three circles, two circles meeting in two points): "but only K% ..." when K < 0.5.
@@ -140,16 +156,17 @@ def shape_reading(row):
     if None in shown2 or None in shown3:
         return TOO_FEW, f"{TOO_FEW}: {betti}{conf_text}"
     K, P = row.get("klein_fraction"), row.get("primary_circle_fraction")
-    name = match_model({2: z2[:3], 3: z3[:3]})
+    name, clusters = model_of(z2, z3)
     if name == "point":
-        shape = NO_STRUCTURE
+        shape = CLUSTERS if clusters else NO_STRUCTURE
     elif name == "circle" and P is not None and P >= MODEL_NEAR:
         shape = "primary circle"
     elif name is None:
         shape = NO_MODEL
     else:
         shape = name
-    text = f"{shape}: {betti}{conf_text}"
+    where = f", in {int(z2[0])} clusters" if clusters and name not in (None, "point") else ""
+    text = f"{shape}{where}: {betti}{conf_text}"
     if shape == "primary circle":
         text += f"; {_pct(P)} of the filters within 0.5 of the primary circle"
     elif name in _ON_KLEIN and K is not None:
@@ -163,6 +180,22 @@ def shape_reading(row):
     if name is None and list(z2[:3]) != list(z3[:3]):
         text += "; the fields disagree: the integer homology has 2-torsion"
     return shape, text
+
+
+def _model_share(fields):
+    """Share of the resamples whose vectors over both fields read the reported model (in one
+    component or several; for the point model, as one or as clusters): the shape's
+    confidence. Where no model matches, the
+    share giving exactly the reported vectors (:attr:`FieldBars.confidence`)."""
+    z2, z3 = fields.bars[2].counts, fields.bars[3].counts
+    name, clusters = model_of(z2, z3)
+    if name is None:
+        return float(fields.confidence)
+    def same(vectors):  # clusters matter to the point model only
+        other, many = model_of(vectors[2], vectors[3])
+        return other == name and (name != "point" or many == clusters)
+
+    return float(sum(share for vectors, share in fields.joint if same(vectors)))
 
 
 def shape_of(fields, klein=None):
@@ -180,7 +213,8 @@ def shape_of(fields, klein=None):
     -------
     dict
         ``significant_z3``, ``significant_z3_confidence``, ``undecided_z3``,
-        ``shape_confidence``, ``shape``, ``shape_reading``; and ``significant``,
+        ``shape_confidence`` (the share of resamples that read the same model over both
+        fields), ``shape``, ``shape_reading``; and ``significant``,
         ``significant_confidence``, ``undecided`` over Z/2 (b0, b1, b2).
     """
     if getattr(fields, "fields", None) is None or set(fields.fields) != {2, 3}:
@@ -196,7 +230,7 @@ def shape_of(fields, klein=None):
            "significant_z3": [int(c) for c in b3.counts],
            "significant_z3_confidence": [round(float(c), 3) for c in b3.confidence],
            "undecided_z3": [bool(u) for u in b3.undecided],
-           "shape_confidence": round(float(fields.confidence), 3)}
+           "shape_confidence": round(_model_share(fields), 3)}
     klein = klein or {}
     row = dict(out, klein_fraction=klein.get("klein_fraction"),
                primary_circle_fraction=klein.get("primary_circle_fraction"))

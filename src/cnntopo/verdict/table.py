@@ -37,7 +37,7 @@ key                           meaning
 ``significant_z3``            the two-field verdict's [b0, b1, b2] over Z/3, on the same
                               resamples (:func:`cnntopo.topology.significance.significant_bars_fields`)
 ``significant_z3_confidence`` its confidence per dimension, ``undecided_z3`` its undecided flags
-``shape_confidence``          share of resamples giving both Betti vectors
+``shape_confidence``          share of resamples whose vectors over both fields read that model
 ``shape``                     the model both fields name (:data:`cnntopo.topology.shape.SHAPES`)
 ``shape_reading``             the shape with its evidence, in words
                               (:func:`cnntopo.topology.shape.shape_reading`)
