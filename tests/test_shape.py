@@ -14,7 +14,11 @@ from cnntopo.topology.shape import (
     shape_reading,
 )
 from cnntopo.topology.shape_samples import SAMPLES, sample_shape
-from cnntopo.topology.significance import significant_bars, significant_bars_fields
+from cnntopo.topology.significance import (
+    NULL_CACHE,
+    significant_bars,
+    significant_bars_fields,
+)
 from cnntopo.validation import InputError
 from cnntopo.verdict.analysis import describe_cloud
 
@@ -217,3 +221,21 @@ def test_optical_patches_keep_their_readings(k, shape):
     assert cols["shape"] == shape, cols["shape_reading"]
     assert cols["significant"][1:] == cols["significant_z3"][1:] == [1 if k == 300 else 5, 0]
     assert cols["shape_confidence"] >= 0.5
+
+
+def test_engines_agree(shared_nulls):
+    # giotto-ph (optional, the bench extra) and ripser.py give the same diagrams: the same test
+    pytest.importorskip("gph")
+    x = sample_shape("torus", 600, noise=0.02, seed=5)
+    a = significant_bars_fields(x, 30, n_resamples=4, n_null=19, alpha=0.05, engine="ripser",
+                                cache_dir=None)
+    NULL_CACHE.clear()  # the nulls computed again, by the other engine
+    b = significant_bars_fields(x, 30, n_resamples=4, n_null=19, alpha=0.05,
+                                engine="giotto-ph", cache_dir=None)
+    for c in (2, 3):
+        assert a.bars[c].counts == b.bars[c].counts
+        assert a.bars[c].distribution == b.bars[c].distribution
+        np.testing.assert_allclose(a.bars[c].thresholds, b.bars[c].thresholds, rtol=1e-6)
+        np.testing.assert_allclose(a.bars[c].longest, b.bars[c].longest, rtol=1e-6)
+    with pytest.raises(InputError, match="'engine' parameter of significant_bars_fields"):
+        significant_bars_fields(x, 30, engine="gudhi")
