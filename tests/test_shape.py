@@ -239,3 +239,12 @@ def test_engines_agree(shared_nulls):
         np.testing.assert_allclose(a.bars[c].longest, b.bars[c].longest, rtol=1e-6)
     with pytest.raises(InputError, match="'engine' parameter of significant_bars_fields"):
         significant_bars_fields(x, 30, engine="gudhi")
+
+
+def test_too_few_points_for_h1_is_the_verdicts_words():
+    from cnntopo.topology.shape import TOO_FEW_TO_TELL
+
+    shape, text = shape_reading(_row((1, 0, 0), (1, 0, 0), und2=(False, True, True),
+                                     und3=(False, True, True)))
+    assert shape == TOO_FEW_TO_TELL == "too few points to tell"
+    assert text == "too few points to tell: b = (1, ?, ?) over Z/2 and Z/3, confidence 0.90"

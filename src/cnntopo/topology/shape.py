@@ -30,8 +30,9 @@ from __future__ import annotations
 
 from ..validation import InputError
 
-__all__ = ["MODELS", "SHAPES", "NO_STRUCTURE", "CLUSTERS", "model_of", "NO_MODEL", "TOO_FEW", "MODEL_NEAR",
-           "match_model", "shape_reading", "shape_of"]
+__all__ = ["MODELS", "SHAPES", "NO_STRUCTURE", "CLUSTERS", "NO_MODEL", "TOO_FEW",
+           "TOO_FEW_TO_TELL", "MODEL_NEAR", "match_model", "model_of", "shape_reading",
+           "shape_of"]
 
 #: Each model's Betti vectors (b0, b1, b2) over Z/2 and Z/3.
 MODELS = {
@@ -47,9 +48,10 @@ NO_STRUCTURE = "no significant structure"
 CLUSTERS = "clusters"
 NO_MODEL = "matches none of the models"
 TOO_FEW = "too few points to test H2"
+TOO_FEW_TO_TELL = "too few points to tell"  # H0 or H1 undecided: the verdict's own words
 #: Every value the ``shape`` column takes.
 SHAPES = (NO_STRUCTURE, CLUSTERS, "circle", "primary circle", "two circles meeting in two points",
-          "three circles", "Klein bottle", "torus", "sphere", NO_MODEL, TOO_FEW)
+          "three circles", "Klein bottle", "torus", "sphere", NO_MODEL, TOO_FEW, TOO_FEW_TO_TELL)
 #: Share of the filters within the reading radius from which they "lie on" a model (the
 #: verdict's CIRCLE_DOMINANT).
 MODEL_NEAR = 0.5
@@ -107,11 +109,6 @@ def _pct(x):
     return f"{100 * float(x):.0f}%"
 
 
-def _get(row, key, q):
-    v = row.get(key) or []
-    return v[q] if len(v) > q else None
-
-
 def shape_reading(row):
     """The shape of a verdict row and the reading that names it, from the row's numbers.
 
@@ -120,7 +117,7 @@ def shape_reading(row):
     row : dict
         A verdict row with the homology over both fields: ``significant`` (b0, b1, b2 over
         Z/2), ``significant_z3`` (over Z/3), their ``undecided`` / ``undecided_z3`` flags and
-        ``shape_confidence`` (the share of resamples that give both vectors); the Klein
+        ``shape_confidence`` (the share of resamples that read the same model); the Klein
         readings ``klein_fraction`` and ``primary_circle_fraction`` where the filters are
         3x3 or read as 3x3.
 
@@ -132,8 +129,9 @@ def shape_reading(row):
         The reading, e.g. "Klein bottle: b = (1, 2, 1) over Z/2 and (1, 1, 0) over Z/3,
         confidence 0.90; 97% of the filters within 0.5 of the Klein-bottle model".
 
-    Rules: an undecided dimension (too few points or landmarks) over either field gives
-    :data:`TOO_FEW` and the vectors with "?" where undecided. Otherwise the vectors are
+    Rules: an undecided H0 or H1 (too few points for the landmarks) over either field gives
+    :data:`TOO_FEW_TO_TELL`, an undecided H2 (too few points or landmarks) :data:`TOO_FEW`,
+    with the vectors with "?" where undecided. Otherwise the vectors are
     matched to :data:`MODELS` (:func:`model_of`: with b0 >= 2 the model of (1, b1, b2),
     "in b0 clusters"); the point model reads :data:`NO_STRUCTURE` (:data:`CLUSTERS` with
     b0 >= 2), the circle reads
@@ -153,6 +151,8 @@ def shape_reading(row):
     conf = row.get("shape_confidence")
     conf_text = "" if conf is None else f", confidence {float(conf):.2f}"
     betti = _betti_text(shown2, shown3)
+    if None in shown2[:2] or None in shown3[:2]:
+        return TOO_FEW_TO_TELL, f"{TOO_FEW_TO_TELL}: {betti}{conf_text}"
     if None in shown2 or None in shown3:
         return TOO_FEW, f"{TOO_FEW}: {betti}{conf_text}"
     K, P = row.get("klein_fraction"), row.get("primary_circle_fraction")
