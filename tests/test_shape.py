@@ -248,3 +248,21 @@ def test_too_few_points_for_h1_is_the_verdicts_words():
                                      und3=(False, True, True)))
     assert shape == TOO_FEW_TO_TELL == "too few points to tell"
     assert text == "too few points to tell: b = (1, ?, ?) over Z/2 and Z/3, confidence 0.90"
+
+
+def test_the_table_shows_the_second_field_and_the_shape_and_old_rows_stay_as_they_were():
+    from cnntopo.verdict.table import format_table
+
+    row = {"layer": 1, "n_filters": 100, "n_kept": 90, "significant": [1, 2, 1],
+           "significant_confidence": [1.0, 0.9, 0.8], "undecided": [False] * 3,
+           "significant_z3": [1, 1, 0], "significant_z3_confidence": [1.0, 0.9, 0.7],
+           "undecided_z3": [False] * 3, "shape": "Klein bottle", "shape_confidence": 0.7,
+           "reading": "two circles"}
+    head, line = format_table([row]).splitlines()
+    assert "Z/3 b0 (conf)" in head and "shape (conf)" in head
+    assert "1 (1.00)  2 (0.90)  1 (0.80)" in line and "1 (1.00)  1 (0.90)  0 (0.70)" in line
+    assert "Klein bottle (0.70)" in line and line.endswith("two circles")
+    old = {k: v for k, v in row.items() if "z3" not in k and "shape" not in k}
+    old.update(significant=[1, 2], significant_confidence=[1.0, 0.9], undecided=[False] * 2)
+    head, line = format_table([old]).splitlines()
+    assert "Z/3" not in head and "shape" not in head and "b2" not in head
