@@ -7,8 +7,9 @@ filtration), VGG16 layer 5 (32,768 filters -> 9,830 points at rho(100, 0.3)) and
 (262,144 -> 78,643). Both tests at their defaults (100 landmarks, 20 resamples, 99 null
 resamples); "cold": the null cache emptied (null clouds drawn, filtered and read), "warm":
 the null maxima in memory. Times are the CPU seconds of this process (the tests run on one
-thread), so the ratio holds on a shared machine; wall times there count the other jobs too. The two-field test runs with each
-engine of its second field and H2 (ripser.py, always there; giotto-ph, the bench extra).
+thread), so the ratio holds on a shared machine; wall times there count the other jobs too.
+The two-field test runs with each engine of its second field and H2 (ripser.py, always
+there; giotto-ph, the bench extra).
 
     python benchmarks/bench_shape.py                    # all three clouds
     python benchmarks/bench_shape.py --clouds klein     # the 2,000 points only
@@ -76,7 +77,9 @@ def main(argv=None):
         _, one_cold = _timed(one)
         _, one_warm = _timed(one)
         for engine in args.engines.split(","):
-            two = lambda: significant_bars_fields(prep.points, 100, engine=engine, **kw)  # noqa: E731,B023
+            def two(engine=engine):
+                return significant_bars_fields(prep.points, 100, engine=engine, **kw)
+
             NULL_CACHE.clear()
             res, two_cold = _timed(two)
             _, two_warm = _timed(two)

@@ -205,7 +205,8 @@ def shape_of(fields, klein=None):
     Parameters
     ----------
     fields : cnntopo.topology.significance.FieldBars
-        Of fields (2, 3) and maxdim 2 (:func:`cnntopo.topology.significance.significant_bars_fields`).
+        Of fields (2, 3) and maxdim 2
+        (:func:`cnntopo.topology.significance.significant_bars_fields`).
     klein : dict, optional
         ``klein_fraction`` and ``primary_circle_fraction`` of the cloud (3x3 filters).
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..validation import InputError, check_int
-from .klein import _klein_frames
+from .klein import klein_patches
 
 __all__ = ["SAMPLES", "SPACES", "sample_shape"]
 
@@ -46,8 +46,7 @@ def _hyperplane_frame(rng, k):
 
 
 def _klein(theta, phi):
-    lin, quad = _klein_frames(theta)
-    return np.cos(phi)[:, None] * lin + np.sin(phi)[:, None] * quad
+    return klein_patches(theta, phi)
 
 
 def _area_element(theta, phi, h=1e-5):

@@ -35,7 +35,8 @@ key                           meaning
                               same Betti numbers
 ``reading``                   the short reading in words, by the rules of :func:`reading`
 ``significant_z3``            the two-field verdict's [b0, b1, b2] over Z/3, on the same
-                              resamples (:func:`cnntopo.topology.significance.significant_bars_fields`)
+                              resamples
+                              (:func:`cnntopo.topology.significance.significant_bars_fields`)
 ``significant_z3_confidence`` its confidence per dimension, ``undecided_z3`` its undecided flags
 ``shape_confidence``          share of resamples whose vectors over both fields read that model
 ``shape``                     the model both fields name (:data:`cnntopo.topology.shape.SHAPES`)
@@ -55,7 +56,8 @@ import re
 from ..topology.klein_grid import RANDOM_KEYS
 from ..validation import InputError
 
-__all__ = ["ROW_KEYS", "SHAPE_KEYS", "OFF_MODEL_NOTABLE", "CIRCLE_DOMINANT", "COVERAGE_EVEN", "CONFIDENT",
+__all__ = ["ROW_KEYS", "SHAPE_KEYS", "OFF_MODEL_NOTABLE", "CIRCLE_DOMINANT", "COVERAGE_EVEN",
+           "CONFIDENT",
            "NERVE_ROBUST", "RENAMED", "SPLIT", "WHOLE", "TABLE_COLUMNS", "TABLE_STYLES",
            "Column", "parse_ranges", "select_iterations", "reading", "verdict_row",
            "upgrade_row", "split_key", "flat_columns", "list_lengths", "flat_records",
