@@ -474,7 +474,7 @@ def _bars_cell(rec, n, sep, prefix=""):
                    rec.get(f"{prefix}b{q}_undecided"))
         if _missing(b):
             cells.append("?")
-        elif not _missing(u) and u:  # too few to tell (a count of H2 on few landmarks too)
+        elif not _missing(u) and u and not b:  # no bar found, and too few points to tell
             cells.append("?")
         else:
             cells.append(f"{int(b)}" if _missing(c) else f"{int(b)} ({float(c):.2f})")
