@@ -5,11 +5,11 @@ model? The atlas of six pretrained CNNs (every 3x3 conv layer at rho(100, 0.3), 
 layers 2-13 and VGG19 among them), the demo's conv1 filters (``tests/data/demo-filters``, 5
 seeds of 8 x M(64, 32, 64) at rho(20, 0.3)) and any run directories given with ``--run``
 (the Figure 12 run, the Klein-layer experiment's conv1) go through the verdict; the rows are
-kept in ``--rows`` (JSON) and the page is written from them.
+kept in ``--rows`` (JSON, docs/shapes.json) and the page is written from them.
 
     python scripts/shapes_doc.py                                  # atlas + demo (minutes)
     python scripts/shapes_doc.py --run fig12=runs/fig12/run:1,2   # and a run's layers
-    python scripts/shapes_doc.py --from-rows runs/shapes/rows.json  # rewrite the page only
+    python scripts/shapes_doc.py --from-rows docs/shapes.json     # rewrite the page only
 """
 
 from __future__ import annotations
@@ -119,7 +119,8 @@ def main(argv=None):
     ap.add_argument("--run", action="append", default=[], help="LABEL=RUN_DIR[:LAYERS]")
     ap.add_argument("--models", default=None, help="atlas models, comma-separated (all six)")
     ap.add_argument("--no-atlas", action="store_true")
-    ap.add_argument("--rows", type=Path, default=ROOT / "runs" / "shapes" / "rows.json")
+    # the rows are kept beside the page, so that a test can check the page against them
+    ap.add_argument("--rows", type=Path, default=ROOT / "docs" / "shapes.json")
     ap.add_argument("--from-rows", type=Path, default=None)
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "shapes.md")
     args = ap.parse_args(argv)

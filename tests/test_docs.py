@@ -130,6 +130,15 @@ def test_the_klein_layers_tables_are_what_the_experiment_writes():
     assert (DOCS / "klein-layers" / "klein_layers.md").read_text() == format_tables(results)
 
 
+def test_the_shapes_page_is_what_its_script_writes(tmp_path):
+    spec = importlib.util.spec_from_file_location("shapes_doc", ROOT / "scripts" / "shapes_doc.py")
+    shapes_doc = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(shapes_doc)
+    data = json.loads((DOCS / "shapes.json").read_text())
+    shapes_doc.write_page(data["rows"], data["seconds"], tmp_path / "shapes.md")
+    assert (DOCS / "shapes.md").read_text() == (tmp_path / "shapes.md").read_text()
+
+
 def test_no_page_copies_a_generated_table_by_hand():
     generated = {line.strip() for path in GENERATED for line in path.read_text().splitlines()
                  if line.startswith("| ") and not line.startswith("|---")}
