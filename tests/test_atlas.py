@@ -7,9 +7,10 @@ import pytest
 from conftest import cached_weights
 
 from cnntopo.cli import main
+from cnntopo.topology.shape import SHAPES
 from cnntopo.verdict.analysis import auto_landmarks
 from cnntopo.verdict.atlas import ATLAS_MODELS, atlas, atlas_density, atlas_markdown
-from cnntopo.verdict.table import ROW_KEYS
+from cnntopo.verdict.table import ROW_KEYS, SHAPE_KEYS
 
 
 @pytest.mark.parametrize("n, expected", [(32, (3, 0.3)), (192, (19, 0.3)), (1_000, (100, 0.3)),
@@ -36,6 +37,7 @@ def test_efficientnet_atlas_rows_table_and_cli(tmp_path, capsys):
     assert [r["n_filters"] for r in rows] == [96, 32, 96, 144, 240, 480, 480, 1152]
     for r in rows:
         assert set(ROW_KEYS) <= set(r)
+        assert set(SHAPE_KEYS) <= set(r) and r["shape"] in SHAPES  # issue 23
         k, p = atlas_density(r["n_filters"])
         assert (r["k"], r["p"]) == (k, p)
         assert r["n_landmarks"] == auto_landmarks(r["n_kept"])

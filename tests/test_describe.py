@@ -141,11 +141,14 @@ def test_circle_cloud_reads_as_the_primary_circle():
                          n_landmarks=30, mapper=(8, 3, 10), n_resamples=8)
     assert list(row)[:len(ROW_KEYS)] == list(ROW_KEYS)
     assert (row["layer"], row["iteration"], row["n_filters"], row["n_kept"]) == (3, 7, 600, 540)
-    assert row["significant"] == [1, 1]
+    assert row["significant"] == [1, 1, 0]  # b0, b1 as ever; b2 from the two-field test
+    assert row["significant_z3"] == [1, 1, 0]
     assert row["primary_circle_fraction"] == 1.0 and row["off_model_fraction"] == 0.0
     assert row["primary_circle_coverage"] > 0.9
     assert row["nerve_betti"][1] >= 1
     assert row["reading"] == "primary circle"
+    assert row["shape"] == "primary circle", row["shape_reading"]
+    assert row["shape_reading"].startswith("primary circle: b = (1, 1, 0) over Z/2 and Z/3")
 
 
 def test_noise_cloud_has_no_structure():
@@ -154,6 +157,7 @@ def test_noise_cloud_has_no_structure():
     assert row["primary_circle_fraction"] < 0.05 and row["off_model_fraction"] > 0.8
     assert row["nerve_betti"] is None and (row["k"], row["p"]) == (None, None)
     assert row["reading"] == "no significant structure"
+    assert row["shape"] == "no significant structure", row["shape_reading"]
 
 
 def test_rows_of_a_weights_file_and_the_table(tmp_path):

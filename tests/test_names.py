@@ -1,7 +1,7 @@
 """One front door (issue 22): one spelling per concept, old spellings as deprecated aliases,
 one JSON schema read back, one default checkpoint, model names resolved cache-first.
 
-NAMES.md lists the names these tests hold to.
+docs/reference/names.md lists the names these tests hold to.
 """
 
 from __future__ import annotations

@@ -212,6 +212,10 @@ def test_the_verdict_at_close_finds_the_primary_circle_and_is_kept(tmp_path, mon
     assert [(r["iteration"], r["layer"]) for r in rows] == [(0, 1), (1, 1)]
     assert rows[0]["significant"][1] == 1 and rows[0]["reading"].startswith("primary circle")
     assert rows[1]["significant"][1] == 0
+    # the shape over both fields comes with the verdict (issue 23)
+    assert all(len(r["significant"]) == len(r["significant_z3"]) == 3 for r in rows)
+    assert rows[0]["shape"] in ("primary circle", "too few points to test H2")
+    assert rows[0]["shape_reading"].startswith(rows[0]["shape"])
     import cnntopo.verdict.layers as layers
 
     monkeypatch.setattr(layers, "analyse", None)   # kept: nothing is recomputed

@@ -669,7 +669,7 @@ def _print_summary(summary) -> None:
 # ---------------------------------------------------------------------------- parser
 
 class _DeprecatedAlias(argparse.Action):
-    """An option with an old spelling that still works and says so (NAMES.md)."""
+    """An option with an old spelling that still works and says so (docs/reference/names.md)."""
 
     def __init__(self, option_strings, dest, deprecated=None, **kwargs):
         self.deprecated = deprecated or {}

@@ -22,7 +22,7 @@ class InputError(ValueError):
 
 
 def warn_deprecated(old, new, *, stacklevel=3):
-    """Warn that `old` is a deprecated spelling of `new` (NAMES.md lists them all).
+    """Warn that `old` is a deprecated spelling of `new` (docs/reference/names.md lists them all).
 
     Parameters
     ----------

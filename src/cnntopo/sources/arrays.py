@@ -69,6 +69,8 @@ def save_filters(path, filters, meta, info):
     filters, meta, info
         As :func:`filters_from_source` returns them.
 
+    Notes
+    -----
     Each file is written atomically; :func:`load_filters` reads them back.
     """
     npy, meta_path, info_path = filters_files(path)

@@ -23,8 +23,8 @@ import numpy as np
 from ..validation import InputError, validate_points
 
 __all__ = ["dct_basis", "primary_circle_coordinates", "primary_circle_fraction",
-           "klein_coordinates", "angular_coverage", "klein_readings", "KleinReadings",
-           "klein_histogram", "READING_RADIUS", "COVERAGE_BINS"]
+           "klein_coordinates", "klein_patches", "angular_coverage", "klein_readings",
+           "KleinReadings", "klein_histogram", "READING_RADIUS", "COVERAGE_BINS"]
 
 #: The one radius of every reading: a filter is "near" the primary circle or the Klein
 #: bottle when its Euclidean distance to it is at most this (a 29 degree cone on S^7).
@@ -156,6 +156,24 @@ def _klein_frames(theta):
     quad = s ** 2 - (s ** 2).mean(axis=1, keepdims=True)
     quad /= np.linalg.norm(quad, axis=1, keepdims=True)
     return lin, quad
+
+
+def klein_patches(theta, phi):
+    """The Klein-bottle model's patches ``K(theta, phi) = cos(phi) L_theta + sin(phi) Q_theta``
+    (see :func:`klein_coordinates`), normalised 3x3 patches.
+
+    Parameters
+    ----------
+    theta, phi : array_like of float, shape (m,)
+
+    Returns
+    -------
+    ndarray of float64, shape (m, 9)
+    """
+    theta = np.asarray(theta, dtype=np.float64).reshape(-1)
+    phi = np.asarray(phi, dtype=np.float64).reshape(-1)
+    lin, quad = _klein_frames(theta)
+    return np.cos(phi)[:, None] * lin + np.sin(phi)[:, None] * quad
 
 
 def klein_coordinates(points, *, n_theta=720, block=4096):

@@ -35,6 +35,14 @@ the tree is cut at the midpoint of the first empty bin (merges with height above
 separate clusters). If no bin is empty, or ``min(h) == diam`` (e.g. two points, or all points
 equidistant), the set is one cluster. A cover set with one point is one cluster.
 
+Neither the distance matrix nor every merge height is computed: :mod:`cnntopo.topology.emst`
+finds the diameter, the closest pair and the clusters at the bin breaks on a k-d tree, in
+about ``m log m`` per cover set instead of ``m^2`` time and memory, with the same labels bit
+for bit as ``scipy.cluster.hierarchy.linkage(pdist(X), "single")`` (``_gap_labels_dense`` is
+that reference). A duplicate point adds a merge at height 0: it joins its twin's cluster,
+but as the rule is defined (R's ``hist`` of the heights) it also moves ``min(h)`` to 0, and
+with it the bins, in a cover set that had no duplicate before.
+
 Small clusters (``min_cluster_fraction``)
 -----------------------------------------
 Let ``m`` be the median number of points of the non-empty cover sets. With
@@ -60,6 +68,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial.distance import pdist
 
 from ..validation import InputError, check_int, check_points, is_int
+from .emst import gap_labels, height_labels
 from .lenses import neighborhood_lens, pca_lens
 
 __all__ = ["pca_lens", "neighborhood_lens", "lens_values", "cover_intervals", "cover_sets",
@@ -255,6 +264,18 @@ def variance_normalise(points, vne="variance"):
 
 def _gap_labels(X, n_bins):
     """Cluster labels 0..k-1 by the first-empty-bin rule, numbered by smallest member."""
+    return gap_labels(X, n_bins)
+
+
+def _height_labels(X, height):
+    """Cluster labels of single linkage cut at `height` (merges at or below it are kept)."""
+    return height_labels(X, height)
+
+
+# The dense rule on the full distance matrix, O(m^2) memory: the reference that the
+# matrix-free route above must match bit for bit (tests/test_mapper.py).
+def _gap_labels_dense(X, n_bins):
+    """Cluster labels 0..k-1 by the first-empty-bin rule, numbered by smallest member."""
     m = X.shape[0]
     if m == 1:
         return np.zeros(1, dtype=np.int64)
@@ -276,7 +297,7 @@ def _gap_labels(X, n_bins):
     return _cut(Z, m, 0.5 * (breaks[k] + breaks[k + 1]))
 
 
-def _height_labels(X, height):
+def _height_labels_dense(X, height):
     """Cluster labels of single linkage cut at `height` (merges at or below it are kept)."""
     m = X.shape[0]
     if m == 1:
@@ -496,9 +517,11 @@ def mapper_graph(points, *, lens=None, resolution=30, gain=3.0, vne="variance", 
         labels = (_gap_labels(Y[members], n_bins) if cluster_height is None
                   else _height_labels(Y[members], cluster_height))
         cube = list(_cube_of(int(code), resolutions))
-        # Labels are numbered by smallest member, so this order is the documented one.
-        for k in range(int(labels.max()) + 1):
-            cluster = members[labels == k]
+        # Labels are numbered by smallest member, so this order is the documented one; a
+        # stable sort keeps each cluster's members increasing.
+        by_label = np.argsort(labels, kind="stable")
+        splits = np.flatnonzero(np.diff(labels[by_label])) + 1
+        for cluster in np.split(members[by_label], splits):
             if cluster.size >= min_size:
                 node_members.append(cluster)
                 node_cubes.append(cube)

@@ -237,6 +237,8 @@ class Net(nn.Module):
     seed, index : int
         The weights are network `index` of ``Ensemble(..., seed=seed)``.
 
+    Notes
+    -----
     Input (B, C, H, W) -> logits (B, n_classes).
     """
 

@@ -288,7 +288,9 @@ def describe_run(run_dir, layers=None, iterations=None, *, k=None, p=None, n_lan
     m = spec.mapper
     settings = {"k": k, "p": p, "n_landmarks": spec.significance.landmarks,
                 "mapper": None if m is None else [m.resolution, m.gain, m.n_bootstrap],
-                "n_resamples": n_resamples, "seed": int(seed)}
+                "n_resamples": n_resamples, "seed": int(seed),
+                # the two-field test (issue 23): files without it are computed once again
+                "fields": list(spec.significance.fields)}
     data = read_verdict(run_dir)
     if data is None or data.get("settings") != settings:
         data = {"format": VERDICT_FORMAT, "settings": settings, "rows": []}

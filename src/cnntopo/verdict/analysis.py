@@ -27,7 +27,7 @@ from ..validation import InputError, is_int, renamed, warn_deprecated
 from .table import verdict_row
 
 __all__ = ["SignificanceSpec", "BarcodesSpec", "MapperSpec", "AnalysisSpec", "CloudAnalysis",
-           "analyse", "mapper_of", "describe_cloud", "verdict_spec", "mapper_spec",
+           "analyse", "mapper_of", "describe_cloud", "cloud_fields", "verdict_spec", "mapper_spec",
            "n_landmarks_of", "cloud_significance", "auto_landmarks",
            "klein_numbers", "klein_readings_of", "KLEIN_KEYS", "MIN_TESTABLE", "filter_shape"]
 
@@ -44,7 +44,11 @@ class SignificanceSpec:
     """The significance test of the verdict (:func:`cnntopo.topology.significance.significant_bars`).
 
     ``landmarks="auto"`` is :func:`auto_landmarks` of the kept points; ``n_resamples=None``
-    the test's default (20).
+    the test's default (20). ``fields=(2, 3)`` reads H0, H1 and H2 over both fields on the
+    same resamples (:func:`cnntopo.topology.significance.significant_bars_fields`) and names
+    the shape (:func:`cnntopo.topology.shape.shape_of`): what the verdict does; `maxdim` and
+    `coeff` are then those of the first field's H0 and H1, which are exactly the one-field
+    test's. None: the one-field test of `maxdim` and `coeff` alone.
     """
 
     landmarks: int | str = 100
@@ -52,6 +56,15 @@ class SignificanceSpec:
     coeff: int = 2
     seed: int = 0
     n_resamples: int | None = None
+    fields: tuple | None = None
+
+    def __post_init__(self):
+        if self.fields is not None:
+            fields = tuple(int(c) for c in self.fields)
+            if set(fields) != {2, 3}:
+                raise InputError(f"The 'fields' of a SignificanceSpec must be (2, 3) (the "
+                                 f"shape models' two fields) or None; got {self.fields!r}.")
+            object.__setattr__(self, "fields", fields)
 
 
 @dataclass(frozen=True)
@@ -176,7 +189,10 @@ class CloudAnalysis:
     meta : dict of str to ndarray of shape (n_kept,), or None
         Per analysed point, what the caller knew of its input row (``network``, ...).
     significance : cnntopo.topology.significance.SignificantBars or None
-        None when not asked for, or too few points were kept to test (under 5).
+        None when not asked for, or too few points were kept to test (under 5). With the
+        two-field test, its first field's bars (H0, H1, H2 over Z/2).
+    fields : cnntopo.topology.significance.FieldBars or None
+        The homology over Z/2 and Z/3 (``spec.significance.fields``), else None.
     significance_landmarks : int or None
         Landmarks the test used (``"auto"`` resolved).
     barcodes : cnntopo.topology.witness.WitnessBarcodes or None
@@ -210,6 +226,7 @@ class CloudAnalysis:
     layout: object
     row: dict
     mapper_confidence: object = None
+    fields: object = None
 
     @property
     def points(self):
@@ -308,13 +325,30 @@ def klein_numbers(points):
     return {**readings.to_dict(), **random_fractions(_kernel_side(points.shape[1]))}
 
 
+def cloud_fields(prep, n_landmarks=100, *, k=None, p=None, seed=0, n_resamples=None):
+    """:func:`cnntopo.topology.significance.significant_bars_fields` over Z/2 and Z/3 (H0-H2)
+    of a prepared cloud, its null clouds made as `prep` was."""
+    from ..topology.significance import significant_bars_fields
+
+    kwargs = {} if n_resamples is None else {"n_resamples": int(n_resamples)}
+    return significant_bars_fields(prep.points, n_landmarks, fields=(2, 3), maxdim=2,
+                                   seed=seed, density=None if k is None else (k, p),
+                                   n_input=prep.n_points, **kwargs)
+
+
 def _significance(prep, spec):
+    """(bars, landmarks, fields): the verdict's test of the kept points."""
     s = spec.significance
     if s is None or prep.n_kept < MIN_TESTABLE:
-        return None, None
+        return None, None, None
     landmarks = auto_landmarks(prep.n_kept) if s.landmarks == "auto" else int(s.landmarks)
+    if s.fields is not None:
+        fields = cloud_fields(prep, landmarks, k=spec.k, p=spec.p, seed=s.seed,
+                              n_resamples=s.n_resamples)
+        return fields.bars[2], landmarks, fields
     return cloud_significance(prep, landmarks, k=spec.k, p=spec.p, maxdim=s.maxdim,
-                              coeff=s.coeff, seed=s.seed, n_resamples=s.n_resamples), landmarks
+                              coeff=s.coeff, seed=s.seed, n_resamples=s.n_resamples), \
+        landmarks, None
 
 
 def _barcodes(points, b):
@@ -431,7 +465,7 @@ def analyse(filters, spec=None, *, layer=None, iteration=None, meta=None, n_jobs
         random = random_fractions(side)
         if spec.k is not None:
             before = kernel_circle_fraction(prepare_points(filters).points)
-    sig, n_land = _significance(prep, spec)
+    sig, n_land, two = _significance(prep, spec)
     bars = None if spec.barcodes is None else _barcodes(points, spec.barcodes)
     graph = betti = lay = conf = None
     if spec.mapper is not None:
@@ -444,11 +478,13 @@ def analyse(filters, spec=None, *, layer=None, iteration=None, meta=None, n_jobs
     row = verdict_row(layer=layer, iteration=iteration, n_filters=prep.n_input,
                       n_kept=prep.n_kept, k=spec.k, p=spec.p, significance=sig,
                       klein=None if klein is None else {**klein.to_dict(), **random},
-                      nerve_betti=betti, mapper_confidence=conf)
+                      nerve_betti=betti, mapper_confidence=conf, fields=two,
+                      shape=spec.significance is not None and spec.significance.fields is not None)
     return CloudAnalysis(spec=spec, filters=filters, prepared=prep, meta=meta,
                          significance=sig, significance_landmarks=n_land, barcodes=bars,
                          klein=klein, primary_circle_fraction_before_filtering=before, graph=graph,
-                         nerve_betti=betti, layout=lay, row=row, mapper_confidence=conf)
+                         nerve_betti=betti, layout=lay, row=row, mapper_confidence=conf,
+                         fields=two)
 
 
 def mapper_spec(mapper, *, n_bootstrap=None, seed=0, n_thumbnails=None, where="mapper"):
@@ -505,8 +541,8 @@ def mapper_spec(mapper, *, n_bootstrap=None, seed=0, n_thumbnails=None, where="m
 
 @renamed(landmarks="n_landmarks")
 def verdict_spec(*, k=None, p=None, n_landmarks="auto", seed=0, mapper=None, n_resamples=None):
-    """The :class:`AnalysisSpec` of a verdict row: the significance test, the Klein-bottle
-    readings and optionally a Mapper graph. What ``describe``, ``describe_run``, the atlas and
+    """The :class:`AnalysisSpec` of a verdict row: the significance test over Z/2 and Z/3
+    (H0-H2) and the shape it names, the Klein-bottle readings and optionally a Mapper graph. What ``describe``, ``describe_run``, the atlas and
     the CLI compute for each layer.
 
     Parameters
@@ -532,7 +568,7 @@ def verdict_spec(*, k=None, p=None, n_landmarks="auto", seed=0, mapper=None, n_r
                          f"{n_landmarks!r}.")
     return AnalysisSpec(k=k, p=p, mapper=mapper_spec(mapper), significance=SignificanceSpec(
         landmarks=n_landmarks if n_landmarks == "auto" else int(n_landmarks), seed=seed,
-        n_resamples=n_resamples))
+        n_resamples=n_resamples, fields=(2, 3)))
 
 
 def n_landmarks_of(result):

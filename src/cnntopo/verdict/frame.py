@@ -61,7 +61,7 @@ def _dtype(name, values):
     still has it), else by its values."""
     if name in WHOLE:  # a list per row (one entry per loop)
         return object
-    if name in _INTS or re.fullmatch(r"(nerve_)?b\d+(_robust)?", name):
+    if name in _INTS or re.fullmatch(r"(nerve_|z3_)?b\d+(_robust)?", name):
         return "Int64"
     if name.endswith("_undecided"):
         return "boolean"

@@ -11,8 +11,9 @@ key                           meaning
 ``n_filters``                 spatial filters in the layer (rows before normalising)
 ``n_kept``                    points analysed: after dropping constant filters and rho(k, p)
 ``k``, ``p``                  the density filtration (null: none)
-``significant``               significant bars per dimension [b0, b1]
-                              (:func:`cnntopo.topology.significance.significant_bars`)
+``significant``               significant bars per dimension [b0, b1] over Z/2
+                              (:func:`cnntopo.topology.significance.significant_bars`);
+                              [b0, b1, b2] in the two-field verdict, b0 and b1 unchanged
 ``significant_confidence``    share of resamples that give that count, per dimension
 ``undecided``                 per dimension: too few points to tell (the count is then not a
                               finding)
@@ -33,6 +34,14 @@ key                           meaning
 ``nerve_stability``           share of the neighbouring (resolution, gain) whose nerve has the
                               same Betti numbers
 ``reading``                   the short reading in words, by the rules of :func:`reading`
+``significant_z3``            the two-field verdict's [b0, b1, b2] over Z/3, on the same
+                              resamples
+                              (:func:`cnntopo.topology.significance.significant_bars_fields`)
+``significant_z3_confidence`` its confidence per dimension, ``undecided_z3`` its undecided flags
+``shape_confidence``          share of resamples whose vectors over both fields read that model
+``shape``                     the model both fields name (:data:`cnntopo.topology.shape.SHAPES`)
+``shape_reading``             the shape with its evidence, in words
+                              (:func:`cnntopo.topology.shape.shape_reading`)
 ============================  =====================================================================
 
 The Klein-bottle numbers are null for filters that are not square k x k with k >= 3; k x k
@@ -47,7 +56,8 @@ import re
 from ..topology.klein_grid import RANDOM_KEYS
 from ..validation import InputError
 
-__all__ = ["ROW_KEYS", "OFF_MODEL_NOTABLE", "CIRCLE_DOMINANT", "COVERAGE_EVEN", "CONFIDENT",
+__all__ = ["ROW_KEYS", "SHAPE_KEYS", "OFF_MODEL_NOTABLE", "CIRCLE_DOMINANT", "COVERAGE_EVEN",
+           "CONFIDENT",
            "NERVE_ROBUST", "RENAMED", "SPLIT", "WHOLE", "TABLE_COLUMNS", "TABLE_STYLES",
            "Column", "parse_ranges", "select_iterations", "reading", "verdict_row",
            "upgrade_row", "split_key", "flat_columns", "list_lengths", "flat_records",
@@ -59,6 +69,10 @@ ROW_KEYS = ("layer", "iteration", "n_filters", "n_kept", "k", "p", "significant"
             "primary_circle_fraction_random", "klein_fraction_random",
             "off_model_fraction_random", "nerve_betti", "nerve_confidence", "nerve_robust",
             "nerve_loop_confidence", "nerve_stability", "reading")
+#: The shape columns (issue 23), after ``ROW_KEYS`` in a row of the two-field verdict:
+#: the homology over Z/3 and the shape both fields name (:mod:`cnntopo.topology.shape`).
+SHAPE_KEYS = ("significant_z3", "significant_z3_confidence", "undecided_z3",
+              "shape_confidence", "shape", "shape_reading")
 
 # The rules' thresholds (see `reading`).
 CIRCLE_DOMINANT = 0.5    # primary-circle fraction from which a loop reads as the primary circle
@@ -226,7 +240,7 @@ def _list(x):
 
 
 def verdict_row(*, layer, iteration, n_filters, n_kept, k, p, significance, klein=None,
-                nerve_betti=None, mapper_confidence=None):
+                nerve_betti=None, mapper_confidence=None, fields=None, shape=False):
     """One row of the verdict table from what was computed about one cloud.
 
     Parameters
@@ -243,11 +257,16 @@ def verdict_row(*, layer, iteration, n_filters, n_kept, k, p, significance, klei
         ...); None for filters that are not k x k with k >= 3.
     nerve_betti : list of int or None
     mapper_confidence : cnntopo.topology.mapper_stats.MapperConfidence or None
+    fields : cnntopo.topology.significance.FieldBars or None
+        The homology over Z/2 and Z/3 (H0-H2): `significance` is then its Z/2 bars.
+    shape : bool
+        Add the :data:`SHAPE_KEYS` (None where the cloud was too small to test); implied by
+        `fields`.
 
     Returns
     -------
     row : dict
-        The keys of ``ROW_KEYS``, in that order.
+        The keys of ``ROW_KEYS``, in that order, then :data:`SHAPE_KEYS` with `shape`.
     """
     klein = klein or {}
     row = {"layer": layer, "iteration": iteration, "n_filters": int(n_filters),
@@ -274,6 +293,13 @@ def verdict_row(*, layer, iteration, n_filters, n_kept, k, p, significance, klei
                    significant_confidence=[round(float(c), 3) for c in significance.confidence],
                    undecided=[bool(u) for u in significance.undecided])
     row["reading"] = reading(row)
+    if fields is not None or shape:
+        row.update(dict.fromkeys(SHAPE_KEYS))
+    if fields is not None:
+        from ..topology.shape import shape_of
+
+        cols = shape_of(fields, klein)
+        row.update({key: cols[key] for key in SHAPE_KEYS})
     return row
 
 
@@ -316,7 +342,7 @@ def select_iterations(specs, available, where):
 
 # ------------------------------------------------------------------------------ old files
 
-# Row keys of earlier versions and their names now (NAMES.md).
+# Row keys of earlier versions and their names now (docs/reference/names.md).
 RENAMED = {"n_filtered": "n_kept", "landmarks": "n_landmarks",
            "circle_fraction_before_filtering": "primary_circle_fraction_before_filtering"}
 
@@ -353,7 +379,9 @@ def upgrade_row(row):
 
 #: Row keys holding one value per dimension, and the column each entry becomes.
 SPLIT = {"significant": "b{}", "significant_confidence": "b{}_confidence",
-         "undecided": "b{}_undecided", "nerve_betti": "nerve_b{}",
+         "undecided": "b{}_undecided", "significant_z3": "z3_b{}",
+         "significant_z3_confidence": "z3_b{}_confidence", "undecided_z3": "z3_b{}_undecided",
+         "nerve_betti": "nerve_b{}",
          "nerve_confidence": "nerve_b{}_confidence", "nerve_robust": "nerve_b{}_robust"}
 #: Row keys whose lists vary in length from row to row (one entry per loop): kept whole.
 WHOLE = frozenset({"nerve_loop_confidence"})
@@ -437,15 +465,16 @@ def _dims(records, pattern):
     return q
 
 
-def _bars_cell(rec, n, sep):
-    if n == 0 or _missing(rec.get("b0")):
+def _bars_cell(rec, n, sep, prefix=""):
+    if n == 0 or _missing(rec.get(f"{prefix}b0")):
         return None
     cells = []
     for q in range(n):
-        b, c, u = rec.get(f"b{q}"), rec.get(f"b{q}_confidence"), rec.get(f"b{q}_undecided")
+        b, c, u = (rec.get(f"{prefix}b{q}"), rec.get(f"{prefix}b{q}_confidence"),
+                   rec.get(f"{prefix}b{q}_undecided"))
         if _missing(b):
             cells.append("?")
-        elif not _missing(u) and u and not b:
+        elif not _missing(u) and u and not b:  # no bar found, and too few points to tell
             cells.append("?")
         else:
             cells.append(f"{int(b)}" if _missing(c) else f"{int(b)} ({float(c):.2f})")
@@ -503,6 +532,18 @@ def _bars_header(dims, sep="  "):
     return sep.join(f"b{q} (conf)" for q in range(max(dims["b"], 2)))
 
 
+def _z3_header(dims, sep="  "):
+    return "Z/3 " + sep.join(f"b{q} (conf)" for q in range(max(dims["z3"], 2)))
+
+
+def _shape_cell(rec):
+    shape = rec.get("shape")
+    if _missing(shape):
+        return None
+    conf = rec.get("shape_confidence")
+    return str(shape) if _missing(conf) else f"{shape} ({float(conf):.2f})"
+
+
 def _nerve_header(dims, sep="  "):
     return "nerve " + sep.join(f"b{q} (conf)" for q in range(max(dims["nerve"], 2)))
 
@@ -521,12 +562,14 @@ TABLE_COLUMNS = (
     Column("landmarks", _key("n_landmarks")),
     Column(_bars_header, lambda r, d, s: _bars_cell(r, max(d["b"], 2), s), text=True,
            always=True),
+    Column(_z3_header, lambda r, d, s: _bars_cell(r, max(d["z3"], 2), s, "z3_"), text=True),
     Column("circle (rand)", lambda r, d, s: _with_random(r, "primary_circle_fraction")),
     Column("cover", _key("primary_circle_coverage")),
     Column("klein (rand)", lambda r, d, s: _with_random(r, "klein_fraction")),
     Column("off (rand)", lambda r, d, s: _with_random(r, "off_model_fraction")),
     Column(_nerve_header, lambda r, d, s: _nerve_cell(r, max(d["nerve"], 2), s), text=True),
     Column("stability", _key("nerve_stability")),
+    Column("shape (conf)", lambda r, d, s: _shape_cell(r), text=True),
     Column("reading", lambda r, d, s: _reading_cell(r), text=True, always=True),
 )
 #: What ``format_table`` writes.
@@ -572,7 +615,8 @@ def format_table(rows, *, style="text", lead=()):
         raise InputError(f"The 'style' parameter of format_table must be one of "
                          f"{list(TABLE_STYLES)}; got {style!r}.")
     records = _records(rows)
-    dims = {"b": _dims(records, "b{}"), "nerve": _dims(records, "nerve_b{}")}
+    dims = {"b": _dims(records, "b{}"), "z3": _dims(records, "z3_b{}"),
+            "nerve": _dims(records, "nerve_b{}")}
     sep = _SEP[style]
     lead_cols = []
     for item in lead:

@@ -34,7 +34,7 @@ COLOUR_BY = ("size", "theta", "klein-distance", "network", "iteration")
 
 
 def __getattr__(name):
-    if name == "COLOR_BY":  # the old spelling (NAMES.md: colour everywhere)
+    if name == "COLOR_BY":  # the old spelling (docs/reference/names.md: colour everywhere)
         from ..validation import warn_deprecated
 
         warn_deprecated("cnntopo.viz.colours.COLOR_BY", "COLOUR_BY")

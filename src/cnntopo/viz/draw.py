@@ -63,7 +63,7 @@ def _barcodes_png(result, caption, path):
 
     bars, sig = result.barcodes, result.significance
     counts = ([int(long_bars(d, scale=bars.scale)) for d in bars.diagrams] if sig is None
-              else [int(c) for c in sig.counts])
+              else [int(c) for c in sig.counts][:len(bars.diagrams)])  # H2: drawn to maxdim only
     save_figure(plot_barcodes(bars.diagrams, title=barcodes_title(f"Barcodes of {caption}", sig),
                               long_counts=counts), path, dpi=120)
 

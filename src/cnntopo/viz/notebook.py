@@ -104,7 +104,7 @@ def _barcodes(result, caption):
         seed = 0 if result.spec.significance is None else result.spec.significance.seed
         bars = lazy_witness_barcodes(result.points, int(n), seed=seed)
     counts = ([int(long_bars(d, scale=bars.scale)) for d in bars.diagrams] if sig is None
-              else [int(c) for c in sig.counts])
+              else [int(c) for c in sig.counts][:len(bars.diagrams)])  # H2: drawn to maxdim only
     fig = plot_barcodes(bars.diagrams, title=barcodes_title(f"Barcodes of {caption}", sig),
                         long_counts=counts)
     return _img(_png(fig), f"barcodes of {caption}")
