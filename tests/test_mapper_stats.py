@@ -130,3 +130,40 @@ def test_resample_i_is_the_same_for_any_count_and_any_number_of_processes(ring):
     stability, grid = nerve_stability(X, lens=F, resolution=8, gain=3.0,
                                       graph_kwargs={"vne": None}, n_jobs=2)
     assert (round(stability, 3), grid) == (ten.stability, ten.stability_grid)
+
+
+def test_a_duplicate_point_in_a_resample_changes_no_cluster(monkeypatch):
+    from cnntopo.topology.mapper import single_linkage_gap
+    from cnntopo.topology.mapper_stats import bootstrap_rows
+
+    # The hazard: a drawn-twice point adds a zero merge height and moves the gap rule's bins.
+    line = np.array([[0.0], [5.0], [10.0], [15.0]])
+    assert single_linkage_gap(line).tolist() == [0, 0, 0, 0]
+    assert len(set(single_linkage_gap(np.vstack([line, line[:1]])).tolist())) == 4
+    # So a resample is its distinct draws: the same draws, each once, in order.
+    seq = np.random.SeedSequence(7)
+    draws = np.random.default_rng(seq).integers(0, 500, 500)
+    rows = bootstrap_rows(seq, 500)
+    assert len(np.unique(draws)) < 500  # the draw did repeat points
+    assert rows.tolist() == sorted(set(draws.tolist()))
+    # and a resample's Mapper graph is built on those points, each once.
+    from cnntopo.topology import mapper_stats
+    from cnntopo.topology.nerve import nerve_betti
+
+    X, _ = noisy_circle(500, 0.05, seed=3)
+    F = pca_lens(X, 1)
+    bounds = [[float(F.min()), float(F.max())]]
+    g = mapper_graph(X, lens=F, resolution=8, gain=3.0)
+    base = extended_diagrams(g, mapper_stats._node_values(g, F[:, 0]))
+    graphs = []
+    real = mapper_stats.mapper_graph
+
+    def spy(points, **kw):
+        graphs.append(points)
+        return real(points, **kw)
+
+    monkeypatch.setattr(mapper_stats, "mapper_graph", spy)
+    _, betti = mapper_stats._resample(X, F, seq, 8, 3.0, bounds, {}, base)
+    assert len(graphs) == 1 and np.array_equal(graphs[0], X[rows])
+    assert betti == [int(b) for b in nerve_betti(real(X[rows], lens=F[rows], resolution=8,
+                                                      gain=3.0, lens_bounds=bounds))]

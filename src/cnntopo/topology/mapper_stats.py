@@ -21,7 +21,8 @@ Mapper", Found. Comput. Math. 18, 2018:
    the extended persistence diagram of a function on its nerve (here the mean first lens value
    of each node, on the flag complex): an ``Ext0`` point per component, an ``Ext1`` point per
    loop, spanning the function values the feature covers. Bootstrap resamples of the cloud
-   (drawn with replacement, seeded) give Mapper graphs with the same lens values and cover;
+   (drawn with replacement, seeded; each graph on the distinct points drawn, see
+   :func:`bootstrap_rows`) give Mapper graphs with the same lens values and cover;
    a feature of persistence ``p`` *survives* a resample when the bottleneck distance between
    the two diagrams is below ``p / 2`` (then no matching can send it to the diagonal). Its
    confidence is the share of resamples it survives: their confidence region at level
@@ -49,7 +50,7 @@ from .nerve import nerve_betti
 
 __all__ = ["sampling_delta", "auto_resolution", "auto_parameters", "extended_diagrams",
            "nerve_stability", "mapper_confidence", "MapperConfidence", "gain_of_overlap",
-           "THEORY_OVERLAPS", "REFERENCE", "PARALLEL_POINTS"]
+           "THEORY_OVERLAPS", "REFERENCE", "PARALLEL_POINTS", "bootstrap_rows"]
 
 REFERENCE = ("Carrière, Michel & Oudot (2018), 'Statistical analysis and parameter selection "
              "for Mapper', J. Mach. Learn. Res. 19(12): 1-39; Carrière & Oudot (2018), "
@@ -371,6 +372,30 @@ def _resample_seeds(seed, n_bootstrap):
     return np.random.SeedSequence([0x4D41, seed]).spawn(n_bootstrap)
 
 
+def bootstrap_rows(seed_seq, n):
+    """The distinct points of one bootstrap resample: `n` draws with replacement, sorted.
+
+    A point drawn twice would add a zero-length single-linkage merge: the gap rule's lowest
+    height would drop to 0 and every bin with it, and a cover set could split where the
+    cloud does not (``single_linkage_gap`` of 0, 5, 10, 15 is one cluster; with 0 twice,
+    four). A point's multiplicity carries no geometry, so a resample's graph is built on the
+    points it drew, each once.
+
+    Parameters
+    ----------
+    seed_seq : numpy.random.SeedSequence or int
+        The resample's seed.
+    n : int
+        Points in the cloud (and draws).
+
+    Returns
+    -------
+    rows : ndarray of int64, shape (m,)
+        Increasing row indices, m <= n (about 0.63 n).
+    """
+    return np.unique(np.random.default_rng(seed_seq).integers(0, n, n))
+
+
 def _resample(points, lens, seed_seq, resolution, gain, bounds, kw, base):
     """One task: a bootstrap resample's Mapper graph, read against the graph's diagrams.
 
@@ -381,7 +406,7 @@ def _resample(points, lens, seed_seq, resolution, gain, bounds, kw, base):
     betti : list of int
         Its nerve's Betti numbers.
     """
-    rows = np.random.default_rng(seed_seq).integers(0, len(points), len(points))
+    rows = bootstrap_rows(seed_seq, len(points))
     F = lens[rows]
     with warnings.catch_warnings():  # a thin resample may leave no node: that is a finding
         warnings.simplefilter("ignore", UserWarning)
