@@ -158,6 +158,23 @@ def _sq(X, i, j):
 
 
 @numba.njit(cache=True, nogil=True)
+def _node_components(comp, start, end, left, right, node_comp):
+    """Per tree node, the component all its points are in, or -1 where they differ."""
+    # Children come after their parent, so a reverse sweep is bottom-up.
+    for node in range(start.shape[0] - 1, -1, -1):
+        if left[node] < 0:
+            c = comp[start[node]]
+            for r in range(start[node] + 1, end[node]):
+                if comp[r] != c:
+                    c = -1
+                    break
+            node_comp[node] = c
+        else:
+            cl, cr = node_comp[left[node]], node_comp[right[node]]
+            node_comp[node] = cl if cl == cr else -1
+
+
+@numba.njit(cache=True, nogil=True)
 def _boruvka(X, order, start, end, left, right, lo, hi):
     """MST edges (u, v, squared weight) by Borůvka rounds of nearest-other-component queries.
 
@@ -194,18 +211,7 @@ def _boruvka(X, order, start, end, left, right, lo, hi):
     while n_edges < m - 1:
         for i in range(m):
             comp[i] = _find(uf, i)
-        # Children come after their parent, so a reverse sweep is bottom-up.
-        for node in range(n_nodes - 1, -1, -1):
-            if left[node] < 0:
-                c = comp[start[node]]
-                for r in range(start[node] + 1, end[node]):
-                    if comp[r] != c:
-                        c = -1
-                        break
-                node_comp[node] = c
-            else:
-                cl, cr = node_comp[left[node]], node_comp[right[node]]
-                node_comp[node] = cl if cl == cr else -1
+        _node_components(comp, start, end, left, right, node_comp)
         for i in range(m):
             best_d[i] = np.inf
             best_a[i] = -1
@@ -464,17 +470,7 @@ def _connect(Xs, start, end, left, right, lo, hi, uf, height):
             done[i] = False
         if n_comp == 1:
             return 1
-        for node in range(n_nodes - 1, -1, -1):
-            if left[node] < 0:
-                c = comp[start[node]]
-                for r in range(start[node] + 1, end[node]):
-                    if comp[r] != c:
-                        c = -1
-                        break
-                node_comp[node] = c
-            else:
-                cl, cr = node_comp[left[node]], node_comp[right[node]]
-                node_comp[node] = cl if cl == cr else -1
+        _node_components(comp, start, end, left, right, node_comp)
         merged = False
         for i in range(m):
             ci = comp[i]
