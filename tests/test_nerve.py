@@ -47,7 +47,7 @@ def test_one_skeleton_cycles_overcount():
 
 
 def test_matches_gudhi_clique_complex():
-    gudhi = need_module("gudhi", "GUDHI (the dev extra)")
+    gudhi = need_module("gudhi", "GUDHI (a core dependency)")
     rng = np.random.default_rng(3)
     for trial in range(5):
         n = 25
