@@ -16,23 +16,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 
 import numpy as np
-
-
-def best_of(fn, repeats):
-    times, out = [], None
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return min(times), out
+from bench_mapper import best_of, load_cloud
 
 
 def largest_cover_set(cache):
-    from bench_mapper import load_cloud
-
     from cnntopo.topology.mapper import cover_sets, pca_lens, variance_normalise
 
     _, X = load_cloud("vgg16:13", cache)

@@ -248,6 +248,31 @@ def _null_cloud(rng, n, dim, model, factor, density):
     return z
 
 
+def _null_replicates(key, seed_key, dim, factor, n_null, progress, replicate):
+    """Yield ``replicate(cloud, resample_size, rng)`` for each of the `n_null` null resamples.
+
+    The null clouds (fewer than `n_null` when density filtering makes them costly) and their
+    resamples are drawn from the seed of `seed_key`, in one order, so the one-field and the
+    two-field tests see the same null resamples.
+    """
+    n_in, n_sub = key["null_input"], key["resample_size"]
+    density = None if key["density"] is None else tuple(key["density"])
+    work = n_in * (density[0] + 100) if density is not None else 0
+    n_clouds = n_null if work == 0 else int(
+        np.clip(np.ceil(n_null * _NULL_NEIGHBOUR_BUDGET / work), _MIN_NULL_CLOUDS, n_null))
+    digest = NULL_CACHE.digest(seed_key)
+    rng = np.random.default_rng(np.random.SeedSequence([_NULL_STREAM, int(digest, 16)]))
+    bar = _progress(n_null, "null clouds", progress)
+    cloud, made = None, -1
+    for i in range(n_null):
+        if i * n_clouds // n_null != made:
+            made = i * n_clouds // n_null
+            cloud = _null_cloud(rng, n_in, dim, key["model"], factor, density)
+        yield replicate(cloud, min(n_sub, len(cloud)), rng)
+        bar.update()
+    bar.close()
+
+
 def _null_maxima(key, dim, factor, *, n_null, progress, cache_dir):
     """The two longest bars per dimension of each null resample, shape (n_null, maxdim + 1, 2).
 
@@ -257,25 +282,14 @@ def _null_maxima(key, dim, factor, *, n_null, progress, cache_dir):
     maxima = NULL_CACHE.get(key, cache_dir)
     if maxima is not None:
         return maxima
-    digest = NULL_CACHE.digest(key)
-    n_in, n_sub = key["null_input"], key["resample_size"]
-    density = None if key["density"] is None else tuple(key["density"])
-    work = n_in * (density[0] + 100) if density is not None else 0
-    n_clouds = n_null if work == 0 else int(
-        np.clip(np.ceil(n_null * _NULL_NEIGHBOUR_BUDGET / work), _MIN_NULL_CLOUDS, n_null))
-    rng = np.random.default_rng(np.random.SeedSequence([_NULL_STREAM, int(digest, 16)]))
-    maxima = np.empty((n_null, key["maxdim"] + 1, 2))
-    bar = _progress(n_null, "null clouds", progress)
-    cloud, made = None, -1
-    for i in range(n_null):
-        if i * n_clouds // n_null != made:
-            made = i * n_clouds // n_null
-            cloud = _null_cloud(rng, n_in, dim, key["model"], factor, density)
-        ratios = _replicate(cloud, key["n_landmarks"], min(n_sub, len(cloud)), rng,
-                            maxdim=key["maxdim"], coeff=key["coeff"])
-        maxima[i] = [_top_two(r) for r in ratios]
-        bar.update()
-    bar.close()
+
+    def replicate(cloud, m, rng):
+        ratios = _replicate(cloud, key["n_landmarks"], m, rng, maxdim=key["maxdim"],
+                            coeff=key["coeff"])
+        return [_top_two(r) for r in ratios]
+
+    maxima = np.array(list(_null_replicates(key, key, dim, factor, n_null, progress, replicate)),
+                      dtype=np.float64).reshape(n_null, key["maxdim"] + 1, 2)
     NULL_CACHE.put(key, maxima, cache_dir)
     return maxima
 
@@ -721,26 +735,16 @@ def _null_maxima_fields(key, base_key, dim, factor, *, n_null, progress, cache_d
     if maxima is not None:
         return maxima
     n_fields, maxdim = len(key["fields"]), key["maxdim"]
-    n_in, n_sub = key["null_input"], key["resample_size"]
-    density = None if key["density"] is None else tuple(key["density"])
-    work = n_in * (density[0] + 100) if density is not None else 0
-    n_clouds = n_null if work == 0 else int(
-        np.clip(np.ceil(n_null * _NULL_NEIGHBOUR_BUDGET / work), _MIN_NULL_CLOUDS, n_null))
-    digest = NULL_CACHE.digest(base_key)
-    rng = np.random.default_rng(np.random.SeedSequence([_NULL_STREAM, int(digest, 16)]))
-    maxima = np.empty((n_null, n_fields, maxdim + 1, 2))
-    bar = _progress(n_null, "null clouds", progress)
-    cloud, made = None, -1
-    for i in range(n_null):
-        if i * n_clouds // n_null != made:
-            made = i * n_clouds // n_null
-            cloud = _null_cloud(rng, n_in, dim, key["model"], factor, density)
-        ratios = _replicate_fields(cloud, key["n_landmarks"], min(n_sub, len(cloud)), rng,
-                                   maxdim=maxdim, fields=key["fields"],
-                                   h2_landmarks=key["h2_landmarks"], engine=engine)
-        maxima[i] = [[_top_two(r) for r in per_field] for per_field in ratios]
-        bar.update()
-    bar.close()
+
+    def replicate(cloud, m, rng):
+        ratios = _replicate_fields(cloud, key["n_landmarks"], m, rng, maxdim=maxdim,
+                                   fields=key["fields"], h2_landmarks=key["h2_landmarks"],
+                                   engine=engine)
+        return [[_top_two(r) for r in per_field] for per_field in ratios]
+
+    maxima = np.array(list(_null_replicates(key, base_key, dim, factor, n_null, progress,
+                                            replicate)),
+                      dtype=np.float64).reshape(n_null, n_fields, maxdim + 1, 2)
     NULL_CACHE.put(key, maxima, cache_dir)
     if base_key["maxdim"] <= 1 and NULL_CACHE.get(base_key, cache_dir) is None:
         NULL_CACHE.put(base_key, maxima[:, 0, :base_key["maxdim"] + 1], cache_dir)
