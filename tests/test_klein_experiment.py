@@ -136,3 +136,33 @@ def test_klein_layers_is_listed_but_not_in_all(capsys):
     if not torch.cuda.is_available():
         assert main(["reproduce", "klein-layers", "--scale", "smoke", "--device", "cuda"]) == 2
         assert "'device' parameter of run_klein_layers" in capsys.readouterr().err
+
+
+def test_the_verdict_keeps_the_shape_and_old_results_still_redraw(tmp_path):
+    """A run's verdict stores the shape columns (issue 23); results written before, whose
+    verdicts lack them, redraw as they were, and a verdict with a shape shows it."""
+    import shutil
+    from pathlib import Path
+
+    from cnntopo.experiments.klein_layers import _verdicts, redraw_klein_layers
+
+    docs = Path(__file__).resolve().parents[1] / "docs" / "klein-layers"
+    old = json.loads((docs / "klein_layers.json").read_text())
+    run = old["datasets"]["mnist"]["runs"]["klein-init"]
+    v = _verdicts({"klein-init": [np.array(f) for f in run["conv1_final"]]})["klein-init"]
+    for key in ("shape", "shape_confidence", "shape_reading", "significant_z3",
+                "significant_z3_confidence", "undecided", "undecided_z3"):
+        assert key in v, key
+    assert len(v["significant"]) == len(v["significant_z3"]) == 3
+    stored = run["verdict"]  # written before issue 23: b0 and b1 over Z/2
+    assert "shape" not in stored and v["significant"][:2] == stored["significant"]
+    assert (v["reading"], v["n_kept"]) == (stored["reading"], stored["n_kept"])
+
+    shutil.copy(docs / "klein_layers.json", tmp_path / "klein_layers.json")
+    redraw_klein_layers(tmp_path)
+    assert (tmp_path / "klein_layers.md").read_text() == (docs / "klein_layers.md").read_text()
+    run["verdict"] = json.loads(json.dumps(v))
+    (tmp_path / "klein_layers.json").write_text(json.dumps(old))
+    redraw_klein_layers(tmp_path)
+    assert f"; shape: {v['shape']} ({v['shape_confidence']:.2f}) |" in \
+        (tmp_path / "klein_layers.md").read_text()

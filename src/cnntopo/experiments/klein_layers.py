@@ -350,17 +350,26 @@ def _bank_readings(cfg):
             for family in ("klein", "circle", "gabor", "random")}
 
 
+# The verdict's columns a run keeps: its bars over Z/2 (b0, b1, b2) and Z/3, the Klein
+# readings, the reading and the shape both fields name (cnntopo.topology.shape). Results
+# written before issue 23 hold the first seven only (b0 and b1 over Z/2): the tables read
+# ``reading``, ``significant[1]`` and ``n_kept``, and the shape where there is one.
+_VERDICT_KEYS = ("n_filters", "n_kept", "significant", "significant_confidence",
+                "primary_circle_fraction", "klein_fraction", "reading", "n_landmarks",
+                "undecided", "significant_z3", "significant_z3_confidence", "undecided_z3",
+                "shape", "shape_confidence", "shape_reading")
+
+
 def _verdicts(filters):
-    """The verdict row of each trainable run's last conv1 filters, all seeds pooled."""
+    """The verdict row of each trainable run's last conv1 filters, all seeds pooled
+    (`_VERDICT_KEYS` of it)."""
     from ..verdict.analysis import describe_cloud
 
     out = {}
     for run, per_seed in filters.items():
         row = describe_cloud(np.concatenate([f.reshape(-1, 9) for f in per_seed]),
                              n_landmarks="auto", seed=0)
-        out[run] = {k: row[k] for k in ("n_filters", "n_kept", "significant",
-                                         "significant_confidence", "primary_circle_fraction",
-                                         "klein_fraction", "reading")}
+        out[run] = {k: row[k] for k in _VERDICT_KEYS if k in row}
     return out
 
 

@@ -247,6 +247,8 @@ def _readings(name, s, d):
         v = d["runs"][run].get("verdict")
         verdict = (f"{v['reading']} (b1 = {v['significant'][1]}, {v['n_kept']} filters)"
                    if v else "–")
+        if v and v.get("shape"):  # results from before issue 23 have no shape
+            verdict += f"; shape: {v['shape']} ({v['shape_confidence']:.2f})"
         lines.append(f"| {run} | " + " | ".join(cells) + f" | {verdict} |")
     return lines
 
