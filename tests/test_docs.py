@@ -139,6 +139,35 @@ def test_the_shapes_page_is_what_its_script_writes(tmp_path):
     assert (DOCS / "shapes.md").read_text() == (tmp_path / "shapes.md").read_text()
 
 
+def test_the_shapes_klein_layer_rows_are_what_the_script_computes(tmp_path):
+    """The Klein-layer rows of docs/shapes.json are the verdict of the experiment's conv1
+    (docs/klein-layers/klein_layers.json, seeds pooled) and of the Klein bank, computed again
+    (80-filter clouds: seconds), and the refresh keeps every other row as it was."""
+    from cnntopo.files import atomic_write_json
+
+    spec = importlib.util.spec_from_file_location("shapes_doc", ROOT / "scripts" / "shapes_doc.py")
+    shapes_doc = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(shapes_doc)
+    data = json.loads((DOCS / "shapes.json").read_text())
+    stored = [r for r in data["rows"] if r.get("source") in shapes_doc.KLEIN_SOURCES]
+    atomic_write_json(tmp_path / "rows.json", shapes_doc.klein_layer_rows()
+                      + shapes_doc.klein_bank_rows())
+    assert stored == json.loads((tmp_path / "rows.json").read_text())
+    results = json.loads((DOCS / "klein-layers" / "klein_layers.json").read_text())
+    trained = [(d, run) for d, v in results["datasets"].items() for run, r in v["runs"].items()
+               if "conv1_final" in r]
+    assert len(trained) == sum(r["source"] == "klein-layers" for r in stored) == 5
+    assert [r["model"] for r in stored if r["source"] == "klein-layers"][1] == \
+        "klein-layers mnist: klein-init (5 seeds pooled)"
+    # a refresh replaces those rows and leaves the others (the atlas: minutes of CPU) alone
+    others = [r for r in data["rows"] if r.get("source") not in shapes_doc.KLEIN_SOURCES]
+    atomic_write_json(tmp_path / "shapes.json", {"seconds": 1.0, "rows": others + stored[:1]})
+    shapes_doc.main(["--refresh-klein-layers", "--rows", str(tmp_path / "shapes.json"),
+                     "--out", str(tmp_path / "shapes.md")])
+    again = json.loads((tmp_path / "shapes.json").read_text())["rows"]
+    assert again == others + stored
+
+
 def test_no_page_copies_a_generated_table_by_hand():
     generated = {line.strip() for path in GENERATED for line in path.read_text().splitlines()
                  if line.startswith("| ") and not line.startswith("|---")}
