@@ -316,3 +316,116 @@ def test_density_filter_fast_path_brute_force_integer_clouds(seed, n, dims, k, p
         mp.setattr(pc, "_BOUND_Z", z)
         got = density_filter(x, k, p)
     np.testing.assert_array_equal(got, _reference_kept(_brute_kth(x, k), p))
+
+
+# ------------------------------------- density_filter: the screened path (large clouds)
+
+@pytest.fixture
+def screen_log(monkeypatch):
+    """Send every cloud through the screen; record (thresholds, points queried exactly)."""
+    from cnntopo.cloud import kdtree
+
+    calls = []
+    real_brackets, real_query = kdtree.kth_distance_brackets, pc._query_kth
+
+    def brackets(points, k, thresholds, margin, **kw):
+        calls.append({"thresholds": len(thresholds), "exact": 0})
+        return real_brackets(points, k, thresholds, margin, **kw)
+
+    def query(tree, y, rows, k, bound=np.inf):
+        if calls:
+            calls[-1]["exact"] += rows.size
+        return real_query(tree, y, rows, k, bound)
+
+    monkeypatch.setattr(pc, "_SCREEN_POINTS", 0)
+    monkeypatch.setattr(kdtree, "kth_distance_brackets", brackets)
+    monkeypatch.setattr(pc, "_query_kth", query)
+    return calls
+
+
+@pytest.mark.parametrize("cloud, k, p", [
+    ("sphere", 30, 0.3), ("sphere", 30, 2e-4), ("sphere", 30, 0.95), ("sphere", 5, 0.97),
+    ("clusters", 25, 0.05), ("clusters", 25, 0.3), ("clusters", 200, 0.1),
+    ("duplicates", 1, 0.2), ("duplicates", 3, 0.15), ("duplicates", 12, 0.3),
+    ("grid", 1, 0.3), ("grid", 4, 0.5), ("grid", 20, 0.9),
+])
+def test_density_filter_screen_matches_sklearn(cloud, k, p, screen_log):
+    x = {"sphere": lambda: _sphere_points(5000, seed=13), "clusters": _clusters,
+         "duplicates": _duplicated_sphere, "grid": _grid}[cloud]()
+    got = density_filter(x, k, p)
+    kth = _sklearn_kth(x, k)
+    np.testing.assert_array_equal(got, _reference_kept(kth, p))
+    assert got.dtype == np.int64
+    # the screen ran, except where the cut-off is 0 (more duplicates than points kept)
+    assert (screen_log and screen_log[0]["thresholds"] > 0) or kth[got].max() == 0
+
+
+def test_density_filter_screen_queries_few_points_exactly(screen_log):
+    # the point of the screen: only points near the cut-off get an exact k-NN query
+    x = _sphere_points(30_000, seed=16)
+    got = density_filter(x, 100, 0.3)
+    np.testing.assert_array_equal(got, _reference_kept(_sklearn_kth(x, 100), 0.3))
+    (call,) = screen_log
+    sample = min(pc._SCREEN_SAMPLE, x.shape[0])
+    assert call["exact"] - sample < 0.05 * x.shape[0]
+
+
+@pytest.mark.parametrize("z", [0.0, -3.0, -40.0, 40.0])
+def test_density_filter_screen_thresholds_off_the_cut(z, screen_log, monkeypatch):
+    # thresholds that miss the cut-off (all below, or spread far) cost exact queries of
+    # more points, never a different kept set
+    monkeypatch.setattr(pc, "_SCREEN_Z", z)
+    monkeypatch.setattr(pc, "_SCREEN_SAMPLE", 64)
+    x = _clusters()
+    np.testing.assert_array_equal(density_filter(x, 25, 0.3),
+                                  _reference_kept(_sklearn_kth(x, 25), 0.3))
+
+
+def test_density_filter_screen_all_duplicates_falls_back(screen_log):
+    # every k-th distance is 0: no threshold can sit above 0, the bounded path decides
+    x = np.repeat(_sphere_points(50, seed=17), 40, axis=0)
+    np.testing.assert_array_equal(density_filter(x, 10, 0.3),
+                                  _reference_kept(np.zeros(x.shape[0]), 0.3))
+    assert screen_log == []
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2 ** 32 - 1), st.integers(60, 400), st.integers(1, 9),
+       st.integers(1, 12), st.floats(0.01, 0.99), st.sampled_from([-4.0, 0.0, 1.0, 6.0]),
+       st.sampled_from([8, 64, 2048]))
+def test_density_filter_screen_brute_force_integer_clouds(seed, n, dims, k, p, z, sample):
+    # Integer clouds: every distance exact, duplicates and ties everywhere, thresholds that
+    # fall exactly on distances; the screen must keep exactly the brute-force set.
+    x = np.random.default_rng(seed).integers(0, 5, size=(n, dims)).astype(float)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(pc, "_SCREEN_POINTS", 0)
+        mp.setattr(pc, "_SCREEN_Z", z)
+        mp.setattr(pc, "_SCREEN_SAMPLE", sample)
+        got = density_filter(x, k, p)
+    np.testing.assert_array_equal(got, _reference_kept(_brute_kth(x, k), p))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2 ** 32 - 1), st.integers(30, 300), st.sampled_from([1, 2, 3, 8, 9, 24]),
+       st.integers(1, 20), st.integers(1, 12), st.booleans())
+def test_kth_distance_brackets_hold_the_exact_distance(seed, n, dims, k, n_t, integer):
+    from cnntopo.cloud.kdtree import kth_distance_brackets
+
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 4, size=(n, dims)).astype(float) if integer \
+        else rng.standard_normal((n, dims))
+    k = min(k, n - 1)
+    kth2 = _brute_kth(x, k) ** 2
+    # thresholds on and between actual squared distances (exact ties included)
+    t = np.unique(np.concatenate([rng.choice(kth2, n_t), rng.uniform(0, kth2.max() + 1, 2)]))
+    t = t[t > 1e-9]
+    if t.size == 0:
+        return
+    low, high = kth_distance_brackets(x, k, t, 1e-12, leaf_size=int(rng.integers(1, 40)),
+                                      threads=int(rng.integers(1, 3)))
+    edges = np.concatenate([[0.0], t, [np.inf]])
+    assert np.all(low < high)
+    assert np.all(edges[low + 1] <= kth2) and np.all(kth2 < edges[high + 1])
+    # a bracket is one threshold wide unless the distance sits on a threshold (within margin)
+    on = np.isin(kth2, t)
+    assert np.all((high - low == 1) | on)

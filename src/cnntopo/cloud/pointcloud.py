@@ -9,6 +9,7 @@ filtration rho(k, p, X) then keeps the fraction ``p`` of points whose distance t
 from __future__ import annotations
 
 import numbers
+import os
 
 import numpy as np
 
@@ -27,6 +28,13 @@ _BOUND_Z = 4.0
 # threads costs more than a small query (13 ms against 2 ms for 300 points on a busy 2-core
 # machine), and the Watcher filters every layer at every snapshot.
 _PARALLEL_QUERIES = 4096
+# density_filter screens clouds of at least this many points in compiled code (below it,
+# cKDTree's bounded query is as fast), with thresholds at this many quantiles of a sample
+# of this size spread over this many binomial standard deviations either side of p.
+_SCREEN_POINTS = 20_000
+_SCREEN_THRESHOLDS = 24
+_SCREEN_SAMPLE = 2048
+_SCREEN_Z = 6.0
 
 
 def normalise(points, *, rtol=1e-10, atol=0.0):
@@ -156,6 +164,65 @@ def knn_distance(points, k):
 def _densest(x, k, n_kept):
     """Indices of the `n_kept` points of smallest k-th neighbour distance, ties by index.
 
+    On large clouds the k-th distances are first bracketed between thresholds near the
+    cut-off (:func:`cnntopo.cloud.kdtree.kth_distance_brackets`, exact brackets from a
+    compiled screen of the pairs closer than the largest threshold). Points whose bracket
+    lies wholly below the threshold under which fewer than `n_kept` points can lie are kept,
+    points whose bracket lies wholly above the one under which `n_kept` points surely lie are
+    dropped, and only the few in between get their exact distance from cKDTree, the same
+    numbers :func:`knn_distance` gives, so the kept set is the same. The thresholds come from
+    a sample's exact distances: they decide the speed, never the result.
+    """
+    n_points = x.shape[0]
+    y, tree = _build_tree(x)
+    if n_points < _SCREEN_POINTS:
+        return _densest_bounded(y, tree, k, n_kept)
+    q = n_kept / n_points
+    rng = np.random.default_rng(0)  # fixed: the sample decides only the running time
+    sample = np.sort(rng.choice(n_points, min(_SCREEN_SAMPLE, n_points), replace=False))
+    exact = _query_kth(tree, y, sample, k)[sample]
+    half = _SCREEN_Z * np.sqrt(q * (1 - q) / sample.size) + 2 / sample.size
+    levels = np.clip(np.linspace(q - half, q + half, _SCREEN_THRESHOLDS), 0.0, 1.0)
+    # Squared distances are screened with rounding far below `margin` (a few ulps of the
+    # largest possible squared distance); thresholds closer than that are merged.
+    margin = 1e-12 * 4 * float(np.einsum("ij,ij->i", y, y).max())
+    thresholds = []
+    for t in np.quantile(exact, levels) ** 2:
+        if t > 4 * margin and (not thresholds or t > thresholds[-1] + 8 * margin):
+            thresholds.append(float(t))
+    if not thresholds or not np.isfinite(margin) or margin <= 0:
+        return _densest_bounded(y, tree, k, n_kept)
+    from .kdtree import kth_distance_brackets
+
+    low, high = kth_distance_brackets(y, k, np.array(thresholds), margin,
+                                      leaf_size=_LEAFSIZE, threads=_threads())
+    n_t = len(thresholds)
+    b = np.arange(n_t)
+    # fewer than n_kept points can lie below threshold b_lo: every point surely below it is
+    # kept; at least n_kept points lie below threshold b_hi: every point surely above it is
+    # dropped.
+    maybe_below = np.searchsorted(np.sort(low), b, side="left")      # #{low < b}
+    surely_below = np.searchsorted(np.sort(high), b, side="right")   # #{high <= b}
+    b_lo = int(np.count_nonzero(maybe_below < n_kept)) - 1
+    above = np.flatnonzero(surely_below >= n_kept)
+    b_hi = int(above[0]) if above.size else n_t
+    kept = np.flatnonzero(high <= b_lo) if b_lo >= 0 else np.empty(0, dtype=np.int64)
+    undecided = np.flatnonzero(~(high <= b_lo) & ~(low >= b_hi))
+    distances = _query_kth(tree, y, undecided, k)[undecided]
+    chosen = undecided[np.argsort(distances, kind="stable")[:n_kept - kept.size]]
+    return np.sort(np.concatenate([kept, chosen])).astype(np.int64)
+
+
+def _threads():
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # macOS, Windows
+        return max(1, os.cpu_count() or 1)
+
+
+def _densest_bounded(y, tree, k, n_kept):
+    """Indices of the `n_kept` points of smallest k-th neighbour distance, ties by index.
+
     Exact, yet without every distance: the cut-off distance is estimated from the exact
     distances of a random sample of points, raised to a quantile safely above the kept
     fraction, and every point is then queried with that distance as an upper bound. All
@@ -165,8 +232,7 @@ def _densest(x, k, n_kept):
     bound; otherwise the undecided points are queried in full. The sample only decides the
     speed, never the result.
     """
-    n_points = x.shape[0]
-    y, tree = _build_tree(x)
+    n_points = y.shape[0]
     everyone = tree.indices
     q = n_kept / n_points
     # Sample size balancing its own cost (m queries) against the extra points that the
