@@ -10,6 +10,11 @@ distance (knn_distance). Both must give sklearn's kept set exactly.
 
     python benchmarks/bench_density.py            # full size (sklearn: minutes)
     python benchmarks/bench_density.py --n 20000  # quick
+    cnntopo filters vgg16-keras --layer 13 -o l13.npy
+    python benchmarks/bench_density.py --points l13.npy --k 100 --p 0.3   # issue 21's cloud
+
+A row for the bounded cKDTree query that density_filter used before the compiled screen
+(issue 21: `_densest_bounded`, still its path below 20,000 points) is timed too.
 """
 
 from __future__ import annotations
@@ -20,7 +25,9 @@ import time
 import numpy as np
 from sklearn.neighbors import NearestNeighbors
 
-from cnntopo.cloud.pointcloud import density_filter, normalise
+from cnntopo.cloud.pointcloud import (_build_tree, _densest_bounded, density_filter,
+                                      normalise)
+from cnntopo.cloud.prepare import prepare_points
 
 
 def make_cloud(n, seed=0, noise=0.15):
@@ -48,9 +55,18 @@ def main(argv=None):
     parser.add_argument("--k", type=int, default=200)
     parser.add_argument("--p", type=float, default=0.3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--points", help="a .npy of raw filters (e.g. `cnntopo filters`); "
+                                         "normalised as prepare_points does")
     args = parser.parse_args(argv)
 
-    x = make_cloud(args.n, args.seed)
+    if args.points:
+        raw = np.load(args.points)
+        x = normalise(raw)[0]
+        args.n = x.shape[0]
+        _, t_prepare = _time(lambda: prepare_points(raw, k=args.k, p=args.p))
+    else:
+        x = make_cloud(args.n, args.seed)
+        t_prepare = None
 
     # What users run: the kept indices only.
     idx, t_ours = _time(lambda: density_filter(x, args.k, args.p))
@@ -64,6 +80,12 @@ def main(argv=None):
 
     (ref_dist, ref_idx), t_ref = _time(reference)
 
+    def bounded():
+        y, tree = _build_tree(x)
+        return _densest_bounded(y, tree, args.k, idx.size)
+
+    idx_bounded, t_bounded = _time(bounded)
+
     rel = np.max(np.abs(dist - ref_dist) / ref_dist)
     same = np.array_equal(idx, ref_idx) and np.array_equal(idx_full, ref_idx)
     print(f"rho(k={args.k}, p={args.p}) on {args.n} points in R^9 (kept {idx.size})")
@@ -73,6 +95,12 @@ def main(argv=None):
     print(f"{'cnntopo density_filter(x, k, p)':<52}{t_ours:>10.2f}{t_ref / t_ours:>8.2f}")
     print(f"{'cnntopo density_filter(..., return_distances=True)':<52}"
           f"{t_full:>10.2f}{t_ref / t_full:>8.2f}")
+    print(f"{'cnntopo before the screen (bounded cKDTree query)':<52}"
+          f"{t_bounded:>10.2f}{t_ref / t_bounded:>8.2f}")
+    if t_prepare is not None:
+        print(f"{'cnntopo prepare_points(raw, k, p)':<52}{t_prepare:>10.2f}{t_ref / t_prepare:>8.2f}")
+    print(f"screen vs before: {t_bounded / t_ours:.2f}x")
+    same = same and np.array_equal(idx_bounded, ref_idx)
     print(f"max relative distance difference {rel:.2e}; same kept set: {same}")
     if rel > 1e-9 or not same:
         raise SystemExit("outputs disagree")
