@@ -275,8 +275,12 @@ def density_filter(points, k, p, *, return_distances=False):
     Equal distances are broken by the lower index, so the result is deterministic.
 
     The kept set is exact (the same as from :func:`knn_distance`), but without
-    `return_distances` only the points near and below the cut-off are queried in full,
-    which is several times faster for small `p`.
+    `return_distances` only the points near the cut-off get an exact k-nearest query: on
+    clouds of 20,000 points or more a compiled screen first brackets every point's k-th
+    distance between thresholds near the cut-off
+    (:func:`cnntopo.cloud.kdtree.kth_distance_brackets`; 3.9 s instead of 14.7 s for VGG16's
+    262,144 layer-13 filters at rho(100, 0.3)), and smaller clouds query everything with a
+    distance bound estimated from a sample, so far points stop early.
 
     Parameters
     ----------
