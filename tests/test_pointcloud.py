@@ -429,3 +429,14 @@ def test_kth_distance_brackets_hold_the_exact_distance(seed, n, dims, k, n_t, in
     # a bracket is one threshold wide unless the distance sits on a threshold (within margin)
     on = np.isin(kth2, t)
     assert np.all((high - low == 1) | on)
+
+
+@pytest.mark.parametrize("scale", [1e-156, 1e-120, 1e120, 1e150])
+def test_density_filter_screen_tiny_and_huge_coordinates(scale, monkeypatch):
+    # raw (not normalised) clouds at extreme scales: the kept set of knn_distance's own
+    # distances at that scale (scaling rounds the integer ties apart), with the screen where
+    # squared distances stay normal floats and the bounded query elsewhere
+    monkeypatch.setattr(pc, "_SCREEN_POINTS", 0)
+    x = np.random.default_rng(18).integers(0, 5, size=(400, 4)).astype(float) * scale
+    np.testing.assert_array_equal(density_filter(x, 6, 0.3),
+                                  _reference_kept(knn_distance(x, 6), 0.3))

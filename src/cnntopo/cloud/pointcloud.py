@@ -185,12 +185,17 @@ def _densest(x, k, n_kept):
     levels = np.clip(np.linspace(q - half, q + half, _SCREEN_THRESHOLDS), 0.0, 1.0)
     # Squared distances are screened with rounding far below `margin` (a few ulps of the
     # largest possible squared distance); thresholds closer than that are merged.
-    margin = 1e-12 * 4 * float(np.einsum("ij,ij->i", y, y).max())
+    largest = float(np.einsum("ij,ij->i", y, y).max())
+    margin = 1e-12 * 4 * largest
+    if not 1e-280 < largest < 1e280:
+        # squared distances would underflow into subnormals (rounding no longer relative)
+        # or overflow: the bounded query works on the distances themselves
+        return _densest_bounded(y, tree, k, n_kept)
     thresholds = []
     for t in np.quantile(exact, levels) ** 2:
         if t > 4 * margin and (not thresholds or t > thresholds[-1] + 8 * margin):
             thresholds.append(float(t))
-    if not thresholds or not np.isfinite(margin) or margin <= 0:
+    if not thresholds:
         return _densest_bounded(y, tree, k, n_kept)
     from .kdtree import kth_distance_brackets
 
