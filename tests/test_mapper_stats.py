@@ -43,6 +43,70 @@ def test_extended_persistence_of_a_square_and_a_triangle_by_hand():
     assert extended_diagrams(filled, np.array([0.0, 1.0, 2.0, 1.0]))["ext1"].shape == (0, 2)
 
 
+def _gudhi_extended_diagrams(graph, node_values):
+    """The reference: GUDHI's extended persistence of the lower-star flag complex."""
+    import gudhi
+
+    st = gudhi.SimplexTree()
+    index = {node["id"]: i for i, node in enumerate(graph["nodes"])}
+    for i, v in enumerate(node_values):
+        st.insert([i], filtration=float(v))
+    for link in graph["links"]:
+        a, b = index[link["source"]], index[link["target"]]
+        st.insert([a, b], filtration=float(max(node_values[a], node_values[b])))
+    st.expansion(2)
+    st.extend_filtration()
+    ordinary, relative, ext_plus, ext_minus = st.extended_persistence()
+
+    def pick(pairs, dim):
+        out = np.array([p for q, p in pairs if q == dim], dtype=np.float64).reshape(-1, 2)
+        return out[np.lexsort((out[:, 1], out[:, 0]))]
+
+    return {"ord0": pick(ordinary, 0), "rel1": pick(relative, 1), "ext0": pick(ext_plus, 0),
+            "ext1": pick(ext_minus, 1)}
+
+
+def _random_graph(rng):
+    n = int(rng.integers(1, 35))
+    p = rng.uniform(0.02, 0.5)
+    pairs = [(i, j) for i in range(n) for j in range(i + 1, n) if rng.random() < p]
+    # ids out of order, as a graph from elsewhere may have them
+    ids = rng.permutation(n) + 100
+    return {"nodes": [{"id": int(i)} for i in ids],
+            "links": [{"source": int(ids[i]), "target": int(ids[j])} for i, j in pairs]}, n
+
+
+def test_extended_diagrams_match_gudhi_on_random_graphs_ties_included():
+    """ripser on the coned flag filtration gives GUDHI's points: components, loops, branches,
+    on random graphs, half of them with values from 0..5 (many ties)."""
+    rng = np.random.default_rng(11)
+    n_loops = 0
+    for trial in range(150):
+        graph, n = _random_graph(rng)
+        values = (rng.integers(0, 6, n).astype(float) if trial % 2
+                  else rng.normal(size=n))
+        got, want = extended_diagrams(graph, values), _gudhi_extended_diagrams(graph, values)
+        for key in want:
+            # GUDHI maps the values through [-2, -1] and [1, 2] and back: last-digit rounding
+            np.testing.assert_allclose(got[key], want[key], rtol=0, atol=1e-12, err_msg=key)
+        n_loops += len(want["ext1"])
+    assert n_loops > 100   # the comparison saw loops, not only trees
+
+
+def test_extended_diagrams_of_a_mapper_graph_match_gudhi():
+    X, _ = noisy_circle(2000, 0.05, seed=4)
+    F = pca_lens(X, 2)
+    g = mapper_graph(X, lens=F, resolution=10, gain=3.0)
+    from cnntopo.topology.mapper_stats import _node_values
+
+    values = _node_values(g, F[:, 0])
+    got, want = extended_diagrams(g, values), _gudhi_extended_diagrams(g, values)
+    assert len(want["ext1"]) == 1 and len(want["ext0"]) == 1   # the ring, one component
+    for key in want:
+        np.testing.assert_allclose(got[key], want[key], rtol=0, atol=1e-12, err_msg=key)
+    assert extended_diagrams({"nodes": [], "links": []}, np.empty(0))["ext1"].shape == (0, 2)
+
+
 @pytest.fixture(scope="module")
 def ring():
     X, _ = noisy_circle(400, 0.08, seed=2)

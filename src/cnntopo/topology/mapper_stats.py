@@ -163,6 +163,18 @@ def _node_values(graph, values):
 def extended_diagrams(graph, node_values):
     """The extended persistence diagram of `node_values` on the flag complex of `graph`.
 
+    Extended persistence of a lower-star function ``f`` is the ordinary persistence of the
+    cone over the complex: the sublevel sets of ``f`` going up, then the cone over the
+    superlevel sets coming down (Cohen-Steiner, Edelsbrunner & Harer, 2009). On a flag
+    complex that cone is itself a flag filtration: the apex enters first, a node at its
+    rank in ``f`` going up, a link at the later of its two nodes, the apex-to-node edge at
+    the node's rank coming down, and every triangle with its last edge. So ripser's sparse
+    Vietoris-Rips persistence (vertex births on the diagonal) computes it, about 10x
+    faster than GUDHI's ``SimplexTree.extended_persistence`` on a VGG16 layer's graph,
+    with the same points (a test holds them equal on random graphs, ties included). The
+    filtration is given as integer ranks, which float32 (ripser's values) holds exactly,
+    and read back as the values themselves.
+
     Parameters
     ----------
     graph : dict
@@ -174,26 +186,53 @@ def extended_diagrams(graph, node_values):
     -------
     diagrams : dict of str to ndarray of shape (m, 2)
         ``"ord0"``, ``"rel1"`` (branches), ``"ext0"`` (one point per component: its lowest and
-        highest value), ``"ext1"`` (one point per loop: its highest and lowest value).
+        highest value), ``"ext1"`` (one point per loop: its highest and lowest value; a loop
+        whose highest value is below its lowest, which a flag complex can hold, is left out
+        as GUDHI's ``Ext-`` diagram leaves it). Points of zero persistence are left out;
+        rows are sorted.
     """
-    import gudhi
+    from ripser import ripser
+    from scipy import sparse
 
-    st = gudhi.SimplexTree()
+    f = np.asarray(node_values, dtype=np.float64).reshape(-1)
+    n = f.shape[0]
+    if n == 0:
+        return {k: np.empty((0, 2)) for k in ("ord0", "rel1", "ext0", "ext1")}
     index = {node["id"]: i for i, node in enumerate(graph["nodes"])}
-    for i, v in enumerate(node_values):
-        st.insert([i], filtration=float(v))
-    for link in graph["links"]:
-        a, b = index[link["source"]], index[link["target"]]
-        st.insert([a, b], filtration=float(max(node_values[a], node_values[b])))
-    st.expansion(2)  # the flag complex: a clique of three fills its triangle
-    st.extend_filtration()
-    ordinary, relative, ext_plus, ext_minus = st.extended_persistence()
+    ab = np.array([(index[link["source"]], index[link["target"]]) for link in graph["links"]],
+                  dtype=np.int64).reshape(-1, 2)
+    ab = np.sort(ab[ab[:, 0] != ab[:, 1]], axis=1)
+    a, b = np.divmod(np.unique(ab[:, 0] * n + ab[:, 1]), n)
+    values, rank = np.unique(f, return_inverse=True)
+    r = values.shape[0]
+    up = rank + 1                  # 1 .. r: the sublevel sets, going up
+    down = 2 * r + 1 - rank        # r + 2 .. 2r + 1: the cone over the superlevel sets
+    nodes = np.arange(n)
+    apex = np.full(n, n)           # the apex is vertex n, born at 0 (ripser's default)
+    rows = np.concatenate([nodes, a, nodes])
+    cols = np.concatenate([nodes, b, apex])
+    times = np.concatenate([up, np.maximum(up[a], up[b]), down]).astype(np.float64)
+    dgms = ripser(sparse.coo_matrix((times, (rows, cols)), shape=(n + 1, n + 1)),
+                  distance_matrix=True, maxdim=1)["dgms"]
 
-    def pick(pairs, dim):
-        return np.array([p for q, p in pairs if q == dim], dtype=np.float64).reshape(-1, 2)
+    def value(t):
+        t = np.rint(t).astype(np.int64)
+        return values[np.where(t <= r, t - 1, 2 * r + 1 - t)]
 
-    return {"ord0": pick(ordinary, 0), "rel1": pick(relative, 1), "ext0": pick(ext_plus, 0),
-            "ext1": pick(ext_minus, 1)}
+    h0 = dgms[0][np.isfinite(dgms[0][:, 1])]  # the apex's class never dies
+    b0, d0 = value(h0[:, 0]), value(h0[:, 1])
+    b1, d1 = value(dgms[1][:, 0]), value(dgms[1][:, 1])
+    born_up, died_up = dgms[1][:, 0] <= r + 0.5, dgms[1][:, 1] <= r + 0.5
+    died_up0 = h0[:, 1] <= r + 0.5
+
+    def pick(births, deaths, keep):
+        out = np.column_stack([births[keep], deaths[keep]]).reshape(-1, 2)
+        return out[np.lexsort((out[:, 1], out[:, 0]))]
+
+    return {"ord0": pick(b0, d0, died_up0 & (d0 > b0)),
+            "rel1": pick(b1, d1, ~born_up & (b1 != d1)),
+            "ext0": pick(b0, d0, ~died_up0 & (d0 > b0)),
+            "ext1": pick(b1, d1, born_up & ~died_up & (b1 > d1))}
 
 
 def _bottleneck(a, b):
@@ -393,7 +432,9 @@ def bootstrap_rows(seed_seq, n):
     rows : ndarray of int64, shape (m,)
         Increasing row indices, m <= n (about 0.63 n).
     """
-    return np.unique(np.random.default_rng(seed_seq).integers(0, n, n))
+    # bincount, not np.unique: the same sorted rows, without sorting the n draws
+    drawn = np.bincount(np.random.default_rng(seed_seq).integers(0, n, n), minlength=n)
+    return np.flatnonzero(drawn)
 
 
 def _resample(points, lens, seed_seq, resolution, gain, bounds, kw, base):
