@@ -179,7 +179,11 @@ def test_vne_variance_is_not_scale_invariant():
 
 # ---------------------------------------------------------------- graph
 
-def test_graph_structure_and_links_brute_force():
+@pytest.mark.parametrize("dense_nodes", [4096, 0])   # the table of node pairs, and past it
+def test_graph_structure_and_links_brute_force(dense_nodes, monkeypatch):
+    from cnntopo.topology import mapper as mapper_module
+
+    monkeypatch.setattr(mapper_module, "_DENSE_LINK_NODES", dense_nodes)
     rng = np.random.default_rng(4)
     X = rng.normal(size=(400, 5))
     g = mapper_graph(X, resolution=8, gain=3)

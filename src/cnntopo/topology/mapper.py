@@ -61,6 +61,7 @@ from __future__ import annotations
 import numbers
 import warnings
 
+import numba
 import numpy as np
 from scipy.cluster.hierarchy import linkage
 from scipy.sparse import coo_matrix
@@ -373,14 +374,55 @@ class GapSingleLinkage:
 
 # ---------------------------------------------------------------- the graph
 
+# Up to this many nodes the links are marked in an n_nodes x n_nodes table (16 MB at most).
+_DENSE_LINK_NODES = 4096
+
+
+@numba.njit(cache=True, nogil=True)
+def _dense_links(pts, nodes, n_points, n_nodes):
+    """Links from (point, node) entries in node order: a table of node pairs, then read."""
+    # Each point's nodes, in increasing order (a counting sort by point keeps node order).
+    count = np.zeros(n_points + 1, dtype=np.int64)
+    for p in pts:
+        count[p + 1] += 1
+    for i in range(n_points):
+        count[i + 1] += count[i]
+    fill = count[:-1].copy()
+    by_point = np.empty(pts.shape[0], dtype=np.int64)
+    for e in range(pts.shape[0]):
+        by_point[fill[pts[e]]] = nodes[e]
+        fill[pts[e]] += 1
+    seen = np.zeros((n_nodes, n_nodes), dtype=np.bool_)
+    n_links = 0
+    for i in range(n_points):
+        for x in range(count[i], count[i + 1]):
+            u = by_point[x]
+            for y in range(x + 1, count[i + 1]):
+                v = by_point[y]
+                if not seen[u, v]:
+                    seen[u, v] = True
+                    n_links += 1
+    out = np.empty((n_links, 2), dtype=np.int64)
+    k = 0
+    for u in range(n_nodes):
+        for v in range(u + 1, n_nodes):
+            if seen[u, v]:
+                out[k, 0] = u
+                out[k, 1] = v
+                k += 1
+    return out
+
+
 def _links(node_members, n_points):
-    """Pairs of nodes sharing a point, from the inverted index point -> nodes."""
+    """Pairs of nodes sharing a point, sorted, from the inverted index point -> nodes."""
     n_nodes = len(node_members)
     if n_nodes < 2:
         return np.empty((0, 2), dtype=np.int64)
     sizes = np.fromiter((len(m) for m in node_members), dtype=np.int64, count=n_nodes)
-    pts = np.concatenate(node_members)
+    pts = np.concatenate(node_members).astype(np.int64, copy=False)
     nodes = np.repeat(np.arange(n_nodes, dtype=np.int64), sizes)
+    if n_nodes <= _DENSE_LINK_NODES:
+        return _dense_links(pts, nodes, n_points, n_nodes)
     order = np.lexsort((nodes, pts))
     pts, nodes = pts[order], nodes[order]
     # Each point's nodes are a contiguous run; pair entries d apart within a run.
