@@ -445,16 +445,19 @@ def _closest_sq(Xs, start, end, left, right, lo, hi):
 def _connect(Xs, start, end, left, right, lo, hi, uf, height):
     """Join in `uf` every two points at distance <= `height`; returns the component count.
 
-    Borůvka's rounds with any edge instead of the shortest: each round every component
-    looks for one point of another component within `height` (nearest boxes first, so the
-    first leaf usually has one). A point that finds none is marked and not searched again:
-    components only grow. The rounds end when no component finds one; the components are
-    then exactly those of the graph of pairs at distance <= `height`, and `uf` holds them
-    (a later call with a larger height goes on from there).
+    Borůvka's rounds with any edge instead of the shortest: each round every component but
+    the largest looks for one point of another component within `height` (nearest boxes
+    first, so the first leaf usually has one). The largest need not look: a pair joining it
+    to another component is found from the other side. A point that finds none is marked
+    and not searched again: components only grow. The rounds end when no component finds
+    one; the components are then exactly those of the graph of pairs at distance <=
+    `height` (every point outside the largest has found nothing outside its own), and `uf`
+    holds them (a later call with a larger height goes on from there).
     """
     m, d = Xs.shape
     n_nodes = start.shape[0]
     comp = np.empty(m, dtype=np.int64)
+    size = np.zeros(m, dtype=np.int64)
     node_comp = np.empty(n_nodes, dtype=np.int64)
     done = np.zeros(m, dtype=np.bool_)
     exhausted = np.zeros(m, dtype=np.bool_)
@@ -464,12 +467,20 @@ def _connect(Xs, start, end, left, right, lo, hi, uf, height):
     while True:
         n_comp = 0
         for i in range(m):
+            size[i] = 0
+        for i in range(m):
             comp[i] = _find(uf, i)
             if comp[i] == i:
                 n_comp += 1
+            size[comp[i]] += 1
             done[i] = False
         if n_comp == 1:
             return 1
+        largest = 0
+        for i in range(m):
+            if size[i] > size[largest]:
+                largest = i
+        done[largest] = True
         _node_components(comp, start, end, left, right, node_comp)
         merged = False
         for i in range(m):
