@@ -23,8 +23,12 @@ resamples, then the time of B = 100 estimated per resample, says so). ``--descri
 times ``cnntopo describe vgg16-keras --layer 2-13 --k 100 --p 0.3 --mapper 30,3`` (B = 100)
 with ``--jobs`` of each count.
 
+``--extended 5,13`` times the extended persistence of those layers' Mapper(30, 3) graphs, GUDHI's
+``SimplexTree.extended_persistence`` against cnntopo's (ripser on the coned flag filtration),
+and checks they give the same points. ``--rows-out PATH`` keeps describe's JSON.
+
 Run:  .venv/bin/python benchmarks/bench_mapper_confidence.py --skip-small --vgg-layers 5,13 \
-          --vgg-bootstrap 100 --jobs 1,2 [--describe 2-13]
+          --vgg-bootstrap 100 --jobs 1,2 [--extended 5,8,13] [--describe 2-13]
 """
 
 from __future__ import annotations
@@ -134,9 +138,51 @@ def vgg_confidence(layers, bootstrap, jobs):
               f"{c['stability']}, {os.cpu_count()} CPUs |" + " |" * (len(jobs) + 5))
 
 
-def describe_times(layers, jobs):
+def _gudhi_extended(graph, values):
+    """GUDHI's extended persistence of the lower-star flag complex (what cnntopo used before)."""
+    import gudhi
+
+    st = gudhi.SimplexTree()
+    for i, v in enumerate(values):
+        st.insert([i], filtration=float(v))
+    for link in graph["links"]:
+        a, b = link["source"], link["target"]
+        st.insert([a, b], filtration=float(max(values[a], values[b])))
+    st.expansion(2)
+    st.extend_filtration()
+    return st.extended_persistence()
+
+
+def extended_times(layers, repeats):
+    """Extended persistence of each layer's Mapper(30, 3) graph: ripser on the coned flag
+    filtration (cnntopo) against GUDHI's SimplexTree, the same points."""
+    from cnntopo.topology.mapper import mapper_graph, pca_lens
+    from cnntopo.topology.mapper_stats import _node_values, extended_diagrams
+
+    print("\n| VGG16 layer, rho(100, 0.3), Mapper(30, 3) | nodes | links | GUDHI "
+          "extended_persistence | cnntopo (ripser, coned flag filtration) | ratio | same points |")
+    print("|---|---|---|---|---|---|---|")
+    for layer in layers:
+        X, _ = vgg16_layer(layer)
+        F = pca_lens(X, 2)
+        g = mapper_graph(X, lens=F, resolution=30, gain=3.0)
+        values = _node_values(g, F[:, 0])
+        ours = extended_diagrams(g, values)
+        ordinary, relative, plus, minus = _gudhi_extended(g, values)
+        theirs = {"ord0": [p for q, p in ordinary if q == 0], "rel1": [p for q, p in relative
+                                                                     if q == 1],
+                  "ext0": [p for q, p in plus if q == 0], "ext1": [p for q, p in minus if q == 1]}
+        same = all(np.allclose(np.sort(np.asarray(theirs[k]).reshape(-1, 2), axis=0),
+                               np.sort(ours[k], axis=0), rtol=0, atol=1e-12) for k in ours)
+        t_gudhi = best_of(lambda: _gudhi_extended(g, values), repeats)[0]
+        t_ours = best_of(lambda: extended_diagrams(g, values), repeats)[0]
+        print(f"| {layer} | {len(g['nodes']):,} | {len(g['links']):,} | {t_gudhi:.3f} s | "
+              f"{t_ours:.3f} s | {t_gudhi / t_ours:.1f}x | {same} |", flush=True)
+
+
+def describe_times(layers, jobs, rows_out=None):
     """``cnntopo describe vgg16-keras --layer LAYERS --k 100 --p 0.3 --mapper 30,3`` on each
-    process count, its rows compared."""
+    process count, its rows compared (and the first count's written to `rows_out`)."""
     import json
     import tempfile
 
@@ -154,6 +200,8 @@ def describe_times(layers, jobs):
                            stdout=subprocess.DEVNULL)
             wall, cpu = time.perf_counter() - t0, cpu_seconds() - c0
             rows = json.loads(out.read_text())["rows"]
+            if rows_out and first is None:
+                Path(rows_out).write_text(out.read_text())
         first = rows if first is None else first
         print(f"| --jobs {j} | {wall / 60:.1f} min wall, {cpu / 60:.1f} min CPU: "
               f"{cpu / j / 60:.1f} min on {j} free core{'s' * (j > 1)} | {rows == first} |",
@@ -174,13 +222,19 @@ def main(argv=None):
     ap.add_argument("--jobs", default="1,2", help="process counts to compare, e.g. 1,2")
     ap.add_argument("--describe", default="", metavar="LAYERS",
                     help="also time `cnntopo describe vgg16-keras --layer LAYERS ...`")
+    ap.add_argument("--extended", default="", metavar="LAYERS",
+                    help="time extended persistence of VGG16 layers' graphs, e.g. 5,13")
+    ap.add_argument("--rows-out", default=None, metavar="PATH",
+                    help="write describe's JSON (the first process count's) here")
     args = ap.parse_args(argv)
     jobs = [int(j) for j in args.jobs.split(",")]
     print(f"CPU: {machine()}; B = {args.bootstrap}")
     if args.vgg_layers:
         vgg_confidence([int(x) for x in args.vgg_layers.split(",")], args.vgg_bootstrap, jobs)
+    if args.extended:
+        extended_times([int(x) for x in args.extended.split(",")], args.repeats)
     if args.describe:
-        describe_times(args.describe, jobs)
+        describe_times(args.describe, jobs, args.rows_out)
     print(f"load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     if args.skip_small:
         return
